@@ -1,0 +1,106 @@
+using Grpc.Core;
+using Registry.Oci.Errors;
+
+namespace Registry.Hosting.Grpc;
+
+/// <summary>
+/// Carries OCI errors across gRPC: a status code that fits the failure, and the OCI code, detail and
+/// upload range in the trailers (names documented in protos/common.proto).
+/// </summary>
+public static class OciStatus
+{
+    /// <summary>Trailer with the OCI error code.</summary>
+    public const string CodeKey = "oci-code";
+
+    /// <summary>Trailer with the error detail.</summary>
+    public const string DetailKey = "oci-detail";
+
+    /// <summary>Trailer with the bytes an upload session holds, as "0-&lt;last&gt;" or "0-0".</summary>
+    public const string RangeKey = "oci-range";
+
+    /// <summary>Trailer with the HTTP status the edge should answer with.</summary>
+    public const string HttpStatusKey = "oci-http-status";
+
+    /// <summary>Turns an <see cref="OciException"/> into the <see cref="RpcException"/> that carries it.</summary>
+    public static RpcException ToRpcException(OciException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var trailers = new Metadata
+        {
+            { CodeKey, exception.Code.Name() },
+            { HttpStatusKey, exception.HttpStatus.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        };
+        if (exception.Detail is not null)
+        {
+            trailers.Add(DetailKey, Sanitize(exception.Detail));
+        }
+
+        if (exception.UploadSize is { } size)
+        {
+            trailers.Add(RangeKey, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return new RpcException(new Status(StatusFor(exception), Sanitize(exception.Message)), trailers);
+    }
+
+    /// <summary>
+    /// Turns a failed call back into an <see cref="OciException"/>: the OCI error when the service sent
+    /// one, UNAVAILABLE when the service could not be reached, TOOMANYREQUESTS when it shed load.
+    /// </summary>
+    public static OciException ToOciException(RpcException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var trailers = exception.Trailers;
+        var codeName = trailers.GetValue(CodeKey);
+        if (codeName is not null && OciErrors.TryParse(codeName, out var code))
+        {
+            int? status = int.TryParse(trailers.GetValue(HttpStatusKey), out var parsed) ? parsed : null;
+            long? size = long.TryParse(trailers.GetValue(RangeKey), out var range) ? range : null;
+            return new OciException(code, exception.Status.Detail, trailers.GetValue(DetailKey), status)
+            {
+                UploadSize = size,
+            };
+        }
+
+        return exception.StatusCode switch
+        {
+            StatusCode.ResourceExhausted => new OciException(OciErrorCode.TooManyRequests, exception.Status.Detail),
+            StatusCode.Unavailable or StatusCode.DeadlineExceeded =>
+                new OciException(OciErrorCode.Unavailable, "a registry service is unavailable", exception.Status.Detail),
+            _ => new OciException(OciErrorCode.Unknown, "internal error", exception.Status.Detail),
+        };
+    }
+
+    private static StatusCode StatusFor(OciException exception) => exception.HttpStatus switch
+    {
+        404 => StatusCode.NotFound,
+        401 => StatusCode.Unauthenticated,
+        403 => StatusCode.PermissionDenied,
+        405 => StatusCode.Unimplemented,
+        416 => StatusCode.OutOfRange,
+        429 => StatusCode.ResourceExhausted,
+        503 => StatusCode.Unavailable,
+        >= 500 => StatusCode.Internal,
+        _ => StatusCode.InvalidArgument,
+    };
+
+    // ASCII trailers only: gRPC metadata values must be printable ASCII.
+    private static string Sanitize(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c is < ' ' or > '~')
+            {
+                return string.Create(text.Length, text, static (span, source) =>
+                {
+                    for (var i = 0; i < source.Length; i++)
+                    {
+                        span[i] = source[i] is < ' ' or > '~' ? '?' : source[i];
+                    }
+                });
+            }
+        }
+
+        return text;
+    }
+}

@@ -1,0 +1,198 @@
+namespace Registry.Storage.Filesystem;
+
+/// <summary>
+/// Stores objects as files below a root folder. Writes go through <see cref="FileStream"/> with
+/// asynchronous I/O; moves are atomic renames within one filesystem.
+/// </summary>
+public sealed class FilesystemDriver : IStorageDriver
+{
+    private readonly string _root;
+    private readonly int _bufferSize;
+
+    public FilesystemDriver(FilesystemDriverOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.RootDirectory);
+        _root = Path.GetFullPath(options.RootDirectory);
+        _bufferSize = options.BufferSize;
+        Directory.CreateDirectory(_root);
+    }
+
+    /// <inheritdoc />
+    public string Name => "filesystem";
+
+    /// <inheritdoc />
+    public ValueTask<long?> GetSizeAsync(string path, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(FullPath(path));
+        return ValueTask.FromResult(info.Exists ? info.Length : (long?)null);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Stream> OpenReadAsync(string path, long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var stream = new FileStream(FullPath(path), new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.Read | FileShare.Delete,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                BufferSize = 0,
+            });
+            if (offset > 0)
+            {
+                stream.Seek(offset, SeekOrigin.Begin);
+            }
+
+            return ValueTask.FromResult<Stream>(stream);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new StorageNotFoundException(Name, path);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IStorageWriter> OpenWriterAsync(string path, long resumeAt, CancellationToken cancellationToken)
+    {
+        var fullPath = FullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        var stream = new FileStream(fullPath, new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.Read,
+            Options = FileOptions.Asynchronous,
+            BufferSize = 0,
+        });
+        try
+        {
+            if (stream.Length < resumeAt)
+            {
+                throw new InvalidOperationException(
+                    $"{Name}: '{path}' holds {stream.Length} bytes, fewer than the {resumeAt} acknowledged");
+            }
+
+            // Bytes past resumeAt were written by a call that failed or crashed before it was acknowledged.
+            stream.SetLength(resumeAt);
+            stream.Seek(resumeAt, SeekOrigin.Begin);
+            return ValueTask.FromResult<IStorageWriter>(new FileWriter(stream, resumeAt));
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
+    {
+        var source = FullPath(sourcePath);
+        var destination = FullPath(destinationPath);
+        if (!File.Exists(source))
+        {
+            throw new StorageNotFoundException(Name, sourcePath);
+        }
+
+        if (File.Exists(destination))
+        {
+            // Content-addressed: the same path always holds the same bytes.
+            File.Delete(source);
+            return ValueTask.CompletedTask;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        try
+        {
+            File.Move(source, destination, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(destination))
+        {
+            // Another commit of the same content won the race.
+            File.Delete(source);
+        }
+
+        // TODO: fsync the destination folder so the rename itself survives a power cut (a process crash is already safe).
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        var fullPath = FullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            Directory.Delete(fullPath, recursive: true);
+        }
+        else if (File.Exists(fullPath))
+        {
+            File.Delete(fullPath);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public string? GetLocalPath(string path) => FullPath(path);
+
+    private string FullPath(string path)
+    {
+        if (path.Length == 0 || path[0] == '/' || path.Contains("..", StringComparison.Ordinal) || path.Contains('\\'))
+        {
+            throw new ArgumentException($"invalid storage path '{path}'", nameof(path));
+        }
+
+        return Path.Join(_root, path);
+    }
+
+    private sealed class FileWriter : IStorageWriter
+    {
+        private readonly FileStream _stream;
+        private readonly long _start;
+        private bool _committed;
+
+        public FileWriter(FileStream stream, long start)
+        {
+            _stream = stream;
+            _start = start;
+            Size = start;
+        }
+
+        public long Size { get; private set; }
+
+        public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            _committed = false;
+            await _stream.WriteAsync(data, cancellationToken);
+            Size += data.Length;
+        }
+
+        public ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            _stream.Flush(flushToDisk: true);
+            _committed = true;
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (!_committed)
+                {
+                    // Whatever this writer appended was never acknowledged: take it back.
+                    _stream.SetLength(_start);
+                }
+            }
+            finally
+            {
+                _stream.Dispose();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}

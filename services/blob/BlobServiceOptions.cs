@@ -1,0 +1,40 @@
+namespace Registry.Blob;
+
+/// <summary>Options of the blob service, bound from "Registry:Blob".</summary>
+public sealed class BlobServiceOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Registry:Blob";
+
+    /// <summary>
+    /// An upload session untouched for this long is purged with its bytes. Default 24 hours
+    /// (distribution keeps them for 7 days, which leaves abandoned bytes on disk for a week).
+    /// </summary>
+    public TimeSpan UploadMaxAge { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How often the purger looks for abandoned sessions. Default 10 minutes.</summary>
+    public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The size of the chunks ReadBlob streams, in bytes. Default 256 KiB, at most 1 MiB.</summary>
+    public int ReadChunkSize { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// When true (the default), StatBlob names a local file the caller may read directly, so the
+    /// edge can send blob bytes with sendfile instead of streaming them over gRPC.
+    /// </summary>
+    public bool GrantLocalPaths { get; set; } = true;
+
+    /// <summary>Checks the options; a bad value stops the process at startup.</summary>
+    public void Validate()
+    {
+        if (UploadMaxAge <= TimeSpan.Zero || PurgeInterval <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("Registry:Blob:UploadMaxAge and PurgeInterval must be positive.");
+        }
+
+        if (ReadChunkSize is < 4096 or > 1024 * 1024)
+        {
+            throw new InvalidOperationException("Registry:Blob:ReadChunkSize must be between 4 KiB and 1 MiB.");
+        }
+    }
+}

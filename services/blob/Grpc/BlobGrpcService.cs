@@ -1,0 +1,198 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Registry.Blob.Metadata;
+using Registry.Blob.Uploads;
+using Registry.Oci.Digests;
+using Registry.Oci.Errors;
+using Registry.Oci.Names;
+using Registry.Protos;
+using Registry.Storage;
+
+namespace Registry.Blob.Grpc;
+
+/// <summary>The gRPC face of the blob service (contract in protos/blob.proto).</summary>
+internal sealed class BlobGrpcService : Blobs.BlobsBase
+{
+    private readonly IStorageDriver _storage;
+    private readonly BlobMetadataStore _metadata;
+    private readonly UploadManager _uploads;
+    private readonly BlobServiceOptions _options;
+
+    public BlobGrpcService(IStorageDriver storage, BlobMetadataStore metadata, UploadManager uploads, IOptions<BlobServiceOptions> options)
+    {
+        _storage = storage;
+        _metadata = metadata;
+        _uploads = uploads;
+        _options = options.Value;
+    }
+
+    /// <inheritdoc />
+    public override Task<StatBlobReply> StatBlob(StatBlobRequest request, ServerCallContext context)
+    {
+        var digest = ValidDigest(request.Digest);
+        var size = LinkedSize(ValidName(request.Repository), digest);
+        var reply = new StatBlobReply { Size = size };
+        if (request.WantLocalPath && _options.GrantLocalPaths)
+        {
+            reply.LocalPath = _storage.GetLocalPath(BlobPaths.Blob(digest)) ?? string.Empty;
+        }
+
+        return Task.FromResult(reply);
+    }
+
+    /// <inheritdoc />
+    public override async Task ReadBlob(ReadBlobRequest request, IServerStreamWriter<BlobChunk> responseStream, ServerCallContext context)
+    {
+        var digest = ValidDigest(request.Digest);
+        var size = LinkedSize(ValidName(request.Repository), digest);
+        if (request.Offset < 0 || request.Offset > size)
+        {
+            throw new OciException(OciErrorCode.RangeInvalid, detail: $"offset {request.Offset} of {size}");
+        }
+
+        var remaining = request.Length < 0 ? size - request.Offset : Math.Min(request.Length, size - request.Offset);
+        var cancellationToken = context.CancellationToken;
+        var buffer = ArrayPool<byte>.Shared.Rent(_options.ReadChunkSize);
+        try
+        {
+            await using var stream = await _storage.OpenReadAsync(BlobPaths.Blob(digest), request.Offset, cancellationToken);
+            while (remaining > 0)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new InvalidOperationException($"blob {digest} is shorter than recorded");
+                }
+
+                // The message is serialised before WriteAsync completes, so the pooled buffer can be reused after it.
+                await responseStream.WriteAsync(new BlobChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, cancellationToken);
+                remaining -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <inheritdoc />
+    public override Task<DeleteBlobReply> DeleteBlob(DeleteBlobRequest request, ServerCallContext context)
+    {
+        var digest = ValidDigest(request.Digest);
+        if (!_metadata.Unlink(ValidName(request.Repository), digest))
+        {
+            throw new OciException(OciErrorCode.BlobUnknown, detail: digest);
+        }
+
+        return Task.FromResult(new DeleteBlobReply());
+    }
+
+    /// <inheritdoc />
+    public override Task<FindMissingBlobsReply> FindMissingBlobs(FindMissingBlobsRequest request, ServerCallContext context)
+    {
+        var reply = new FindMissingBlobsReply();
+        reply.Missing.AddRange(_metadata.FindMissing(ValidName(request.Repository), request.Digests));
+        return Task.FromResult(reply);
+    }
+
+    /// <inheritdoc />
+    public override Task<MountBlobReply> MountBlob(MountBlobRequest request, ServerCallContext context)
+    {
+        var digest = ValidDigest(request.Digest);
+        var repository = ValidName(request.Repository);
+        if (!RepositoryName.IsValid(request.FromRepository))
+        {
+            return Task.FromResult(new MountBlobReply { Mounted = false });
+        }
+
+        var size = _metadata.Mount(repository, digest, request.FromRepository);
+        return Task.FromResult(new MountBlobReply { Mounted = size.HasValue, Size = size ?? 0 });
+    }
+
+    /// <inheritdoc />
+    public override async Task<UploadStatus> StartUpload(StartUploadRequest request, ServerCallContext context)
+    {
+        var algorithm = DigestAlgorithm.Sha256;
+        if (request.DigestAlgorithm.Length > 0 && !DigestAlgorithms.TryParse(request.DigestAlgorithm, out algorithm))
+        {
+            throw new OciException(OciErrorCode.DigestInvalid, "unsupported digest algorithm", request.DigestAlgorithm);
+        }
+
+        var session = await _uploads.StartAsync(ValidName(request.Repository), algorithm, context.CancellationToken);
+        return new UploadStatus { UploadId = session.Id, Size = 0 };
+    }
+
+    /// <inheritdoc />
+    public override Task<UploadStatus> GetUpload(UploadRef request, ServerCallContext context)
+    {
+        var session = _uploads.Get(ValidName(request.Repository), request.UploadId);
+        return Task.FromResult(new UploadStatus { UploadId = session.Id, Size = session.Size });
+    }
+
+    /// <inheritdoc />
+    public override async Task<UploadStatus> AppendUpload(IAsyncStreamReader<UploadChunk> requestStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.Header is not { } header)
+        {
+            throw new OciException(OciErrorCode.BlobUploadInvalid, "the first message must carry the upload header");
+        }
+
+        var first = requestStream.Current.Data;
+        var size = await _uploads.AppendAsync(
+            ValidName(header.Repository),
+            header.UploadId,
+            header.Offset,
+            header.Length,
+            ReadChunksAsync(first, requestStream, cancellationToken),
+            cancellationToken);
+        return new UploadStatus { UploadId = header.UploadId, Size = size };
+    }
+
+    /// <inheritdoc />
+    public override async Task<CompleteUploadReply> CompleteUpload(CompleteUploadRequest request, ServerCallContext context)
+    {
+        if (!Digest.TryParse(request.Digest, out var digest))
+        {
+            throw new OciException(OciErrorCode.DigestInvalid, "invalid or unsupported digest", request.Digest);
+        }
+
+        var size = await _uploads.CompleteAsync(ValidName(request.Repository), request.UploadId, digest, context.CancellationToken);
+        return new CompleteUploadReply { Digest = digest.Value, Size = size };
+    }
+
+    /// <inheritdoc />
+    public override async Task<CancelUploadReply> CancelUpload(UploadRef request, ServerCallContext context)
+    {
+        await _uploads.CancelAsync(ValidName(request.Repository), request.UploadId, context.CancellationToken);
+        return new CancelUploadReply();
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(
+        ByteString first,
+        IAsyncStreamReader<UploadChunk> stream,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (!first.IsEmpty)
+        {
+            yield return first.Memory;
+        }
+
+        while (await stream.MoveNext(cancellationToken))
+        {
+            yield return stream.Current.Data.Memory;
+        }
+    }
+
+    private long LinkedSize(string repository, string digest) =>
+        _metadata.GetLinkedSize(repository, digest) ?? throw new OciException(OciErrorCode.BlobUnknown, detail: digest);
+
+    private static string ValidName(string repository) =>
+        RepositoryName.IsValid(repository) ? repository : throw new OciException(OciErrorCode.NameInvalid, detail: repository);
+
+    private static string ValidDigest(string digest) =>
+        Digest.TryParse(digest, out _) ? digest : throw new OciException(OciErrorCode.DigestInvalid, "invalid digest", digest);
+}

@@ -1,0 +1,193 @@
+using Registry.Hosting.Sqlite;
+using Registry.Oci.Digests;
+
+namespace Registry.Blob.Metadata;
+
+/// <summary>
+/// The blob service's database: which blobs exist, which repositories may read them, and upload
+/// sessions. Digest and name columns use SQLite's default BINARY collation, so lookups are
+/// case-sensitive as digests are. created_at on blobs and links is kept for garbage collection's
+/// grace period.
+/// </summary>
+internal sealed class BlobMetadataStore
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS blobs (
+            digest TEXT NOT NULL PRIMARY KEY,
+            size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS repository_blobs (
+            repository TEXT NOT NULL,
+            digest TEXT NOT NULL REFERENCES blobs(digest),
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (repository, digest)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs(digest);
+        CREATE TABLE IF NOT EXISTS uploads (
+            id TEXT NOT NULL PRIMARY KEY,
+            repository TEXT NOT NULL,
+            algorithm TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads(updated_at);
+        """;
+
+    private readonly SqliteDatabase _database;
+    private readonly TimeProvider _time;
+
+    public BlobMetadataStore(string path, TimeProvider time)
+    {
+        _database = new SqliteDatabase(path, Schema);
+        _time = time;
+    }
+
+    /// <summary>The size of a blob the repository may read, or null.</summary>
+    public long? GetLinkedSize(string repository, string digest)
+    {
+        using var connection = _database.Open();
+        using var command = connection.Command(
+            "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = $r AND r.digest = $d")
+            .With("$r", repository).With("$d", digest);
+        return command.ExecuteScalar() is long size ? size : null;
+    }
+
+    /// <summary>Returns the digests the repository may not read.</summary>
+    public List<string> FindMissing(string repository, IEnumerable<string> digests)
+    {
+        var missing = new List<string>();
+        using var connection = _database.Open();
+        using var command = connection.Command("SELECT 1 FROM repository_blobs WHERE repository = $r AND digest = $d")
+            .With("$r", repository).With("$d", string.Empty);
+        foreach (var digest in digests)
+        {
+            command.Parameters["$d"].Value = digest;
+            if (command.ExecuteScalar() is null)
+            {
+                missing.Add(digest);
+            }
+        }
+
+        return missing;
+    }
+
+    /// <summary>Makes a blob readable in a repository when the source repository may read it. Returns its size, or null.</summary>
+    public long? Mount(string repository, string digest, string fromRepository) => _database.Write((connection, transaction) =>
+    {
+        using var find = connection.Command(
+            "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = $r AND r.digest = $d",
+            transaction).With("$r", fromRepository).With("$d", digest);
+        if (find.ExecuteScalar() is not long size)
+        {
+            return (long?)null;
+        }
+
+        using var link = connection.Command(
+            "INSERT OR IGNORE INTO repository_blobs (repository, digest, created_at) VALUES ($r, $d, $t)", transaction)
+            .With("$r", repository).With("$d", digest).With("$t", Now());
+        link.ExecuteNonQuery();
+        return size;
+    });
+
+    /// <summary>Removes a repository's link to a blob. Returns false when there was none.</summary>
+    public bool Unlink(string repository, string digest) => _database.Write((connection, transaction) =>
+    {
+        using var command = connection.Command("DELETE FROM repository_blobs WHERE repository = $r AND digest = $d", transaction)
+            .With("$r", repository).With("$d", digest);
+        return command.ExecuteNonQuery() > 0;
+    });
+
+    /// <summary>Records a committed blob, links it to the repository and ends the upload session, in one transaction.</summary>
+    public void CommitBlob(string digest, long size, string repository, string uploadId) => _database.Write((connection, transaction) =>
+    {
+        var now = Now();
+        using (var blob = connection.Command(
+            "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES ($d, $s, $t)", transaction)
+            .With("$d", digest).With("$s", size).With("$t", now))
+        {
+            blob.ExecuteNonQuery();
+        }
+
+        using (var link = connection.Command(
+            "INSERT OR IGNORE INTO repository_blobs (repository, digest, created_at) VALUES ($r, $d, $t)", transaction)
+            .With("$r", repository).With("$d", digest).With("$t", now))
+        {
+            link.ExecuteNonQuery();
+        }
+
+        using (var end = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", uploadId))
+        {
+            end.ExecuteNonQuery();
+        }
+
+        return 0;
+    });
+
+    /// <summary>Creates an upload session.</summary>
+    public void CreateUpload(string id, string repository, DigestAlgorithm algorithm) => _database.Write((connection, transaction) =>
+    {
+        var now = Now();
+        using var command = connection.Command(
+            "INSERT INTO uploads (id, repository, algorithm, size, created_at, updated_at) VALUES ($id, $r, $a, 0, $t, $t)",
+            transaction).With("$id", id).With("$r", repository).With("$a", algorithm.Name()).With("$t", now);
+        return command.ExecuteNonQuery();
+    });
+
+    /// <summary>Reads an upload session, or null when there is none.</summary>
+    public UploadSession? GetUpload(string id)
+    {
+        using var connection = _database.Open();
+        using var command = connection.Command("SELECT repository, algorithm, size FROM uploads WHERE id = $id").With("$id", id);
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+
+        DigestAlgorithms.TryParse(reader.GetString(1), out var algorithm);
+        return new UploadSession(id, reader.GetString(0), algorithm, reader.GetInt64(2));
+    }
+
+    /// <summary>Records the acknowledged size of a session.</summary>
+    public void SetUploadSize(string id, long size) => _database.Write((connection, transaction) =>
+    {
+        using var command = connection.Command("UPDATE uploads SET size = $s, updated_at = $t WHERE id = $id", transaction)
+            .With("$s", size).With("$t", Now()).With("$id", id);
+        return command.ExecuteNonQuery();
+    });
+
+    /// <summary>Deletes an upload session. Returns false when there was none.</summary>
+    public bool DeleteUpload(string id) => _database.Write((connection, transaction) =>
+    {
+        using var command = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", id);
+        return command.ExecuteNonQuery() > 0;
+    });
+
+    /// <summary>Ids of sessions not touched since <paramref name="before"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    public List<string> ListStaleUploads(DateTimeOffset before, int limit)
+    {
+        var ids = new List<string>();
+        using var connection = _database.Open();
+        using var command = connection.Command("SELECT id FROM uploads WHERE updated_at < $t ORDER BY updated_at LIMIT $n")
+            .With("$t", before.ToUnixTimeMilliseconds()).With("$n", limit);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    /// <summary>The number of open upload sessions.</summary>
+    public long CountUploads()
+    {
+        using var connection = _database.Open();
+        using var command = connection.Command("SELECT COUNT(*) FROM uploads");
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+}

@@ -1,0 +1,26 @@
+
+namespace Registry.Blob.Uploads;
+
+internal sealed partial class UploadManager
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4001, EventName = "UploadStarted", Level = LogLevel.Debug,
+            Message = "Upload {UploadId} started in {Repository}")]
+        public static partial void UploadStarted(ILogger logger, string uploadId, string repository);
+
+        [LoggerMessage(EventId = 4002, EventName = "ChunkAppended", Level = LogLevel.Trace,
+            Message = "Upload {UploadId} took {Bytes} bytes, now holds {Size}")]
+        public static partial void ChunkAppended(ILogger logger, string uploadId, long bytes, long size);
+
+        [LoggerMessage(EventId = 4003, EventName = "UploadCommitted", Level = LogLevel.Debug,
+            Message = "Upload {UploadId} committed as {Digest} ({Size} bytes)")]
+        public static partial void UploadCommitted(ILogger logger, string uploadId, string digest, long size);
+
+        [LoggerMessage(EventId = 4004, EventName = "UploadCleanupFailed", Level = LogLevel.Warning,
+            Message = "Could not delete the bytes of upload {UploadId}")]
+        public static partial void CleanupFailed(ILogger logger, string uploadId, Exception exception);
+
+        // Next free id: 4005 (UploadPurger uses 4010-4019).
+    }
+}

@@ -1,0 +1,290 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using Registry.Blob.Metadata;
+using Registry.Oci.Digests;
+using Registry.Oci.Errors;
+using Registry.Storage;
+
+namespace Registry.Blob.Uploads;
+
+/// <summary>
+/// Upload sessions: bytes are appended to the session's file in storage, acknowledged (made durable and
+/// recorded) only when a whole append succeeded, and moved to the blob's content-addressed path only
+/// after their digest is verified. A failed or cancelled append leaves the session exactly as before.
+///
+/// Locking: appends, completion and cancellation of one session are serialised by one of a fixed set
+/// of semaphores chosen by the session id, so two requests never interleave bytes in one file.
+/// </summary>
+internal sealed partial class UploadManager
+{
+    private const int LockStripes = 64;
+
+    private readonly IStorageDriver _storage;
+    private readonly BlobMetadataStore _metadata;
+    private readonly UploadHashCache _hashes = new(capacity: 4096);
+    private readonly SemaphoreSlim[] _locks;
+    private readonly ILogger<UploadManager> _logger;
+
+    public UploadManager(IStorageDriver storage, BlobMetadataStore metadata, ILogger<UploadManager> logger)
+    {
+        _storage = storage;
+        _metadata = metadata;
+        _logger = logger;
+        _locks = new SemaphoreSlim[LockStripes];
+        for (var i = 0; i < _locks.Length; i++)
+        {
+            _locks[i] = new SemaphoreSlim(1, 1);
+        }
+    }
+
+    /// <summary>Opens a session with an empty data file.</summary>
+    public async Task<UploadSession> StartAsync(string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        await using (var writer = await _storage.OpenWriterAsync(BlobPaths.UploadData(id), 0, cancellationToken))
+        {
+            await writer.CommitAsync(cancellationToken);
+        }
+
+        _metadata.CreateUpload(id, repository, algorithm);
+        _hashes.Put(id, algorithm, 0, algorithm.CreateHash());
+        Log.UploadStarted(_logger, id, repository);
+        return new UploadSession(id, repository, algorithm, 0);
+    }
+
+    /// <summary>Reads a session; BLOB_UPLOAD_UNKNOWN when it does not exist in this repository.</summary>
+    public UploadSession Get(string repository, string uploadId)
+    {
+        if (!IsValidId(uploadId))
+        {
+            throw new OciException(OciErrorCode.BlobUploadUnknown, "upload id is malformed", uploadId);
+        }
+
+        var session = _metadata.GetUpload(uploadId);
+        if (session is null || !string.Equals(session.Repository, repository, StringComparison.Ordinal))
+        {
+            throw new OciException(OciErrorCode.BlobUploadUnknown, detail: uploadId);
+        }
+
+        return session;
+    }
+
+    /// <summary>
+    /// Appends the chunks read from <paramref name="chunks"/>. <paramref name="offset"/> must equal the
+    /// session's size (negative: append wherever it is); <paramref name="length"/>, when not negative,
+    /// must equal the bytes received.
+    /// </summary>
+    public async Task<long> AppendAsync(
+        string repository,
+        string uploadId,
+        long offset,
+        long length,
+        IAsyncEnumerable<ReadOnlyMemory<byte>> chunks,
+        CancellationToken cancellationToken)
+    {
+        var gate = LockFor(uploadId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var session = Get(repository, uploadId);
+            if (offset >= 0 && offset != session.Size)
+            {
+                throw new OciException(
+                    OciErrorCode.BlobUploadInvalid,
+                    "chunk does not continue the upload",
+                    $"chunk starts at {offset}, the session holds {session.Size} bytes",
+                    httpStatus: 416) { UploadSize = session.Size };
+            }
+
+            var hash = _hashes.Take(uploadId, session.Algorithm, session.Size);
+            var acknowledged = false;
+            try
+            {
+                await using var writer = await _storage.OpenWriterAsync(BlobPaths.UploadData(uploadId), session.Size, cancellationToken);
+                long received = 0;
+                await foreach (var chunk in chunks.WithCancellation(cancellationToken))
+                {
+                    received += chunk.Length;
+                    if (length >= 0 && received > length)
+                    {
+                        throw new OciException(OciErrorCode.SizeInvalid, "more bytes than the declared length",
+                            $"declared {length}");
+                    }
+
+                    await writer.WriteAsync(chunk, cancellationToken);
+                    hash?.AppendData(chunk.Span);
+                }
+
+                if (length >= 0 && received != length)
+                {
+                    throw new OciException(OciErrorCode.SizeInvalid, "fewer bytes than the declared length",
+                        $"declared {length}, received {received}");
+                }
+
+                await writer.CommitAsync(cancellationToken);
+                _metadata.SetUploadSize(uploadId, writer.Size);
+                acknowledged = true;
+                if (hash is not null)
+                {
+                    _hashes.Put(uploadId, session.Algorithm, writer.Size, hash);
+                }
+
+                Log.ChunkAppended(_logger, uploadId, received, writer.Size);
+                return writer.Size;
+            }
+            finally
+            {
+                if (!acknowledged)
+                {
+                    // The writer took its bytes back on dispose; a hash that saw them is no use any more.
+                    hash?.Dispose();
+                }
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Verifies the session's bytes against <paramref name="digest"/> and commits them as a blob.</summary>
+    public async Task<long> CompleteAsync(string repository, string uploadId, Digest digest, CancellationToken cancellationToken)
+    {
+        var gate = LockFor(uploadId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var session = Get(repository, uploadId);
+            var dataPath = BlobPaths.UploadData(uploadId);
+            var actual = await ComputeDigestAsync(session, digest.Algorithm, dataPath, cancellationToken);
+            if (actual != digest)
+            {
+                // The session stays as it was: the client may append more or retry with the right digest.
+                throw new OciException(OciErrorCode.DigestInvalid, detail: $"expected {digest}, content is {actual}");
+            }
+
+            await _storage.MoveAsync(dataPath, BlobPaths.Blob(digest.Value), cancellationToken);
+            _metadata.CommitBlob(digest.Value, session.Size, repository, uploadId);
+            _hashes.Remove(uploadId);
+            await DeleteFolderQuietlyAsync(uploadId);
+            Log.UploadCommitted(_logger, uploadId, digest.Value, session.Size);
+            return session.Size;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Cancels a session and deletes its bytes.</summary>
+    public async Task CancelAsync(string repository, string uploadId, CancellationToken cancellationToken)
+    {
+        var gate = LockFor(uploadId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            Get(repository, uploadId);
+            await RemoveAsync(uploadId);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Removes a session whatever its repository (the purger's path).</summary>
+    public async Task PurgeAsync(string uploadId, CancellationToken cancellationToken)
+    {
+        var gate = LockFor(uploadId);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await RemoveAsync(uploadId);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task RemoveAsync(string uploadId)
+    {
+        // The record goes first: a crash between the two leaves only unreferenced bytes, never a
+        // session whose bytes are gone.
+        _metadata.DeleteUpload(uploadId);
+        _hashes.Remove(uploadId);
+        await DeleteFolderQuietlyAsync(uploadId);
+    }
+
+    private async Task<Digest> ComputeDigestAsync(UploadSession session, DigestAlgorithm algorithm, string dataPath, CancellationToken cancellationToken)
+    {
+        using (var cached = _hashes.Take(session.Id, algorithm, session.Size))
+        {
+            if (cached is not null)
+            {
+                return Digest.FromHash(algorithm, cached);
+            }
+        }
+
+        // No running hash (restart, cache full, or another algorithm than announced): read the bytes back.
+        using var hash = algorithm.CreateHash();
+        var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
+        try
+        {
+            await using var stream = await _storage.OpenReadAsync(dataPath, 0, cancellationToken);
+            long remaining = session.Size;
+            while (remaining > 0)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new InvalidOperationException($"upload {session.Id} holds fewer bytes than acknowledged");
+                }
+
+                hash.AppendData(buffer, 0, read);
+                remaining -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return Digest.FromHash(algorithm, hash);
+    }
+
+    private async Task DeleteFolderQuietlyAsync(string uploadId)
+    {
+        try
+        {
+            // Not the caller's token: the session record is gone, so its bytes must go too.
+            await _storage.DeleteAsync(BlobPaths.UploadFolder(uploadId), CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.CleanupFailed(_logger, uploadId, ex);
+        }
+    }
+
+    private SemaphoreSlim LockFor(string uploadId) =>
+        _locks[(int)((uint)StringComparer.Ordinal.GetHashCode(uploadId) % LockStripes)];
+
+    /// <summary>Upload ids are 32 lowercase hex characters; anything else never reaches storage paths.</summary>
+    public static bool IsValidId(string id)
+    {
+        if (id.Length != 32)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (!char.IsAsciiDigit(c) && c is not (>= 'a' and <= 'f'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Registry.Blob.Metadata;
+
+namespace Registry.Blob.Uploads;
+
+/// <summary>Deletes upload sessions (and their bytes) that nobody touched for <see cref="BlobServiceOptions.UploadMaxAge"/>.</summary>
+internal sealed partial class UploadPurger : BackgroundService
+{
+    private const int BatchSize = 256;
+
+    private readonly UploadManager _uploads;
+    private readonly BlobMetadataStore _metadata;
+    private readonly BlobServiceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<UploadPurger> _logger;
+
+    public UploadPurger(
+        UploadManager uploads,
+        BlobMetadataStore metadata,
+        IOptions<BlobServiceOptions> options,
+        TimeProvider time,
+        ILogger<UploadPurger> logger)
+    {
+        _uploads = uploads;
+        _metadata = metadata;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Purges every stale session once; returns how many went.</summary>
+    public async Task<int> PurgeOnceAsync(CancellationToken cancellationToken)
+    {
+        var purged = 0;
+        while (true)
+        {
+            var stale = _metadata.ListStaleUploads(_time.GetUtcNow() - _options.UploadMaxAge, BatchSize);
+            foreach (var id in stale)
+            {
+                await _uploads.PurgeAsync(id, cancellationToken);
+                purged++;
+            }
+
+            if (stale.Count < BatchSize)
+            {
+                break;
+            }
+        }
+
+        if (purged > 0)
+        {
+            Log.Purged(_logger, purged);
+        }
+
+        return purged;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.PurgeInterval, _time);
+        do
+        {
+            try
+            {
+                await PurgeOnceAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.PurgeFailed(_logger, ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4010, EventName = "UploadsPurged", Level = LogLevel.Information,
+            Message = "Purged {Count} abandoned upload sessions")]
+        public static partial void Purged(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 4011, EventName = "UploadPurgeFailed", Level = LogLevel.Error,
+            Message = "Purging abandoned upload sessions failed")]
+        public static partial void PurgeFailed(ILogger logger, Exception exception);
+
+        // Next free id: 4012.
+    }
+}
