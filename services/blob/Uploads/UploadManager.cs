@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.Extensions.Logging;
 using Registry.Blob.Metadata;
 using Registry.Oci.Digests;
 using Registry.Oci.Errors;
