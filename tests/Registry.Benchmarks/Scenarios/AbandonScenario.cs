@@ -81,6 +81,9 @@ internal sealed class AbandonScenario : IScenario
         result.Ops = scenarioCase.Clients - errors.Total;
         result.Errors = errors.Total;
         result.ErrorKinds = errors.Snapshot();
+
+        // A burst has no per-operation latency; NaN keeps zeros out of the table.
+        result.P50Ms = result.P90Ms = result.P99Ms = result.P999Ms = result.MaxMs = double.NaN;
         var extra = result.Extra;
         extra["burst_s"] = burstSeconds;
         extra["settle_s"] = context.Options.S5Settle.TotalSeconds;
