@@ -89,7 +89,7 @@ public sealed class NameCaseTests(RegistryFixture fixture) : RegistryTestBase(fi
         var repo = OciClient.UniqueRepo("bl17") + "/x/tags";
         await Client.PushImageAsync(repo, "latest");
 
-        using var get = await Client.GetAsync($"/v2/{repo}/tags/tags/list");
+        using var get = await Client.GetAsync($"/v2/{repo}/tags/list");
         OciAssert.Status(get, HttpStatusCode.OK);
         using var document = JsonDocument.Parse(await get.Content.ReadAsStringAsync());
         Assert.Equal(repo, document.RootElement.GetProperty("name").GetString());

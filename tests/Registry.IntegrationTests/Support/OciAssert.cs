@@ -46,7 +46,9 @@ public static class OciAssert
     {
         if (response.StatusCode != expected)
         {
-            var body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            // The content is already buffered (ResponseContentRead), so a synchronous read does not block.
+            using var reader = new StreamReader(response.Content.ReadAsStream());
+            var body = reader.ReadToEnd();
             Assert.Fail($"Expected {(int)expected}, got {(int)response.StatusCode}: {Describe(response)} body: {Truncate(body)}");
         }
     }
