@@ -77,25 +77,25 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
             tags.Add(request.Reference);
         }
 
-        _store.Put(repository, manifest, content, tags);
+        await _store.PutAsync(repository, manifest, content, tags, context.CancellationToken);
         var reply = new PutManifestReply { Digest = manifest.Digest.Value, Subject = manifest.Subject?.Digest.Value ?? string.Empty };
         reply.Tags.AddRange(tags);
         return reply;
     }
 
     /// <inheritdoc />
-    public override Task<DeleteManifestReply> DeleteManifest(DeleteManifestRequest request, ServerCallContext context)
+    public override async Task<DeleteManifestReply> DeleteManifest(DeleteManifestRequest request, ServerCallContext context)
     {
         var repository = ValidName(request.Repository);
         var deleted = ParseReference(request.Reference)
-            ? _store.DeleteManifest(repository, request.Reference)
-            : _store.DeleteTag(repository, request.Reference);
+            ? await _store.DeleteManifestAsync(repository, request.Reference, context.CancellationToken)
+            : await _store.DeleteTagAsync(repository, request.Reference, context.CancellationToken);
         if (!deleted)
         {
             throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
         }
 
-        return Task.FromResult(new DeleteManifestReply());
+        return new DeleteManifestReply();
     }
 
     /// <inheritdoc />
