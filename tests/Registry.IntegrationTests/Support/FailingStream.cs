@@ -2,7 +2,8 @@ namespace Registry.IntegrationTests.Support;
 
 /// <summary>
 /// A non-seekable stream that serves a prefix of the given bytes and then fails, the way a client whose
-/// connection breaks mid-upload does: HttpClient aborts the request without finishing the body.
+/// connection breaks mid-upload does: HttpClient aborts the request without finishing the body. With
+/// <c>failAfter</c> at the data length it never fails and is simply a body of unknown length.
 /// </summary>
 public sealed class FailingStream : Stream
 {
@@ -34,6 +35,11 @@ public sealed class FailingStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
+        if (_position >= _data.Length)
+        {
+            return 0;
+        }
+
         if (_position >= _failAfter)
         {
             throw new IOException("simulated client failure");
