@@ -1,5 +1,7 @@
 using Registry.Auth;
 using Registry.Blob;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Registry.EdgeHttp.Caching;
 using Registry.EdgeHttp.Clients;
 using Registry.EdgeHttp.Hosting;
 using Registry.EdgeHttp.Http;
@@ -45,6 +47,11 @@ public static class RegistryApp
             builder.WebHost.UseUrls("http://127.0.0.1:5000");
         }
 
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Blob downloads flush every MiB; a 64 KiB response buffer (the default) would stall them on every flush.
+            kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024;
+        });
         AddEdge(builder.Services, builder.Configuration);
         var edge = builder.Build();
         var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
@@ -70,7 +77,11 @@ public static class RegistryApp
     {
         services.AddOptions<EdgeOptions>().Bind(configuration.GetSection(EdgeOptions.SectionName))
             .Validate(options => { options.Pipeline.Validate(); return true; }).ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ServiceClients>();
+        services.AddSingleton<ManifestCache>();
+        services.AddSingleton<ManifestReader>();
+        services.AddSingleton<AuthDecisionCache>();
         services.AddSingleton<Locations>();
         services.AddSingleton<EdgeContext>();
         services.AddSingleton<RequestPipeline>();

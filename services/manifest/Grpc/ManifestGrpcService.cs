@@ -30,14 +30,27 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
     {
         var repository = ValidName(request.Repository);
         var isDigest = ParseReference(request.Reference);
-        var manifest = _store.Get(repository, request.Reference, isDigest, request.MetadataOnly)
+
+        // A caller that holds the content of known_digest needs only to learn that the reference still resolves to it.
+        var knownDigest = request.KnownDigest;
+        var skipContent = request.MetadataOnly || knownDigest.Length > 0;
+        var manifest = _store.Get(repository, request.Reference, isDigest, skipContent)
             ?? throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
+        var omitted = !request.MetadataOnly && knownDigest.Length > 0 && string.Equals(manifest.Digest, knownDigest, StringComparison.Ordinal);
+        if (!request.MetadataOnly && !omitted && manifest.Content.Length == 0 && manifest.Size > 0)
+        {
+            // Metadata was read for a digest the caller said it held; it does not hold this one after all.
+            manifest = _store.Get(repository, manifest.Digest, isDigest: true, metadataOnly: false)
+                ?? throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
+        }
+
         return Task.FromResult(new ManifestReply
         {
             Digest = manifest.Digest,
             MediaType = manifest.MediaType,
             Size = manifest.Size,
-            Content = UnsafeByteOperations.UnsafeWrap(manifest.Content),
+            Content = omitted ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(manifest.Content),
+            ContentOmitted = omitted,
         });
     }
 
