@@ -137,6 +137,11 @@ public sealed class ManifestTests(RegistryFixture fixture) : RegistryTestBase(fi
     {
         var repo = OciClient.UniqueRepo("man-retag");
         var first = await Client.PushImageAsync(repo, "moving");
+        using (var warm = await Client.GetAsync($"/v2/{repo}/manifests/moving"))
+        {
+            OciAssert.HeaderEqual(warm, "Docker-Content-Digest", first.Digest);
+        }
+
         var second = await Client.PushImageAsync(repo, "moving");
 
         using var response = await Client.GetAsync($"/v2/{repo}/manifests/moving");
@@ -234,6 +239,11 @@ public sealed class ManifestTests(RegistryFixture fixture) : RegistryTestBase(fi
     {
         var repo = OciClient.UniqueRepo("man-delete");
         var image = await Client.PushImageAsync(repo, "latest");
+        foreach (var reference in new[] { "latest", image.Digest })
+        {
+            using var warm = await Client.GetAsync($"/v2/{repo}/manifests/{reference}");
+            OciAssert.Status(warm, HttpStatusCode.OK);
+        }
 
         using (var delete = await Client.DeleteAsync($"/v2/{repo}/manifests/{image.Digest}"))
         {

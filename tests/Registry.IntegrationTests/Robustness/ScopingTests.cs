@@ -45,8 +45,20 @@ public sealed class ScopingTests(RegistryFixture fixture) : RegistryTestBase(fix
         var image = await Client.PushImageAsync(owner, "latest");
         await Client.PushImageAsync(other, "latest");
 
+        // Read it where it lives first, so any cache keyed by digest is warm.
+        using (var warm = await Client.GetAsync($"/v2/{owner}/manifests/{image.Digest}"))
+        {
+            OciAssert.Status(warm, HttpStatusCode.OK);
+        }
+
         using var get = await Client.GetAsync($"/v2/{other}/manifests/{image.Digest}");
         await OciAssert.ErrorAsync(get, HttpStatusCode.NotFound, "MANIFEST_UNKNOWN");
+        using var head = await Client.HeadAsync($"/v2/{other}/manifests/{image.Digest}");
+        OciAssert.Status(head, HttpStatusCode.NotFound);
+        using var conditional = await Client.GetAsync(
+            $"/v2/{other}/manifests/{image.Digest}",
+            request => request.Headers.TryAddWithoutValidation("If-None-Match", $"\"{image.Digest}\""));
+        OciAssert.Status(conditional, HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -108,6 +120,10 @@ public sealed class ScopingTests(RegistryFixture fixture) : RegistryTestBase(fix
         var repo = OciClient.UniqueRepo("scope-deltags");
         var keep = await Client.PushImageAsync(repo, "keep");
         var drop = await Client.PushImageAsync(repo, "drop");
+        using (var warm = await Client.GetAsync($"/v2/{repo}/manifests/drop"))
+        {
+            OciAssert.Status(warm, HttpStatusCode.OK);
+        }
 
         using (var delete = await Client.DeleteAsync($"/v2/{repo}/manifests/{drop.Digest}"))
         {
@@ -116,6 +132,10 @@ public sealed class ScopingTests(RegistryFixture fixture) : RegistryTestBase(fix
 
         using var tags = await Client.GetAsync($"/v2/{repo}/tags/list");
         Assert.Equal(["keep"], (await ListPage.ReadAsync(tags, "tags")).Items);
+        using var gone = await Client.GetAsync($"/v2/{repo}/manifests/{drop.Digest}");
+        await OciAssert.ErrorAsync(gone, HttpStatusCode.NotFound, "MANIFEST_UNKNOWN");
+        using var goneTag = await Client.HeadAsync($"/v2/{repo}/manifests/drop");
+        OciAssert.Status(goneTag, HttpStatusCode.NotFound);
         using var kept = await Client.GetAsync($"/v2/{repo}/manifests/keep");
         OciAssert.HeaderEqual(kept, "Docker-Content-Digest", keep.Digest);
     }
