@@ -143,4 +143,31 @@ public sealed class StreamingTests(RegistryFixture fixture) : RegistryTestBase(f
             OciAssert.ErrorCodes(await response.Content.ReadAsStringAsync());
         }
     }
+
+    [Fact]
+    public async Task GetBlob_ClientsAbandonDownloads_RegistryKeepsServing()
+    {
+        var repo = OciClient.UniqueRepo("stream-abandon");
+        var data = OciClient.RandomBytes(8 * 1024 * 1024);
+        var digest = await Client.PushBlobAsync(repo, data);
+
+        for (var i = 0; i < 10; i++)
+        {
+            using var handler = new SocketsHttpHandler { UseProxy = false };
+            using var http = new HttpClient(handler) { BaseAddress = Client.BaseAddress, Timeout = Timeouts.Request };
+            using var cts = new CancellationTokenSource(Timeouts.Request);
+            using var response = await http.GetAsync($"/v2/{repo}/blobs/{digest}", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            OciAssert.Status(response, HttpStatusCode.OK);
+            await using var body = await response.Content.ReadAsStreamAsync(cts.Token);
+            var buffer = new byte[64 * 1024];
+            await body.ReadExactlyAsync(buffer, cts.Token);
+            Assert.Equal(data[..buffer.Length], buffer);
+
+            // Disposing the client mid-body resets the connection.
+        }
+
+        using var get = await Client.GetAsync($"/v2/{repo}/blobs/{digest}");
+        OciAssert.Status(get, HttpStatusCode.OK);
+        Assert.Equal(data, await get.Content.ReadAsByteArrayAsync());
+    }
 }
