@@ -46,4 +46,19 @@ public sealed class ProtocolTests(RegistryFixture fixture) : RegistryTestBase(fi
         await OciAssert.ErrorAsync(response, HttpStatusCode.NotFound, "NAME_UNKNOWN");
         OciAssert.HeaderEqual(response, "Docker-Distribution-API-Version", "registry/2.0");
     }
+
+    [Fact]
+    public async Task PostUpload_ForwardedHeadersByDefault_LocationStaysRelative()
+    {
+        var repo = OciClient.UniqueRepo("fwd");
+
+        using var response = await Client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/", OciClient.Bytes([]), request =>
+        {
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "attacker.invalid");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
+            request.Headers.TryAddWithoutValidation("Forwarded", "host=attacker.invalid;proto=https");
+        });
+        OciAssert.Status(response, HttpStatusCode.Accepted);
+        OciAssert.Location(response, $"/v2/{repo}/blobs/uploads/");
+    }
 }
