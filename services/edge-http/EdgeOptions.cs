@@ -1,0 +1,35 @@
+namespace Registry.EdgeHttp;
+
+/// <summary>Options of the HTTP edge, bound from "Registry:Edge".</summary>
+public sealed class EdgeOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Registry:Edge";
+
+    /// <summary>
+    /// The URL clients reach the registry at, e.g. "https://registry.example.com". When set, Location
+    /// headers are absolute URLs under it. Default: none (Location headers are absolute paths).
+    /// </summary>
+    public string? ExternalUrl { get; set; }
+
+    /// <summary>
+    /// When true, Location headers are built from X-Forwarded-Proto and X-Forwarded-Host. Only turn it
+    /// on behind a proxy that sets them. Default false.
+    /// </summary>
+    public bool TrustForwardedHeaders { get; set; }
+
+    /// <summary>
+    /// When true (the default), blob downloads read the file the blob service names directly and send it
+    /// with sendfile; when false, or when no such file exists, the bytes are streamed over gRPC.
+    /// </summary>
+    public bool DirectBlobReads { get; set; } = true;
+
+    /// <summary>The largest manifest accepted, in bytes. Default 4 MiB; larger pushes get 413.</summary>
+    public int MaxManifestBytes { get; set; } = Registry.Oci.Manifests.ManifestParser.DefaultMaxManifestBytes;
+
+    /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
+    public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The request pipeline's bounds.</summary>
+    public PipelineOptions Pipeline { get; set; } = new();
+}

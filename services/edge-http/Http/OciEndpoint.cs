@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Operations;
+using Registry.EdgeHttp.Pipeline;
+using Registry.EdgeHttp.Routing;
+using Registry.Oci.Errors;
+
+namespace Registry.EdgeHttp.Http;
+
+/// <summary>
+/// The edge's one request handler: parses the route, admits the operation into the pipeline (429 with
+/// Retry-After at once when it is full), waits for the pipeline, writes the body, and answers every
+/// failure with an OCI error body.
+/// </summary>
+internal sealed partial class OciEndpoint
+{
+    private readonly RequestPipeline _pipeline;
+    private readonly EdgeContext _edge;
+    private readonly ILogger<OciEndpoint> _logger;
+    private readonly int _retryAfterSeconds;
+
+    public OciEndpoint(RequestPipeline pipeline, EdgeContext edge, IOptions<EdgeOptions> options, ILogger<OciEndpoint> logger)
+    {
+        _pipeline = pipeline;
+        _edge = edge;
+        _logger = logger;
+        _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
+        var aborted = context.RequestAborted;
+        try
+        {
+            if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out var route))
+            {
+                throw new OciException(OciErrorCode.Unsupported, "unknown endpoint", context.Request.Path.Value,
+                    httpStatus: StatusCodes.Status404NotFound);
+            }
+
+            var operation = OperationFactory.Create(context, route);
+            if (!_pipeline.TryEnter(operation))
+            {
+                Log.Rejected(_logger, context.Request.Method, route.Kind.ToString());
+                context.Response.Headers.RetryAfter = _retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new OciException(OciErrorCode.TooManyRequests, "the registry is at capacity; retry later");
+            }
+
+            await operation.Completion;
+            await operation.WriteBodyAsync(_edge, aborted);
+        }
+        catch (OciException ex)
+        {
+            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message);
+            await OciErrorWriter.WriteAsync(context, ex);
+        }
+        catch (Exception ex) when (aborted.IsCancellationRequested)
+        {
+            // The client went away; the token already stopped the work behind the request.
+            Log.ClientGone(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
+        }
+        catch (Exception ex)
+        {
+            Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex);
+            await OciErrorWriter.WriteAsync(context, new OciException(OciErrorCode.Unknown, "internal error"));
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1000, EventName = "RequestRejected", Level = LogLevel.Information,
+            Message = "{Method} {Route} refused: the pipeline is full")]
+        public static partial void Rejected(ILogger logger, string method, string route);
+
+        [LoggerMessage(EventId = 1001, EventName = "ClientError", Level = LogLevel.Debug,
+            Message = "{Method} {Path} answered {OciCode}: {Reason}")]
+        public static partial void ClientError(ILogger logger, string method, string path, string ociCode, string reason);
+
+        [LoggerMessage(EventId = 1002, EventName = "ClientGone", Level = LogLevel.Information,
+            Message = "{Method} {Path} stopped: the client went away ({Signal})")]
+        public static partial void ClientGone(ILogger logger, string method, string path, string signal);
+
+        [LoggerMessage(EventId = 1003, EventName = "UnhandledError", Level = LogLevel.Error,
+            Message = "{Method} {Path} failed")]
+        public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
+
+        // Next free id: 1004 (RequestPipeline uses 1100-1199).
+    }
+}

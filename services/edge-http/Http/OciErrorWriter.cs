@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Registry.Oci.Errors;
+
+namespace Registry.EdgeHttp.Http;
+
+/// <summary>Writes OCI error bodies: {"errors":[{"code":…,"message":…,"detail":…}]}.</summary>
+internal static class OciErrorWriter
+{
+    /// <summary>Answers the request with an OCI error, unless the response has started already.</summary>
+    public static async Task WriteAsync(HttpContext context, OciException error)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            // Headers are gone: the only honest signal left is to cut the connection.
+            context.Abort();
+            return;
+        }
+
+        // Headers the operation set on purpose (Location, Range, WWW-Authenticate, Content-Range) stay.
+        response.ContentType = null;
+        response.ContentLength = null;
+        response.StatusCode = error.HttpStatus;
+        response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
+        if (error.Code == OciErrorCode.TooManyRequests || error.Code == OciErrorCode.Unavailable)
+        {
+            response.Headers.RetryAfter = "1";
+        }
+
+        if (error.UploadSize is { } size)
+        {
+            response.Headers.Range = UploadRange(size);
+        }
+
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            // HEAD answers carry no body (case BL-09).
+            return;
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("errors");
+            writer.WriteStartObject();
+            writer.WriteString("code", error.Code.Name());
+            writer.WriteString("message", error.Message);
+            if (error.Detail is null)
+            {
+                writer.WriteNull("detail");
+            }
+            else
+            {
+                writer.WriteString("detail", error.Detail);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        response.ContentType = "application/json";
+        response.ContentLength = buffer.WrittenCount;
+        await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>The Range header of an upload holding <paramref name="size"/> bytes: "0-&lt;last&gt;", or "0-0" when empty (case BL-02).</summary>
+    public static string UploadRange(long size) =>
+        size > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"0-{size - 1}") : "0-0";
+}

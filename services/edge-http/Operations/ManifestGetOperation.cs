@@ -1,0 +1,88 @@
+using Grpc.Core;
+using Registry.EdgeHttp.Http;
+using Registry.EdgeHttp.Pipeline;
+using Registry.EdgeHttp.Routing;
+using Registry.Hosting.Grpc;
+using Registry.Protos;
+
+namespace Registry.EdgeHttp.Operations;
+
+/// <summary>
+/// GET and HEAD of a manifest (end-3). The stored bytes are served with the stored media type whatever
+/// the Accept header says: no conversion, no platform resolution (case BL-08); HEAD and GET agree.
+/// </summary>
+internal sealed class ManifestGetOperation : OciOperation
+{
+    private ManifestReply? _manifest;
+
+    public ManifestGetOperation(HttpContext context, OciRoute route)
+        : base(context, route)
+    {
+    }
+
+    public override Scope? Scope => RepositoryScope(Route.Name, "pull");
+
+    public override bool UsesManifestStage => true;
+
+    public override async Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken)
+    {
+        // TODO perf: a by-digest manifest never changes; a bounded edge cache would save this call.
+        var request = new GetManifestRequest
+        {
+            Repository = Route.Name,
+            Reference = Route.Reference,
+            MetadataOnly = HttpMethods.IsHead(Context.Request.Method),
+        };
+        try
+        {
+            _manifest = await edge.Clients.Manifests.GetManifestAsync(request, edge.Clients.Unary(cancellationToken));
+        }
+        catch (RpcException ex)
+        {
+            throw OciStatus.ToOciException(ex);
+        }
+    }
+
+    public override void Assemble(EdgeContext edge)
+    {
+        var manifest = _manifest!;
+        var response = Context.Response;
+        var etag = $"\"{manifest.Digest}\"";
+        response.Headers[OciHeaders.ContentDigest] = manifest.Digest;
+        response.Headers.ETag = etag;
+        if (IfNoneMatch(Context.Request.Headers.IfNoneMatch.ToString(), manifest.Digest))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = manifest.MediaType;
+        response.ContentLength = manifest.Size;
+        Body = manifest.Content.Memory;
+    }
+
+    private static bool IfNoneMatch(string header, string digest)
+    {
+        if (header.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var part in header.Split(','))
+        {
+            var candidate = part.Trim();
+            if (candidate.StartsWith("W/", StringComparison.Ordinal))
+            {
+                candidate = candidate[2..];
+            }
+
+            if (candidate == "*" || candidate.Trim('"') == digest)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

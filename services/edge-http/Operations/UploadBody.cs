@@ -1,0 +1,137 @@
+using System.Buffers;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
+using Registry.EdgeHttp.Clients;
+using Registry.EdgeHttp.Pipeline;
+using Registry.Hosting.Grpc;
+using Registry.Oci.Errors;
+using Registry.Oci.Http;
+using Registry.Protos;
+
+namespace Registry.EdgeHttp.Operations;
+
+/// <summary>
+/// Streams a request body into an upload session over gRPC (AppendUpload). Memory per transfer is one
+/// pooled buffer, whatever the blob size; bodies of unknown length (chunked transfer encoding, as docker
+/// sends them) are fine (case BL-04).
+/// </summary>
+internal static class UploadBody
+{
+    private const int ChunkSize = 256 * 1024;
+
+    /// <summary>True when the request carries a body (a length above zero, or chunked encoding).</summary>
+    public static bool HasBody(HttpContext context) =>
+        context.Request.ContentLength is > 0
+        || (context.Request.ContentLength is null && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true);
+
+    /// <summary>
+    /// Appends the body to the session and returns the session's new size. Content-Range, when sent,
+    /// must continue the session (else 416) and agree with Content-Length (else 400 SIZE_INVALID).
+    /// </summary>
+    public static async Task<long> AppendAsync(
+        EdgeContext edge,
+        HttpContext context,
+        string repository,
+        string uploadId,
+        CancellationToken cancellationToken)
+    {
+        var request = context.Request;
+        long offset = -1;
+        var length = request.ContentLength ?? -1;
+        var contentRange = request.Headers.ContentRange.ToString();
+        if (contentRange.Length > 0)
+        {
+            if (!ContentRange.TryParse(contentRange, out var start, out var end))
+            {
+                throw new OciException(OciErrorCode.BlobUploadInvalid, "invalid Content-Range", contentRange);
+            }
+
+            var rangeLength = end - start + 1;
+            if (length >= 0 && length != rangeLength)
+            {
+                throw new OciException(OciErrorCode.SizeInvalid, "Content-Range and Content-Length disagree",
+                    $"Content-Range {contentRange}, Content-Length {length}");
+            }
+
+            offset = start;
+            length = rangeLength;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            // Blobs may be many gigabytes; they stream through a fixed buffer, so no body limit applies.
+            limit.MaxRequestBodySize = null;
+        }
+
+        using var call = edge.Clients.Blobs.AppendUpload(ServiceClients.Streaming(cancellationToken));
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            await call.RequestStream.WriteAsync(new UploadChunk
+            {
+                Header = new UploadHeader { Repository = repository, UploadId = uploadId, Offset = offset, Length = length },
+            }, cancellationToken);
+
+            var body = request.Body;
+            while (true)
+            {
+                var filled = 0;
+                while (filled < buffer.Length)
+                {
+                    var read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    filled += read;
+                }
+
+                if (filled == 0)
+                {
+                    break;
+                }
+
+                // Serialised before WriteAsync completes, so the buffer is free again afterwards.
+                await call.RequestStream.WriteAsync(new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);
+                if (filled < buffer.Length)
+                {
+                    break;
+                }
+            }
+
+            await call.RequestStream.CompleteAsync();
+            var status = await call.ResponseAsync;
+            return status.Size;
+        }
+        catch (RpcException ex)
+        {
+            throw OciStatus.ToOciException(ex);
+        }
+        catch (Exception ex) when (ex is not OciException && call.ResponseAsync.IsCompleted)
+        {
+            // The service ended the call early (a chunk that does not continue the upload): its answer
+            // explains the failure better than the write that noticed it. A failure on the client's
+            // side instead leaves the call open; disposing it cancels the call and the service rolls back.
+            throw await ServiceFailureAsync(call) ?? new OciException(OciErrorCode.BlobUploadInvalid, "upload interrupted", ex.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<OciException?> ServiceFailureAsync(AsyncClientStreamingCall<UploadChunk, UploadStatus> call)
+    {
+        try
+        {
+            await call.ResponseAsync;
+            return null;
+        }
+        catch (RpcException ex)
+        {
+            return OciStatus.ToOciException(ex);
+        }
+    }
+}

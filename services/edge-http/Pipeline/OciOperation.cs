@@ -1,0 +1,90 @@
+using Registry.EdgeHttp.Routing;
+using Registry.Protos;
+
+namespace Registry.EdgeHttp.Pipeline;
+
+/// <summary>
+/// One client request on its way through the pipeline. Each stage calls the step it owns; an operation
+/// that has no work for a stage passes it by. Stages run one after another, never at once, so an
+/// operation's state needs no locking. The request's own task waits on <see cref="Completion"/> and then
+/// writes the body, so bulk download bytes never hold a pipeline slot.
+/// </summary>
+internal abstract class OciOperation
+{
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected OciOperation(HttpContext context, OciRoute route)
+    {
+        Context = context;
+        Route = route;
+    }
+
+    /// <summary>The HTTP exchange.</summary>
+    public HttpContext Context { get; }
+
+    /// <summary>The parsed route.</summary>
+    public OciRoute Route { get; }
+
+    /// <summary>Cancelled when the client goes away; passed to every gRPC and storage call.</summary>
+    public CancellationToken Aborted => Context.RequestAborted;
+
+    /// <summary>What the auth stage must grant. Null for the base endpoint, which only needs a caller.</summary>
+    public abstract Scope? Scope { get; }
+
+    /// <summary>True when the manifest stage has work for this operation.</summary>
+    public virtual bool UsesManifestStage => false;
+
+    /// <summary>True when the blob stage has work for this operation.</summary>
+    public virtual bool UsesBlobStage => false;
+
+    /// <summary>Completes when the pipeline is done with the operation; faults with its failure.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>True once the operation failed or finished; later stages pass it by.</summary>
+    public bool IsFinished => _completion.Task.IsCompleted;
+
+    /// <summary>The manifest stage's step.</summary>
+    public virtual Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The blob stage's step.</summary>
+    public virtual Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The assemble stage's step: sets status and headers from what the earlier stages found.</summary>
+    public abstract void Assemble(EdgeContext edge);
+
+    /// <summary>A small response body the assemble step prepared, written after the pipeline.</summary>
+    protected ReadOnlyMemory<byte> Body { get; set; }
+
+    /// <summary>Writes the response body after the pipeline: by default <see cref="Body"/>, never for HEAD.</summary>
+    public virtual Task WriteBodyAsync(EdgeContext edge, CancellationToken cancellationToken)
+    {
+        if (Body.IsEmpty || HttpMethods.IsHead(Context.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+
+        return Context.Response.Body.WriteAsync(Body, cancellationToken).AsTask();
+    }
+
+    /// <summary>Sets a JSON body and its Content-Type and Content-Length.</summary>
+    protected void SetJsonBody(ReadOnlyMemory<byte> json, string contentType = "application/json")
+    {
+        Body = json;
+        Context.Response.ContentType = contentType;
+        Context.Response.ContentLength = json.Length;
+    }
+
+    /// <summary>Ends the operation with a failure the edge answers for.</summary>
+    public void Fail(Exception exception) => _completion.TrySetException(exception);
+
+    /// <summary>Ends the operation successfully.</summary>
+    public void Complete() => _completion.TrySetResult();
+
+    /// <summary>Builds a repository scope.</summary>
+    protected static Scope RepositoryScope(string name, params string[] actions)
+    {
+        var scope = new Scope { Type = "repository", Name = name };
+        scope.Actions.AddRange(actions);
+        return scope;
+    }
+}

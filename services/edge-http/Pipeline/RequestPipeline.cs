@@ -1,0 +1,170 @@
+using System.Threading.Tasks.Dataflow;
+using Microsoft.Extensions.Options;
+using Registry.Hosting.Grpc;
+using Registry.Oci.Errors;
+using Registry.Protos;
+
+namespace Registry.EdgeHttp.Pipeline;
+
+/// <summary>
+/// The request pipeline: auth → manifest → blob → assemble, one bounded Dataflow block per stage.
+/// Operations skip the stages they have no work for (link predicates). A full first stage refuses at
+/// once (Post declines) so the edge can answer 429 instead of queueing without bound; later stages push
+/// back on earlier ones through their bounded capacity. Stage steps never throw into the block: a
+/// failure ends the operation, not the pipeline.
+/// </summary>
+internal sealed partial class RequestPipeline : IAsyncDisposable
+{
+    private readonly EdgeContext _edge;
+    private readonly ILogger<RequestPipeline> _logger;
+    private readonly TransformBlock<OciOperation, OciOperation> _auth;
+    private readonly TransformBlock<OciOperation, OciOperation> _manifest;
+    private readonly TransformBlock<OciOperation, OciOperation> _blob;
+    private readonly ActionBlock<OciOperation> _assemble;
+
+    public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
+    {
+        _edge = edge;
+        _logger = logger;
+        var pipeline = options.Value.Pipeline;
+        pipeline.Validate();
+        var control = StageOptions(pipeline.EffectiveControlParallelism, pipeline.CapacityFactor);
+        var blob = StageOptions(pipeline.EffectiveBlobParallelism, pipeline.CapacityFactor);
+
+        _auth = new TransformBlock<OciOperation, OciOperation>(op => RunStepAsync(op, AuthorizeAsync), control);
+        _manifest = new TransformBlock<OciOperation, OciOperation>(
+            op => RunStepAsync(op, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), control);
+        _blob = new TransformBlock<OciOperation, OciOperation>(
+            op => RunStepAsync(op, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blob);
+        _assemble = new ActionBlock<OciOperation>(AssembleStep, new ExecutionDataflowBlockOptions
+        {
+            BoundedCapacity = control.BoundedCapacity,
+            MaxDegreeOfParallelism = control.MaxDegreeOfParallelism,
+            EnsureOrdered = false,
+        });
+
+        var drop = DataflowBlock.NullTarget<OciOperation>();
+        _auth.LinkTo(drop, op => op.IsFinished);
+        _auth.LinkTo(_manifest, op => op.UsesManifestStage);
+        _auth.LinkTo(_blob, op => op.UsesBlobStage);
+        _auth.LinkTo(_assemble);
+        _manifest.LinkTo(drop, op => op.IsFinished);
+        _manifest.LinkTo(_blob, op => op.UsesBlobStage);
+        _manifest.LinkTo(_assemble);
+        _blob.LinkTo(drop, op => op.IsFinished);
+        _blob.LinkTo(_assemble);
+
+        Supervise(_auth, "auth");
+        Supervise(_manifest, "manifest");
+        Supervise(_blob, "blob");
+        Supervise(_assemble, "assemble");
+    }
+
+    /// <summary>Operations waiting in or passing through each stage (for metrics and the leak detector).</summary>
+    public (int Auth, int Manifest, int Blob, int Assemble) QueueDepths =>
+        (_auth.InputCount + _auth.OutputCount, _manifest.InputCount + _manifest.OutputCount,
+         _blob.InputCount + _blob.OutputCount, _assemble.InputCount);
+
+    /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
+    public bool TryEnter(OciOperation operation) => _auth.Post(operation);
+
+    /// <summary>Stops admitting and lets the operations inside finish, stage by stage.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        // Completion is not propagated along the links: a stage reached by several links must not
+        // complete while another stage can still hand it operations.
+        IDataflowBlock[] stages = [_auth, _manifest, _blob, _assemble];
+        foreach (var stage in stages)
+        {
+            stage.Complete();
+            await stage.Completion.ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private static ExecutionDataflowBlockOptions StageOptions(int parallelism, int capacityFactor) => new()
+    {
+        MaxDegreeOfParallelism = parallelism,
+        BoundedCapacity = parallelism * capacityFactor,
+        // A slow operation must not hold back the ones behind it.
+        EnsureOrdered = false,
+        SingleProducerConstrained = false,
+    };
+
+    private async Task<OciOperation> RunStepAsync(OciOperation operation, Func<EdgeContext, OciOperation, CancellationToken, Task> step)
+    {
+        if (operation.IsFinished)
+        {
+            return operation;
+        }
+
+        try
+        {
+            operation.Aborted.ThrowIfCancellationRequested();
+            await step(_edge, operation, operation.Aborted);
+        }
+        catch (Exception ex)
+        {
+            operation.Fail(ex);
+        }
+
+        return operation;
+    }
+
+    private static async Task AuthorizeAsync(EdgeContext edge, OciOperation operation, CancellationToken cancellationToken)
+    {
+        var request = new AuthorizeRequest
+        {
+            Authorization = operation.Context.Request.Headers.Authorization.ToString(),
+            RemoteAddress = operation.Context.Connection.RemoteIpAddress?.ToString() ?? string.Empty,
+        };
+        if (operation.Scope is { } scope)
+        {
+            request.Scopes.Add(scope);
+        }
+
+        AuthorizeResponse response;
+        try
+        {
+            response = await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken));
+        }
+        catch (Grpc.Core.RpcException ex)
+        {
+            throw OciStatus.ToOciException(ex);
+        }
+
+        if (!response.Allowed)
+        {
+            if (response.Challenge.Length > 0)
+            {
+                operation.Context.Response.Headers.WWWAuthenticate = response.Challenge;
+            }
+
+            throw new OciException(response.Authenticated ? OciErrorCode.Denied : OciErrorCode.Unauthorized);
+        }
+    }
+
+    private void AssembleStep(OciOperation operation)
+    {
+        if (operation.IsFinished)
+        {
+            return;
+        }
+
+        try
+        {
+            operation.Assemble(_edge);
+            operation.Complete();
+        }
+        catch (Exception ex)
+        {
+            operation.Fail(ex);
+        }
+    }
+
+    private void Supervise(IDataflowBlock block, string stage) =>
+        _ = block.Completion.ContinueWith(
+            task => Log.StageFaulted(_logger, stage, task.Exception!),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted,
+            TaskScheduler.Default);
+}

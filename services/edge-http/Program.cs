@@ -1,0 +1,4 @@
+using Registry.EdgeHttp;
+
+// The registry: dotnet run --project services/edge-http [-- --urls http://127.0.0.1:5000 --data-dir ./data]
+await RegistryApp.RunAsync(args);

@@ -1,0 +1,98 @@
+using Registry.Auth;
+using Registry.Blob;
+using Registry.EdgeHttp.Clients;
+using Registry.EdgeHttp.Hosting;
+using Registry.EdgeHttp.Http;
+using Registry.EdgeHttp.Pipeline;
+using Registry.Hosting;
+using Registry.Manifest;
+
+namespace Registry.EdgeHttp;
+
+/// <summary>
+/// Starts the registry. By default all four parts run in this process: the three gRPC services in one
+/// host on a private Unix socket, and the edge, which reaches them over gRPC through that socket. A
+/// service whose address is configured (Registry:Services:Auth, :Manifest, :Blob) is not hosted here;
+/// when all three are, this process is the edge alone.
+/// </summary>
+public static class RegistryApp
+{
+    /// <summary>Starts the registry from command-line style arguments and returns once it listens.</summary>
+    public static async Task<RegistryInstance> StartAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var builder = RegistryHost.CreateBuilder(args);
+        var addresses = builder.Configuration.GetSection(ServiceAddresses.SectionName).Get<ServiceAddresses>() ?? new ServiceAddresses();
+
+        WebApplication? services = null;
+        string? socketPath = null;
+        if (addresses.Auth.Length == 0 || addresses.Manifest.Length == 0 || addresses.Blob.Length == 0)
+        {
+            socketPath = Path.Combine(Path.GetTempPath(), $"registry-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.sock");
+            var local = "unix:" + socketPath;
+            addresses.Auth = Fill(addresses.Auth, local);
+            addresses.Manifest = Fill(addresses.Manifest, local);
+            addresses.Blob = Fill(addresses.Blob, local);
+            services = BuildServices(args, socketPath, addresses);
+            await services.StartAsync(cancellationToken);
+        }
+
+        builder.Configuration[$"{ServiceAddresses.SectionName}:Auth"] = addresses.Auth;
+        builder.Configuration[$"{ServiceAddresses.SectionName}:Manifest"] = addresses.Manifest;
+        builder.Configuration[$"{ServiceAddresses.SectionName}:Blob"] = addresses.Blob;
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:5000");
+        }
+
+        AddEdge(builder.Services, builder.Configuration);
+        var edge = builder.Build();
+        var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
+        edge.Map("/v2", endpoint.HandleAsync);
+        edge.Map("/v2/{**path}", endpoint.HandleAsync);
+        await edge.StartAsync(cancellationToken);
+
+        var address = new Uri(edge.Urls.First().Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
+        return new RegistryInstance(edge, services, socketPath, address);
+    }
+
+    /// <summary>Runs the registry until SIGTERM or Ctrl+C, then stops it gracefully.</summary>
+    public static async Task RunAsync(string[] args)
+    {
+        var instance = await StartAsync(args);
+        await using (instance)
+        {
+            await instance.WaitForShutdownAsync();
+        }
+    }
+
+    private static void AddEdge(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<EdgeOptions>().Bind(configuration.GetSection(EdgeOptions.SectionName))
+            .Validate(options => { options.Pipeline.Validate(); return true; }).ValidateOnStart();
+        services.AddSingleton<ServiceClients>();
+        services.AddSingleton<Locations>();
+        services.AddSingleton<EdgeContext>();
+        services.AddSingleton<RequestPipeline>();
+        services.AddSingleton<OciEndpoint>();
+    }
+
+    private static WebApplication BuildServices(string[] args, string socketPath, ServiceAddresses addresses)
+    {
+        var builder = RegistryHost.CreateServiceBuilder(args, socketPath);
+        // The edge owns --urls; this host listens on its socket only.
+        builder.Configuration["urls"] = string.Empty;
+        builder.Configuration[$"{ServiceAddresses.SectionName}:Blob"] = addresses.Blob;
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
+        builder.Services.AddAuthService();
+        builder.Services.AddManifestService(builder.Configuration);
+        builder.Services.AddBlobService(builder.Configuration);
+        var app = builder.Build();
+        app.MapAuthService();
+        app.MapManifestService();
+        app.MapBlobService();
+        return app;
+    }
+
+    private static string Fill(string configured, string local) => configured.Length > 0 ? configured : local;
+}

@@ -1,0 +1,204 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Registry.Hosting.Grpc;
+using Registry.Manifest.Metadata;
+using Registry.Oci.Digests;
+using Registry.Oci.Errors;
+using Registry.Oci.Manifests;
+using Registry.Oci.Names;
+using Registry.Protos;
+
+namespace Registry.Manifest.Grpc;
+
+/// <summary>The gRPC face of the manifest service (contract in protos/manifest.proto).</summary>
+internal sealed class ManifestGrpcService : Manifests.ManifestsBase
+{
+    private readonly ManifestMetadataStore _store;
+    private readonly Blobs.BlobsClient _blobs;
+    private readonly ManifestServiceOptions _options;
+
+    public ManifestGrpcService(ManifestMetadataStore store, Blobs.BlobsClient blobs, IOptions<ManifestServiceOptions> options)
+    {
+        _store = store;
+        _blobs = blobs;
+        _options = options.Value;
+    }
+
+    /// <inheritdoc />
+    public override Task<ManifestReply> GetManifest(GetManifestRequest request, ServerCallContext context)
+    {
+        var repository = ValidName(request.Repository);
+        var isDigest = ParseReference(request.Reference);
+        var manifest = _store.Get(repository, request.Reference, isDigest, request.MetadataOnly)
+            ?? throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
+        return Task.FromResult(new ManifestReply
+        {
+            Digest = manifest.Digest,
+            MediaType = manifest.MediaType,
+            Size = manifest.Size,
+            Content = UnsafeByteOperations.UnsafeWrap(manifest.Content),
+        });
+    }
+
+    /// <inheritdoc />
+    public override async Task<PutManifestReply> PutManifest(PutManifestRequest request, ServerCallContext context)
+    {
+        var repository = ValidName(request.Repository);
+        var isDigest = ParseReference(request.Reference);
+        if (request.Content.Length > _options.MaxManifestBytes)
+        {
+            throw new OciException(OciErrorCode.SizeInvalid, "manifest too large",
+                $"{request.Content.Length} bytes, the limit is {_options.MaxManifestBytes}", httpStatus: 413);
+        }
+
+        foreach (var tag in request.Tags)
+        {
+            if (!RepositoryName.IsValidTag(tag))
+            {
+                throw new OciException(OciErrorCode.TagInvalid, "invalid tag", tag);
+            }
+        }
+
+        var algorithm = isDigest ? Digest.Parse(request.Reference).Algorithm : DigestAlgorithm.Sha256;
+        var content = request.Content.ToByteArray();
+        var manifest = ManifestParser.Parse(content, request.ContentType, algorithm);
+        if (isDigest && !string.Equals(manifest.Digest.Value, request.Reference, StringComparison.Ordinal))
+        {
+            throw new OciException(OciErrorCode.DigestInvalid, "manifest digest does not match the reference",
+                $"reference {request.Reference}, content {manifest.Digest}");
+        }
+
+        await CheckReferencesAsync(repository, manifest, context.CancellationToken);
+
+        var tags = new List<string>(request.Tags);
+        if (!isDigest)
+        {
+            tags.Add(request.Reference);
+        }
+
+        _store.Put(repository, manifest, content, tags);
+        var reply = new PutManifestReply { Digest = manifest.Digest.Value, Subject = manifest.Subject?.Digest.Value ?? string.Empty };
+        reply.Tags.AddRange(tags);
+        return reply;
+    }
+
+    /// <inheritdoc />
+    public override Task<DeleteManifestReply> DeleteManifest(DeleteManifestRequest request, ServerCallContext context)
+    {
+        var repository = ValidName(request.Repository);
+        var deleted = ParseReference(request.Reference)
+            ? _store.DeleteManifest(repository, request.Reference)
+            : _store.DeleteTag(repository, request.Reference);
+        if (!deleted)
+        {
+            throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
+        }
+
+        return Task.FromResult(new DeleteManifestReply());
+    }
+
+    /// <inheritdoc />
+    public override Task<ListReply> ListTags(ListTagsRequest request, ServerCallContext context)
+    {
+        var repository = ValidName(request.Repository);
+        if (!_store.RepositoryExists(repository))
+        {
+            throw new OciException(OciErrorCode.NameUnknown, detail: repository);
+        }
+
+        var (names, more) = _store.ListTags(repository, request.Last, PageSize(request.Limit));
+        return Task.FromResult(ToReply(names, more));
+    }
+
+    /// <inheritdoc />
+    public override Task<ListReply> ListRepositories(ListRepositoriesRequest request, ServerCallContext context)
+    {
+        var (names, more) = _store.ListRepositories(request.Last, PageSize(request.Limit));
+        return Task.FromResult(ToReply(names, more));
+    }
+
+    /// <inheritdoc />
+    public override Task<ListReferrersReply> ListReferrers(ListReferrersRequest request, ServerCallContext context)
+    {
+        var repository = ValidName(request.Repository);
+        if (!Digest.TryParse(request.Subject, out _))
+        {
+            throw new OciException(OciErrorCode.DigestInvalid, "invalid subject digest", request.Subject);
+        }
+
+        var reply = new ListReferrersReply();
+        var artifactType = request.ArtifactType.Length == 0 ? null : request.ArtifactType;
+        reply.Manifests.AddRange(_store.ListReferrers(repository, request.Subject, artifactType));
+        return Task.FromResult(reply);
+    }
+
+    // Every blob must be readable in this repository and every child manifest stored in it, before the
+    // manifest becomes visible: a pull of an acknowledged manifest never meets a missing piece.
+    private async Task CheckReferencesAsync(string repository, ParsedManifest manifest, CancellationToken cancellationToken)
+    {
+        if (manifest.Blobs.Count > 0)
+        {
+            var request = new FindMissingBlobsRequest { Repository = repository };
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var blob in manifest.Blobs)
+            {
+                if (!blob.HasUrls && seen.Add(blob.Digest.Value))
+                {
+                    request.Digests.Add(blob.Digest.Value);
+                }
+            }
+
+            FindMissingBlobsReply missing;
+            try
+            {
+                missing = await _blobs.FindMissingBlobsAsync(request, cancellationToken: cancellationToken);
+            }
+            catch (RpcException ex)
+            {
+                throw OciStatus.ToOciException(ex);
+            }
+
+            if (missing.Missing.Count > 0)
+            {
+                throw new OciException(OciErrorCode.ManifestBlobUnknown, detail: missing.Missing[0]);
+            }
+        }
+
+        if (manifest.Children.Count > 0)
+        {
+            var missingChildren = _store.FindMissingManifests(repository, manifest.Children.Select(child => child.Digest.Value));
+            if (missingChildren.Count > 0)
+            {
+                throw new OciException(OciErrorCode.ManifestBlobUnknown, "index references an unknown manifest", missingChildren[0]);
+            }
+        }
+    }
+
+    private int PageSize(int limit) => limit < 0 ? _options.MaxPageSize : Math.Min(limit, _options.MaxPageSize);
+
+    private static ListReply ToReply(List<string> names, bool more)
+    {
+        var reply = new ListReply { More = more };
+        reply.Names.AddRange(names);
+        return reply;
+    }
+
+    /// <summary>True for a digest, false for a tag; throws for anything else.</summary>
+    private static bool ParseReference(string reference)
+    {
+        if (Digest.LooksLikeDigest(reference))
+        {
+            return Digest.TryParse(reference, out _)
+                ? true
+                : throw new OciException(OciErrorCode.DigestInvalid, "invalid digest reference", reference);
+        }
+
+        return RepositoryName.IsValidTag(reference)
+            ? false
+            : throw new OciException(OciErrorCode.TagInvalid, "invalid tag", reference);
+    }
+
+    private static string ValidName(string repository) =>
+        RepositoryName.IsValid(repository) ? repository : throw new OciException(OciErrorCode.NameInvalid, detail: repository);
+}

@@ -1,0 +1,10 @@
+using Registry.Hosting;
+using Registry.Manifest;
+
+// The manifest service on its own:
+// dotnet run --project services/manifest -- --urls http://127.0.0.1:5102 --data-dir ./data --Registry:Services:Blob http://127.0.0.1:5103
+var builder = RegistryHost.CreateServiceBuilder(args);
+builder.Services.AddManifestService(builder.Configuration);
+var app = builder.Build();
+app.MapManifestService();
+await app.RunAsync();
