@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, then restores NuGet packages.
 #   scripts/setup.sh            (as root; idempotent: installs only what is missing)
-# Needs: the .NET SDK on PATH (not installed here). Installs from Debian: skopeo, podman and
+# Needs: the .NET SDK on PATH (not installed here). Installs from Debian: skopeo, podman, buildah and
 # umoci for the end-to-end tests with real clients (plus uidmap, which podman expects).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is not on PATH; install .NET 10 SDK first"
 
 # command -> Debian package
-declare -A need=([skopeo]=skopeo [podman]=podman [umoci]=umoci [newuidmap]=uidmap)
+declare -A need=([skopeo]=skopeo [podman]=podman [buildah]=buildah [umoci]=umoci [newuidmap]=uidmap)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")

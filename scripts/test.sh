@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 MSBUILDDISABLENODEREUSE=1
 
-for cmd in dotnet skopeo podman umoci; do
+for cmd in dotnet skopeo podman buildah umoci; do
   if ! command -v "$cmd" >/dev/null 2>&1; then
     echo "test: $cmd is missing, running scripts/setup.sh"
     bash scripts/setup.sh

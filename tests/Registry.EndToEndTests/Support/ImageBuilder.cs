@@ -56,6 +56,16 @@ public static class ImageBuilder
         return local;
     }
 
+    /// <summary>Adds one random layer on top of <paramref name="baseTag"/> as a new tag; base layers are shared.</summary>
+    public static async Task<LocalImage> DeriveAsync(TestWorkspace ws, OciLayout layout, string baseTag, string tag, int layerSize)
+    {
+        var src = ws.PathOf($"src-{tag}");
+        Directory.CreateDirectory(src);
+        await File.WriteAllBytesAsync(Path.Combine(src, "random.bin"), RandomBytes(layerSize)).ConfigureAwait(false);
+        (await ws.RunAsync("umoci", ["insert", "--image", $"{layout.Path}:{baseTag}", "--tag", tag, src, $"/data/{tag}"]).ConfigureAwait(false)).EnsureSuccess($"umoci insert --tag {tag}");
+        return new LocalImage(layout, tag, layout.DigestOf(tag));
+    }
+
     /// <summary>
     /// Writes an OCI image index over the given images (each with its architecture) into the same
     /// layout and names it <paramref name="tag"/>. Returns the index digest.

@@ -1,6 +1,4 @@
-#if HAS_EDGE
 using Registry.EdgeHttp;
-#endif
 
 namespace Registry.EndToEndTests.Support;
 
@@ -12,9 +10,7 @@ namespace Registry.EndToEndTests.Support;
 /// </summary>
 public sealed class RegistryFixture : IAsyncLifetime
 {
-#if HAS_EDGE
     private RegistryInstance? instance;
-#endif
 
     /// <summary>Root temp dir: data/ for the registry, work/ for per-test client state.</summary>
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "registry-e2e-" + Guid.NewGuid().ToString("N")[..12]);
@@ -25,6 +21,7 @@ public sealed class RegistryFixture : IAsyncLifetime
     public Uri Address { get; private set; } = new("http://127.0.0.1/");
 
     public string DataDirectory => Path.Combine(Root, "data");
+
 
     /// <summary>podman refuses a --runroot longer than 50 characters, so run roots live in a short path.</summary>
     public string RunRootBase { get; } = Path.Combine("/tmp", "e2e-" + Guid.NewGuid().ToString("N")[..8]);
@@ -39,13 +36,9 @@ public sealed class RegistryFixture : IAsyncLifetime
         }
         else
         {
-#if HAS_EDGE
             using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             instance = await RegistryApp.StartAsync(["--urls", "http://127.0.0.1:0", "--data-dir", DataDirectory], startup.Token).ConfigureAwait(false);
             Address = instance.Address;
-#else
-            throw new InvalidOperationException("services/edge-http is not in this checkout, so the registry cannot be started in-process; set E2E_REGISTRY_URL to an external registry.");
-#endif
         }
 
         Host = Address.Authority;
@@ -53,22 +46,18 @@ public sealed class RegistryFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh working directory for one test (client stores, layouts, temp files).</summary>
-    public TestWorkspace CreateWorkspace(string name)
+    public TestWorkspace CreateWorkspace(string name, string? host = null)
     {
         var dir = Path.Combine(Root, "work", name + "-" + Guid.NewGuid().ToString("N")[..6]);
-        return new TestWorkspace(dir, Host, Path.Combine(RunRootBase, Guid.NewGuid().ToString("N")[..6]));
+        return new TestWorkspace(dir, host ?? Host, Path.Combine(RunRootBase, Guid.NewGuid().ToString("N")[..6]));
     }
 
     public async Task DisposeAsync()
     {
-#if HAS_EDGE
         if (instance is not null)
         {
             await instance.DisposeAsync().ConfigureAwait(false);
         }
-#else
-        await Task.CompletedTask.ConfigureAwait(false);
-#endif
         if (Environment.GetEnvironmentVariable("E2E_KEEP") != "1")
         {
             foreach (var dir in new[] { Root, RunRootBase })
