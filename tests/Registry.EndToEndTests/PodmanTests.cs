@@ -21,6 +21,8 @@ public sealed class PodmanTests(RegistryFixture registry)
             var digests = await ws.PodmanAsync("podman images --digests", "images", "--digests", "--format", "{{.Digest}}", reference);
             Assert.Equal(image.ManifestDigest, digests.StandardOutput.Trim());
 
+            await ws.PodmanAsync("podman pull by digest", "pull", "--tls-verify=false", $"{registry.Host}/e2e/podman@{image.ManifestDigest}");
+
             var pushed = $"{registry.Host}/e2e/podman:pushed";
             await ws.PodmanAsync("podman tag", "tag", reference, pushed);
             await ws.PodmanAsync("podman push", "push", "--tls-verify=false", pushed);
