@@ -29,6 +29,9 @@ public interface IStorageDriver
     /// <summary>Deletes an object or a whole folder of objects; nothing happens when there is none.</summary>
     ValueTask DeleteAsync(string path, CancellationToken cancellationToken);
 
+    /// <summary>Lists the names of the objects and folders directly inside <paramref name="folder"/>; none when it does not exist.</summary>
+    IAsyncEnumerable<string> ListAsync(string folder, CancellationToken cancellationToken);
+
     /// <summary>
     /// A path on the local filesystem from which the caller may read the object directly (the fast
     /// download path), or null when the driver has none.

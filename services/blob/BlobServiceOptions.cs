@@ -15,8 +15,11 @@ public sealed class BlobServiceOptions
     /// <summary>How often the purger looks for abandoned sessions. Default 10 minutes.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>The size of the chunks ReadBlob streams, in bytes. Default 256 KiB, at most 1 MiB.</summary>
-    public int ReadChunkSize { get; set; } = 256 * 1024;
+    /// <summary>
+    /// The size of the chunks ReadBlob streams, in bytes. Default 64 KiB (below the large-object-heap
+    /// threshold, so each message the client deserialises is a cheap allocation); at most 1 MiB.
+    /// </summary>
+    public int ReadChunkSize { get; set; } = 64 * 1024;
 
     /// <summary>
     /// When true (the default), StatBlob names a local file the caller may read directly, so the

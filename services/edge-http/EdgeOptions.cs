@@ -30,6 +30,9 @@ public sealed class EdgeOptions
     /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The edge's caches.</summary>
+    public Caching.EdgeCacheOptions Cache { get; set; } = new();
+
     /// <summary>The request pipeline's bounds.</summary>
     public PipelineOptions Pipeline { get; set; } = new();
 }

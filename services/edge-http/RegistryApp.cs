@@ -1,5 +1,7 @@
 using Registry.Auth;
 using Registry.Blob;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Registry.EdgeHttp.Caching;
 using Registry.EdgeHttp.Clients;
 using Registry.EdgeHttp.Hosting;
 using Registry.EdgeHttp.Http;
@@ -70,7 +72,11 @@ public static class RegistryApp
     {
         services.AddOptions<EdgeOptions>().Bind(configuration.GetSection(EdgeOptions.SectionName))
             .Validate(options => { options.Pipeline.Validate(); return true; }).ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ServiceClients>();
+        services.AddSingleton<ManifestCache>();
+        services.AddSingleton<ManifestReader>();
+        services.AddSingleton<AuthDecisionCache>();
         services.AddSingleton<Locations>();
         services.AddSingleton<EdgeContext>();
         services.AddSingleton<RequestPipeline>();

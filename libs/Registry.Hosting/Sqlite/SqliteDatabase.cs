@@ -6,10 +6,14 @@ namespace Registry.Hosting.Sqlite;
 /// One SQLite database file owned by one service. Connections come from Microsoft.Data.Sqlite's pool;
 /// the file runs in WAL mode so readers never wait for the writer, with synchronous=FULL so a commit
 /// that was acknowledged survives a crash.
+///
+/// Writes are serialised in the process by an async gate before they reach SQLite's own lock, so
+/// concurrent writers wait without blocking thread-pool threads (SQLite allows one writer at a time).
 /// </summary>
 public sealed class SqliteDatabase
 {
     private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
 
     public SqliteDatabase(string path, string schema)
     {
@@ -37,19 +41,27 @@ public sealed class SqliteDatabase
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+        command.CommandText = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;";
         command.ExecuteNonQuery();
         return connection;
     }
 
     /// <summary>Runs <paramref name="work"/> in a write transaction taken at once (BEGIN IMMEDIATE).</summary>
-    public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        using var connection = Open();
-        using var transaction = connection.BeginTransaction(deferred: false);
-        var result = work(connection, transaction);
-        transaction.Commit();
-        return result;
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            using var connection = Open();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var result = work(connection, transaction);
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
     }
 }

@@ -136,6 +136,26 @@ public sealed class FilesystemDriver : IStorageDriver
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<string> ListAsync(
+        string folder,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var fullPath = FullPath(folder);
+        if (!Directory.Exists(fullPath))
+        {
+            yield break;
+        }
+
+        foreach (var entry in Directory.EnumerateFileSystemEntries(fullPath))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return Path.GetFileName(entry);
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public string? GetLocalPath(string path) => FullPath(path);
 
     private string FullPath(string path)

@@ -79,15 +79,15 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     }
 
     /// <inheritdoc />
-    public override Task<DeleteBlobReply> DeleteBlob(DeleteBlobRequest request, ServerCallContext context)
+    public override async Task<DeleteBlobReply> DeleteBlob(DeleteBlobRequest request, ServerCallContext context)
     {
         var digest = ValidDigest(request.Digest);
-        if (!_metadata.Unlink(ValidName(request.Repository), digest))
+        if (!await _metadata.UnlinkAsync(ValidName(request.Repository), digest, context.CancellationToken))
         {
             throw new OciException(OciErrorCode.BlobUnknown, detail: digest);
         }
 
-        return Task.FromResult(new DeleteBlobReply());
+        return new DeleteBlobReply();
     }
 
     /// <inheritdoc />
@@ -99,17 +99,17 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     }
 
     /// <inheritdoc />
-    public override Task<MountBlobReply> MountBlob(MountBlobRequest request, ServerCallContext context)
+    public override async Task<MountBlobReply> MountBlob(MountBlobRequest request, ServerCallContext context)
     {
         var digest = ValidDigest(request.Digest);
         var repository = ValidName(request.Repository);
         if (!RepositoryName.IsValid(request.FromRepository))
         {
-            return Task.FromResult(new MountBlobReply { Mounted = false });
+            return new MountBlobReply { Mounted = false };
         }
 
-        var size = _metadata.Mount(repository, digest, request.FromRepository);
-        return Task.FromResult(new MountBlobReply { Mounted = size.HasValue, Size = size ?? 0 });
+        var size = await _metadata.MountAsync(repository, digest, request.FromRepository, context.CancellationToken);
+        return new MountBlobReply { Mounted = size.HasValue, Size = size ?? 0 };
     }
 
     /// <inheritdoc />

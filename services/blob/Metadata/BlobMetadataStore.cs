@@ -74,7 +74,7 @@ internal sealed class BlobMetadataStore
     }
 
     /// <summary>Makes a blob readable in a repository when the source repository may read it. Returns its size, or null.</summary>
-    public long? Mount(string repository, string digest, string fromRepository) => _database.Write((connection, transaction) =>
+    public Task<long?> MountAsync(string repository, string digest, string fromRepository, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         using var find = connection.Command(
             "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = $r AND r.digest = $d",
@@ -89,18 +89,18 @@ internal sealed class BlobMetadataStore
             .With("$r", repository).With("$d", digest).With("$t", Now());
         link.ExecuteNonQuery();
         return size;
-    });
+    }, cancellationToken);
 
     /// <summary>Removes a repository's link to a blob. Returns false when there was none.</summary>
-    public bool Unlink(string repository, string digest) => _database.Write((connection, transaction) =>
+    public Task<bool> UnlinkAsync(string repository, string digest, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         using var command = connection.Command("DELETE FROM repository_blobs WHERE repository = $r AND digest = $d", transaction)
             .With("$r", repository).With("$d", digest);
         return command.ExecuteNonQuery() > 0;
-    });
+    }, cancellationToken);
 
     /// <summary>Records a committed blob, links it to the repository and ends the upload session, in one transaction.</summary>
-    public void CommitBlob(string digest, long size, string repository, string uploadId) => _database.Write((connection, transaction) =>
+    public Task CommitBlobAsync(string digest, long size, string repository, string uploadId, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var now = Now();
         using (var blob = connection.Command(
@@ -123,17 +123,17 @@ internal sealed class BlobMetadataStore
         }
 
         return 0;
-    });
+    }, cancellationToken);
 
     /// <summary>Creates an upload session.</summary>
-    public void CreateUpload(string id, string repository, DigestAlgorithm algorithm) => _database.Write((connection, transaction) =>
+    public Task CreateUploadAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var now = Now();
         using var command = connection.Command(
             "INSERT INTO uploads (id, repository, algorithm, size, created_at, updated_at) VALUES ($id, $r, $a, 0, $t, $t)",
             transaction).With("$id", id).With("$r", repository).With("$a", algorithm.Name()).With("$t", now);
         return command.ExecuteNonQuery();
-    });
+    }, cancellationToken);
 
     /// <summary>Reads an upload session, or null when there is none.</summary>
     public UploadSession? GetUpload(string id)
@@ -151,19 +151,19 @@ internal sealed class BlobMetadataStore
     }
 
     /// <summary>Records the acknowledged size of a session.</summary>
-    public void SetUploadSize(string id, long size) => _database.Write((connection, transaction) =>
+    public Task SetUploadSizeAsync(string id, long size, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         using var command = connection.Command("UPDATE uploads SET size = $s, updated_at = $t WHERE id = $id", transaction)
             .With("$s", size).With("$t", Now()).With("$id", id);
         return command.ExecuteNonQuery();
-    });
+    }, cancellationToken);
 
     /// <summary>Deletes an upload session. Returns false when there was none.</summary>
-    public bool DeleteUpload(string id) => _database.Write((connection, transaction) =>
+    public Task<bool> DeleteUploadAsync(string id, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         using var command = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", id);
         return command.ExecuteNonQuery() > 0;
-    });
+    }, cancellationToken);
 
     /// <summary>Ids of sessions not touched since <paramref name="before"/>, oldest first, at most <paramref name="limit"/>.</summary>
     public List<string> ListStaleUploads(DateTimeOffset before, int limit)

@@ -40,12 +40,14 @@ internal sealed partial class UploadManager
     public async Task<UploadSession> StartAsync(string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid().ToString("N");
+
+        // The record goes first: a folder without a record is then always an orphan the purger may delete.
+        await _metadata.CreateUploadAsync(id, repository, algorithm, cancellationToken);
         await using (var writer = await _storage.OpenWriterAsync(BlobPaths.UploadData(id), 0, cancellationToken))
         {
             await writer.CommitAsync(cancellationToken);
         }
 
-        _metadata.CreateUpload(id, repository, algorithm);
         _hashes.Put(id, algorithm, 0, algorithm.CreateHash());
         Log.UploadStarted(_logger, id, repository);
         return new UploadSession(id, repository, algorithm, 0);
@@ -121,7 +123,7 @@ internal sealed partial class UploadManager
                 }
 
                 await writer.CommitAsync(cancellationToken);
-                _metadata.SetUploadSize(uploadId, writer.Size);
+                await _metadata.SetUploadSizeAsync(uploadId, writer.Size, cancellationToken);
                 acknowledged = true;
                 if (hash is not null)
                 {
@@ -163,7 +165,8 @@ internal sealed partial class UploadManager
             }
 
             await _storage.MoveAsync(dataPath, BlobPaths.Blob(digest.Value), cancellationToken);
-            _metadata.CommitBlob(digest.Value, session.Size, repository, uploadId);
+            // Past the move there is no going back: the record must follow even if the caller has gone.
+            await _metadata.CommitBlobAsync(digest.Value, session.Size, repository, uploadId, CancellationToken.None);
             _hashes.Remove(uploadId);
             await DeleteFolderQuietlyAsync(uploadId);
             Log.UploadCommitted(_logger, uploadId, digest.Value, session.Size);
@@ -183,7 +186,7 @@ internal sealed partial class UploadManager
         try
         {
             Get(repository, uploadId);
-            await RemoveAsync(uploadId);
+            await RemoveAsync(uploadId, cancellationToken);
         }
         finally
         {
@@ -198,7 +201,7 @@ internal sealed partial class UploadManager
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await RemoveAsync(uploadId);
+            await RemoveAsync(uploadId, cancellationToken);
         }
         finally
         {
@@ -206,11 +209,35 @@ internal sealed partial class UploadManager
         }
     }
 
-    private async Task RemoveAsync(string uploadId)
+    /// <summary>
+    /// Deletes upload folders that have no session record: left by a crash between removing a record and
+    /// its bytes. Returns how many went.
+    /// </summary>
+    public async Task<int> DeleteOrphansAsync(CancellationToken cancellationToken)
+    {
+        var orphans = new List<string>();
+        await foreach (var name in _storage.ListAsync(BlobPaths.UploadsRoot, cancellationToken))
+        {
+            // Only names this service could have made; anything else in the folder is not ours to delete.
+            if (IsValidId(name) && _metadata.GetUpload(name) is null)
+            {
+                orphans.Add(name);
+            }
+        }
+
+        foreach (var name in orphans)
+        {
+            await PurgeAsync(name, cancellationToken);
+        }
+
+        return orphans.Count;
+    }
+
+    private async Task RemoveAsync(string uploadId, CancellationToken cancellationToken)
     {
         // The record goes first: a crash between the two leaves only unreferenced bytes, never a
         // session whose bytes are gone.
-        _metadata.DeleteUpload(uploadId);
+        await _metadata.DeleteUploadAsync(uploadId, cancellationToken);
         _hashes.Remove(uploadId);
         await DeleteFolderQuietlyAsync(uploadId);
     }

@@ -47,6 +47,7 @@ internal sealed partial class UploadPurger : BackgroundService
             }
         }
 
+        purged += await _uploads.DeleteOrphansAsync(cancellationToken);
         if (purged > 0)
         {
             Log.Purged(_logger, purged);

@@ -25,6 +25,7 @@ internal sealed class ManifestDeleteOperation : OciOperation
             await edge.Clients.Manifests.DeleteManifestAsync(
                 new DeleteManifestRequest { Repository = Route.Name, Reference = Route.Reference },
                 edge.Clients.Unary(cancellationToken));
+            edge.Manifests.ForgetRepository(Route.Name);
         }
         catch (RpcException ex)
         {

@@ -1,8 +1,7 @@
-using Grpc.Core;
+using Registry.EdgeHttp.Caching;
 using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
-using Registry.Hosting.Grpc;
 using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
@@ -13,7 +12,7 @@ namespace Registry.EdgeHttp.Operations;
 /// </summary>
 internal sealed class ManifestGetOperation : OciOperation
 {
-    private ManifestReply? _manifest;
+    private ResolvedManifest _manifest;
 
     public ManifestGetOperation(HttpContext context, OciRoute route)
         : base(context, route)
@@ -26,26 +25,12 @@ internal sealed class ManifestGetOperation : OciOperation
 
     public override async Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken)
     {
-        // TODO perf: a by-digest manifest never changes; a bounded edge cache would save this call.
-        var request = new GetManifestRequest
-        {
-            Repository = Route.Name,
-            Reference = Route.Reference,
-            MetadataOnly = HttpMethods.IsHead(Context.Request.Method),
-        };
-        try
-        {
-            _manifest = await edge.Clients.Manifests.GetManifestAsync(request, edge.Clients.Unary(cancellationToken));
-        }
-        catch (RpcException ex)
-        {
-            throw OciStatus.ToOciException(ex);
-        }
+        _manifest = await edge.Manifests.ReadAsync(Route.Name, Route.Reference, HttpMethods.IsHead(Context.Request.Method), cancellationToken);
     }
 
     public override void Assemble(EdgeContext edge)
     {
-        var manifest = _manifest!;
+        var manifest = _manifest;
         var response = Context.Response;
         var etag = $"\"{manifest.Digest}\"";
         response.Headers[OciHeaders.ContentDigest] = manifest.Digest;
@@ -59,7 +44,7 @@ internal sealed class ManifestGetOperation : OciOperation
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = manifest.MediaType;
         response.ContentLength = manifest.Size;
-        Body = manifest.Content.Memory;
+        Body = manifest.Content;
     }
 
     private static bool IfNoneMatch(string header, string digest)

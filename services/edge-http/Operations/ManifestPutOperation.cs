@@ -45,6 +45,7 @@ internal sealed class ManifestPutOperation : OciOperation
         try
         {
             _reply = await edge.Clients.Manifests.PutManifestAsync(request, edge.Clients.Unary(cancellationToken));
+            edge.Manifests.ForgetRepository(Route.Name);
         }
         catch (RpcException ex)
         {

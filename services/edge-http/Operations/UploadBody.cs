@@ -18,7 +18,8 @@ namespace Registry.EdgeHttp.Operations;
 /// </summary>
 internal static class UploadBody
 {
-    private const int ChunkSize = 256 * 1024;
+    // Below the large-object-heap threshold, so the message the service deserialises is a cheap gen0 allocation.
+    private const int ChunkSize = 64 * 1024;
 
     /// <summary>True when the request carries a body (a length above zero, or chunked encoding).</summary>
     public static bool HasBody(HttpContext context) =>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Caching;
 using Registry.EdgeHttp.Clients;
 using Registry.EdgeHttp.Http;
 
@@ -7,9 +8,16 @@ namespace Registry.EdgeHttp.Pipeline;
 /// <summary>What every operation needs from the edge: the service clients, Location building, options.</summary>
 internal sealed class EdgeContext
 {
-    public EdgeContext(ServiceClients clients, Locations locations, IOptions<EdgeOptions> options)
+    public EdgeContext(
+        ServiceClients clients,
+        Locations locations,
+        ManifestReader manifests,
+        AuthDecisionCache authDecisions,
+        IOptions<EdgeOptions> options)
     {
         Clients = clients;
+        Manifests = manifests;
+        AuthDecisions = authDecisions;
         Locations = locations;
         Options = options.Value;
     }
@@ -17,6 +25,12 @@ internal sealed class EdgeContext
     public ServiceClients Clients { get; }
 
     public Locations Locations { get; }
+
+    /// <summary>Manifest reads, cached by digest and coalesced.</summary>
+    public ManifestReader Manifests { get; }
+
+    /// <summary>Recent auth decisions.</summary>
+    public AuthDecisionCache AuthDecisions { get; }
 
     public EdgeOptions Options { get; }
 }

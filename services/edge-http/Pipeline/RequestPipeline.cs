@@ -122,14 +122,22 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             request.Scopes.Add(scope);
         }
 
-        AuthorizeResponse response;
-        try
+        var key = edge.AuthDecisions.KeyFor(request);
+        if (key is null || !edge.AuthDecisions.TryGet(key, out var response))
         {
-            response = await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken));
-        }
-        catch (Grpc.Core.RpcException ex)
-        {
-            throw OciStatus.ToOciException(ex);
+            try
+            {
+                response = await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken));
+            }
+            catch (Grpc.Core.RpcException ex)
+            {
+                throw OciStatus.ToOciException(ex);
+            }
+
+            if (key is not null)
+            {
+                edge.AuthDecisions.Set(key, response);
+            }
         }
 
         if (!response.Allowed)

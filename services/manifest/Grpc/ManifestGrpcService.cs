@@ -30,14 +30,27 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
     {
         var repository = ValidName(request.Repository);
         var isDigest = ParseReference(request.Reference);
-        var manifest = _store.Get(repository, request.Reference, isDigest, request.MetadataOnly)
+
+        // A caller that holds the content of known_digest needs only to learn that the reference still resolves to it.
+        var knownDigest = request.KnownDigest;
+        var skipContent = request.MetadataOnly || knownDigest.Length > 0;
+        var manifest = _store.Get(repository, request.Reference, isDigest, skipContent)
             ?? throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
+        var omitted = !request.MetadataOnly && knownDigest.Length > 0 && string.Equals(manifest.Digest, knownDigest, StringComparison.Ordinal);
+        if (!request.MetadataOnly && !omitted && manifest.Content.Length == 0 && manifest.Size > 0)
+        {
+            // Metadata was read for a digest the caller said it held; it does not hold this one after all.
+            manifest = _store.Get(repository, manifest.Digest, isDigest: true, metadataOnly: false)
+                ?? throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
+        }
+
         return Task.FromResult(new ManifestReply
         {
             Digest = manifest.Digest,
             MediaType = manifest.MediaType,
             Size = manifest.Size,
-            Content = UnsafeByteOperations.UnsafeWrap(manifest.Content),
+            Content = omitted ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(manifest.Content),
+            ContentOmitted = omitted,
         });
     }
 
@@ -77,25 +90,25 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
             tags.Add(request.Reference);
         }
 
-        _store.Put(repository, manifest, content, tags);
+        await _store.PutAsync(repository, manifest, content, tags, context.CancellationToken);
         var reply = new PutManifestReply { Digest = manifest.Digest.Value, Subject = manifest.Subject?.Digest.Value ?? string.Empty };
         reply.Tags.AddRange(tags);
         return reply;
     }
 
     /// <inheritdoc />
-    public override Task<DeleteManifestReply> DeleteManifest(DeleteManifestRequest request, ServerCallContext context)
+    public override async Task<DeleteManifestReply> DeleteManifest(DeleteManifestRequest request, ServerCallContext context)
     {
         var repository = ValidName(request.Repository);
         var deleted = ParseReference(request.Reference)
-            ? _store.DeleteManifest(repository, request.Reference)
-            : _store.DeleteTag(repository, request.Reference);
+            ? await _store.DeleteManifestAsync(repository, request.Reference, context.CancellationToken)
+            : await _store.DeleteTagAsync(repository, request.Reference, context.CancellationToken);
         if (!deleted)
         {
             throw new OciException(OciErrorCode.ManifestUnknown, detail: request.Reference);
         }
 
-        return Task.FromResult(new DeleteManifestReply());
+        return new DeleteManifestReply();
     }
 
     /// <inheritdoc />

@@ -97,8 +97,7 @@ internal sealed class ManifestMetadataStore
     }
 
     /// <summary>Stores a manifest, what it references, and points the tags at it, in one transaction.</summary>
-    public void Put(string repository, ParsedManifest manifest, byte[] content, IReadOnlyCollection<string> tags) =>
-        _database.Write((connection, transaction) =>
+    public Task PutAsync(string repository, ParsedManifest manifest, byte[] content, IReadOnlyCollection<string> tags, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var digest = manifest.Digest.Value;
@@ -132,10 +131,10 @@ internal sealed class ManifestMetadataStore
             }
 
             return 0;
-        });
+        }, cancellationToken);
 
     /// <summary>Deletes a manifest and every tag pointing at it. Returns false when it did not exist.</summary>
-    public bool DeleteManifest(string repository, string digest) => _database.Write((connection, transaction) =>
+    public Task<bool> DeleteManifestAsync(string repository, string digest, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var deleted = Execute(connection, transaction, "DELETE FROM manifests WHERE repository = $r AND digest = $d",
             ("$r", repository), ("$d", digest));
@@ -151,11 +150,11 @@ internal sealed class ManifestMetadataStore
             "DELETE FROM repositories WHERE name = $r AND NOT EXISTS (SELECT 1 FROM manifests WHERE repository = $r)",
             ("$r", repository));
         return true;
-    });
+    }, cancellationToken);
 
     /// <summary>Deletes one tag. Returns false when it did not exist.</summary>
-    public bool DeleteTag(string repository, string tag) => _database.Write((connection, transaction) =>
-        Execute(connection, transaction, "DELETE FROM tags WHERE repository = $r AND tag = $tag", ("$r", repository), ("$tag", tag)) > 0);
+    public Task<bool> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
+        Execute(connection, transaction, "DELETE FROM tags WHERE repository = $r AND tag = $tag", ("$r", repository), ("$tag", tag)) > 0, cancellationToken);
 
     /// <summary>True when the repository holds at least one manifest.</summary>
     public bool RepositoryExists(string repository)

@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Registry.Protos;
+
+namespace Registry.EdgeHttp.Caching;
+
+/// <summary>
+/// Reuses auth decisions for the same Authorization header and scope for a short time, so a burst of
+/// pulls costs one call to the auth service instead of one per request. Bounded: when full it starts over.
+/// </summary>
+internal sealed class AuthDecisionCache
+{
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly TimeSpan _ttl;
+    private readonly int _capacity;
+    private readonly TimeProvider _time;
+
+    public AuthDecisionCache(IOptions<EdgeOptions> options, TimeProvider time)
+    {
+        _ttl = options.Value.Cache.AuthDecisionTtl;
+        _capacity = options.Value.Cache.AuthDecisionCapacity;
+        _time = time;
+    }
+
+    /// <summary>The cache key of a request, or null when caching is off.</summary>
+    public string? KeyFor(AuthorizeRequest request)
+    {
+        if (_ttl <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        var scope = request.Scopes.Count == 0 ? string.Empty : request.Scopes[0].ToString();
+        return string.Concat(request.Authorization, "\n", scope);
+    }
+
+    public bool TryGet(string key, out AuthorizeResponse response)
+    {
+        if (_entries.TryGetValue(key, out var entry) && entry.Expires > _time.GetTimestamp())
+        {
+            response = entry.Response;
+            return true;
+        }
+
+        response = null!;
+        return false;
+    }
+
+    public void Set(string key, AuthorizeResponse response)
+    {
+        if (_entries.Count >= _capacity)
+        {
+            _entries.Clear();
+        }
+
+        var expires = _time.GetTimestamp() + (long)(_ttl.TotalSeconds * _time.TimestampFrequency);
+        _entries[key] = new Entry(response, expires);
+    }
+
+    private sealed record Entry(AuthorizeResponse Response, long Expires);
+}
