@@ -18,6 +18,8 @@ public sealed class CrossRepositoryTests(RegistryFixture registry)
             "skopeo copy registry -> registry", "--debug", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
             ws.Remote("e2e/source:1"), ws.Remote("e2e/target:1"));
         Assert.True(copy.StandardError.Contains("mount=", StringComparison.Ordinal), $"skopeo never tried a cross-repository mount:\n{copy.Describe()}");
+        var mounted = copy.StandardError.Split('\n').Count(l => l.Contains("mount OK", StringComparison.Ordinal));
+        Assert.True(mounted == image.LayerDigests.Count, $"expected every layer to be mounted from e2e/source, {mounted} of {image.LayerDigests.Count} were:\n{copy.Describe()}");
 
         Assert.Equal(image.ManifestDigest, OciLayout.Sha256Digest(await ws.InspectRawAsync("e2e/target:1")));
         var back = new OciLayout(ws.PathOf("back"));
