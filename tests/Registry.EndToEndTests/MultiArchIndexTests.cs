@@ -31,6 +31,22 @@ public sealed class MultiArchIndexTests(RegistryFixture registry)
         Assert.Equal("arm64", (string?)armConfig["architecture"]);
         Assert.Equal("E2E_TAG=arm64", (string?)armConfig["config"]!["Env"]!.AsArray().Last());
 
+        // podman resolves the index to the requested platform.
+        var reference = $"{registry.Host}/e2e/multi:1";
+        try
+        {
+            await ws.PodmanAsync("podman pull --arch arm64 (index)", "pull", "--tls-verify=false", "--arch", "arm64", "--os", "linux", reference);
+            var arch = await ws.PodmanAsync("podman image inspect", "image", "inspect", "--format", "{{.Architecture}} {{.Digest}}", reference);
+            // podman reports the digest of what it was asked for (the index), and the arm64 image's config.
+            Assert.Equal($"arm64 {indexDigest}", arch.StandardOutput.Trim());
+            var id = await ws.PodmanAsync("podman image inspect (id)", "image", "inspect", "--format", "{{.Id}}", reference);
+            Assert.Equal(arm64.ConfigDigest, "sha256:" + id.StandardOutput.Trim());
+        }
+        finally
+        {
+            await ws.TryPodmanAsync("rmi", "--all", "--force");
+        }
+
         var back = new OciLayout(ws.PathOf("back"));
         await ws.SkopeoAsync("skopeo copy --all (pull back)", "copy", "--all", "--src-tls-verify=false", ws.Remote("e2e/multi:1"), $"oci:{back.Path}:1");
         Assert.Equal(indexDigest, back.DigestOf("1"));
