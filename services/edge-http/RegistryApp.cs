@@ -47,6 +47,11 @@ public static class RegistryApp
             builder.WebHost.UseUrls("http://127.0.0.1:5000");
         }
 
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Blob downloads flush every MiB; a 64 KiB response buffer (the default) would stall them on every flush.
+            kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024;
+        });
         AddEdge(builder.Services, builder.Configuration);
         var edge = builder.Build();
         var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
