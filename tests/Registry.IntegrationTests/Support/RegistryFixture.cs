@@ -39,10 +39,10 @@ public sealed class RegistryFixture : IAsyncLifetime
     }
 
     /// <summary>Starts a registry on the given data directory, bounded by <see cref="Timeouts.Start"/>.</summary>
-    public static async Task<RegistryInstance> StartAsync(string dataDir)
+    public static async Task<RegistryInstance> StartAsync(string dataDir, params string[] extraArgs)
     {
         using var cts = new CancellationTokenSource(Timeouts.Start);
-        string[] args = ["--urls", "http://127.0.0.1:0", "--data-dir", dataDir];
+        string[] args = ["--urls", "http://127.0.0.1:0", "--data-dir", dataDir, .. extraArgs];
         var instance = await RegistryApp.StartAsync(args, cts.Token).WaitAsync(Timeouts.Start);
         Assert.Equal(IPAddress.Loopback.ToString(), instance.Address.Host);
         return instance;
