@@ -35,7 +35,9 @@ public static class RegistryHost
         builder.UseRegistryLogging();
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));
-        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        var grace = builder.Configuration.GetSection(RegistryOptions.SectionName).Get<RegistryOptions>()?.ShutdownGracePeriod
+            ?? TimeSpan.FromSeconds(30);
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = grace);
         return builder;
     }
 

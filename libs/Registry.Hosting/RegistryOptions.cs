@@ -12,6 +12,12 @@ public sealed class RegistryOptions
     /// </summary>
     public string DataDir { get; set; } = "data";
 
+    /// <summary>
+    /// How long a stopping process (SIGTERM, Ctrl+C) lets in-flight requests finish before it cancels
+    /// them. Default 30 seconds.
+    /// </summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The data directory as an absolute path.</summary>
     public string DataDirFullPath => Path.GetFullPath(DataDir);
 

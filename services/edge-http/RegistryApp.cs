@@ -90,9 +90,8 @@ public static class RegistryApp
 
     private static WebApplication BuildServices(string[] args, string socketPath, ServiceAddresses addresses)
     {
-        var builder = RegistryHost.CreateServiceBuilder(args, socketPath);
         // The edge owns --urls; this host listens on its socket only.
-        builder.Configuration["urls"] = string.Empty;
+        var builder = RegistryHost.CreateServiceBuilder(WithoutUrls(args), socketPath);
         builder.Configuration[$"{ServiceAddresses.SectionName}:Blob"] = addresses.Blob;
         builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddAuthService();
@@ -103,6 +102,26 @@ public static class RegistryApp
         app.MapManifestService();
         app.MapBlobService();
         return app;
+    }
+
+    private static string[] WithoutUrls(string[] args)
+    {
+        var kept = new List<string>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "--urls" or "/urls")
+            {
+                i++;
+                continue;
+            }
+
+            if (!args[i].StartsWith("--urls=", StringComparison.Ordinal))
+            {
+                kept.Add(args[i]);
+            }
+        }
+
+        return [.. kept];
     }
 
     private static string Fill(string configured, string local) => configured.Length > 0 ? configured : local;

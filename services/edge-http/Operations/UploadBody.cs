@@ -69,7 +69,7 @@ internal static class UploadBody
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
-            await call.RequestStream.WriteAsync(new UploadChunk
+            await SendAsync(call, new UploadChunk
             {
                 Header = new UploadHeader { Repository = repository, UploadId = uploadId, Offset = offset, Length = length },
             }, cancellationToken);
@@ -95,27 +95,27 @@ internal static class UploadBody
                 }
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
-                await call.RequestStream.WriteAsync(new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);
+                await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);
                 if (filled < buffer.Length)
                 {
                     break;
                 }
             }
 
-            await call.RequestStream.CompleteAsync();
-            var status = await call.ResponseAsync;
-            return status.Size;
+            try
+            {
+                await call.RequestStream.CompleteAsync();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw await ServiceFailureAsync(call, ex);
+            }
+
+            return (await call.ResponseAsync).Size;
         }
         catch (RpcException ex)
         {
             throw OciStatus.ToOciException(ex);
-        }
-        catch (Exception ex) when (ex is not OciException && call.ResponseAsync.IsCompleted)
-        {
-            // The service ended the call early (a chunk that does not continue the upload): its answer
-            // explains the failure better than the write that noticed it. A failure on the client's
-            // side instead leaves the call open; disposing it cancels the call and the service rolls back.
-            throw await ServiceFailureAsync(call) ?? new OciException(OciErrorCode.BlobUploadInvalid, "upload interrupted", ex.Message);
         }
         finally
         {
@@ -123,16 +123,35 @@ internal static class UploadBody
         }
     }
 
-    private static async Task<OciException?> ServiceFailureAsync(AsyncClientStreamingCall<UploadChunk, UploadStatus> call)
+    private static async Task SendAsync(AsyncClientStreamingCall<UploadChunk, UploadStatus> call, UploadChunk chunk, CancellationToken cancellationToken)
     {
         try
         {
-            await call.ResponseAsync;
-            return null;
+            await call.RequestStream.WriteAsync(chunk, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The service may have ended the call early (a chunk that does not continue the upload, an
+            // unknown session): its answer explains the failure better than the write that noticed it.
+            throw await ServiceFailureAsync(call, ex);
+        }
+    }
+
+    // Waits (briefly, bounded) for the service's own answer to a call whose write failed.
+    private static async Task<Exception> ServiceFailureAsync(AsyncClientStreamingCall<UploadChunk, UploadStatus> call, Exception writeFailure)
+    {
+        try
+        {
+            await call.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(5));
+            return writeFailure;
         }
         catch (RpcException ex)
         {
             return OciStatus.ToOciException(ex);
+        }
+        catch (TimeoutException)
+        {
+            return writeFailure;
         }
     }
 }

@@ -43,16 +43,19 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             EnsureOrdered = false,
         });
 
+        // Every link has a predicate and exactly one matches each operation: a source offers an operation
+        // to its links in order, so a catch-all link would take operations whose stage is merely full
+        // and let them skip it.
         var drop = DataflowBlock.NullTarget<OciOperation>();
         _auth.LinkTo(drop, op => op.IsFinished);
-        _auth.LinkTo(_manifest, op => op.UsesManifestStage);
-        _auth.LinkTo(_blob, op => op.UsesBlobStage);
-        _auth.LinkTo(_assemble);
+        _auth.LinkTo(_manifest, op => !op.IsFinished && op.UsesManifestStage);
+        _auth.LinkTo(_blob, op => !op.IsFinished && !op.UsesManifestStage && op.UsesBlobStage);
+        _auth.LinkTo(_assemble, op => !op.IsFinished && !op.UsesManifestStage && !op.UsesBlobStage);
         _manifest.LinkTo(drop, op => op.IsFinished);
-        _manifest.LinkTo(_blob, op => op.UsesBlobStage);
-        _manifest.LinkTo(_assemble);
+        _manifest.LinkTo(_blob, op => !op.IsFinished && op.UsesBlobStage);
+        _manifest.LinkTo(_assemble, op => !op.IsFinished && !op.UsesBlobStage);
         _blob.LinkTo(drop, op => op.IsFinished);
-        _blob.LinkTo(_assemble);
+        _blob.LinkTo(_assemble, op => !op.IsFinished);
 
         Supervise(_auth, "auth");
         Supervise(_manifest, "manifest");
@@ -68,16 +71,23 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
     public bool TryEnter(OciOperation operation) => _auth.Post(operation);
 
-    /// <summary>Stops admitting and lets the operations inside finish, stage by stage.</summary>
+    /// <summary>
+    /// Stops admitting and lets the operations inside finish, stage by stage, for at most five seconds
+    /// (the host's grace period has drained requests already; what is left is stuck).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         // Completion is not propagated along the links: a stage reached by several links must not
         // complete while another stage can still hand it operations.
+        var deadline = Task.Delay(TimeSpan.FromSeconds(5));
         IDataflowBlock[] stages = [_auth, _manifest, _blob, _assemble];
         foreach (var stage in stages)
         {
             stage.Complete();
-            await stage.Completion.ContinueWith(static _ => { }, TaskScheduler.Default);
+            if (await Task.WhenAny(stage.Completion, deadline) == deadline)
+            {
+                return;
+            }
         }
     }
 

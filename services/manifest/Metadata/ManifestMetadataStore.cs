@@ -146,9 +146,7 @@ internal sealed class ManifestMetadataStore
         Execute(connection, transaction, "DELETE FROM tags WHERE repository = $r AND digest = $d", ("$r", repository), ("$d", digest));
         Execute(connection, transaction, "DELETE FROM manifest_references WHERE repository = $r AND manifest = $d",
             ("$r", repository), ("$d", digest));
-        Execute(connection, transaction,
-            "DELETE FROM repositories WHERE name = $r AND NOT EXISTS (SELECT 1 FROM manifests WHERE repository = $r)",
-            ("$r", repository));
+        // The repository itself stays, as in distribution: its tag list is then empty, not unknown.
         return true;
     }, cancellationToken);
 
@@ -156,7 +154,7 @@ internal sealed class ManifestMetadataStore
     public Task<bool> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
         Execute(connection, transaction, "DELETE FROM tags WHERE repository = $r AND tag = $tag", ("$r", repository), ("$tag", tag)) > 0, cancellationToken);
 
-    /// <summary>True when the repository holds at least one manifest.</summary>
+    /// <summary>True when a manifest was ever pushed to the repository.</summary>
     public bool RepositoryExists(string repository)
     {
         using var connection = _database.Open();

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, then restores NuGet packages.
+#   scripts/setup.sh            (as root; idempotent: installs only what is missing)
+# Needs: the .NET SDK on PATH (not installed here). Installs from Debian: skopeo, podman, buildah and
+# umoci for the end-to-end tests with real clients (plus uidmap, which podman expects).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "setup: $*"; }
+die() { echo "setup: ERROR: $*" >&2; exit 1; }
+
+command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is not on PATH; install .NET 10 SDK first"
+
+# command -> Debian package
+declare -A need=([skopeo]=skopeo [podman]=podman [buildah]=buildah [umoci]=umoci [newuidmap]=uidmap)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run this script as root"
+  command -v apt-get >/dev/null 2>&1 || die "missing packages (${missing[*]}) and no apt-get: install them by hand"
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq || die "apt-get update failed"
+  timeout 1200 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  for cmd in "${!need[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || die "$cmd still missing after installing ${need[$cmd]}"
+  done
+fi
+
+# skopeo and podman refuse to work without a signature policy (normally from containers-common).
+if [ ! -f /etc/containers/policy.json ]; then
+  [ "$(id -u)" -eq 0 ] || die "/etc/containers/policy.json is missing; run this script as root"
+  log "writing /etc/containers/policy.json (accept anything; test machine)"
+  mkdir -p /etc/containers
+  printf '{"default":[{"type":"insecureAcceptAnything"}]}\n' > /etc/containers/policy.json
+fi
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 MSBUILDDISABLENODEREUSE=1
+timeout 1200 dotnet restore Registry.sln --verbosity quiet --nologo || die "dotnet restore failed"
+log "ok"

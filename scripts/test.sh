@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The single test command: builds and runs every test project of Registry.sln in Release.
+#   scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Podman]
+# Runs scripts/setup.sh first when a tool the tests need is missing. Prints a summary line
+# "tests: N passed, N failed, N skipped" and exits non-zero on any failure or when no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 MSBUILDDISABLENODEREUSE=1
+
+for cmd in dotnet skopeo podman buildah umoci; do
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "test: $cmd is missing, running scripts/setup.sh"
+    bash scripts/setup.sh
+    break
+  fi
+done
+
+results=artifacts/test-results
+rm -rf "$results"
+mkdir -p "$results"
+
+status=0
+timeout --kill-after=60s "${TEST_TIMEOUT:-80m}" \
+  dotnet test Registry.sln -c Release --nologo \
+    --blame-hang-timeout 10m --blame-hang-dump-type none \
+    --logger "trx;LogFilePrefix=tests" --logger "console;verbosity=normal" \
+    --results-directory "$results" "$@" || status=$?
+
+# Sum the counters of every TRX file (one per test project).
+passed=0; failed=0; skipped=0; total=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  total=$((total + $(get total)))
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" -ne 0 ]; then
+  echo "test: dotnet test exited with $status" >&2
+  exit "$status"
+fi
+if [ "$failed" -ne 0 ]; then exit 1; fi
+if [ "$total" -eq 0 ]; then echo "test: no test ran" >&2; exit 1; fi
+exit 0

@@ -1,0 +1,58 @@
+using System.Net;
+using Registry.IntegrationTests.Support;
+
+namespace Registry.IntegrationTests.Robustness;
+
+/// <summary>
+/// A PATCH the blob service rejects while the edge is still streaming the body must get the service's
+/// answer (404, 416), not a 500, however the rejection and the edge's next write interleave.
+/// </summary>
+public sealed class RejectionRaceTests(RegistryFixture fixture) : RegistryTestBase(fixture)
+{
+    private const int Attempts = 40;
+
+    [Fact]
+    public async Task PatchUpload_UnknownSessionRepeatedWithLargeBodies_AlwaysReturns404BlobUploadUnknown()
+    {
+        var repo = OciClient.UniqueRepo("race-unknown");
+        var body = OciClient.RandomBytes(512 * 1024);
+        var failures = new List<string>();
+        for (var i = 0; i < Attempts; i++)
+        {
+            using var patch = await Client.PatchAsync($"/v2/{repo}/blobs/uploads/{Guid.NewGuid()}", body, $"0-{body.Length - 1}");
+            if (patch.StatusCode != HttpStatusCode.NotFound)
+            {
+                failures.Add($"attempt {i}: {OciAssert.Describe(patch)} {await patch.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, $"{failures.Count}/{Attempts} answers were not 404:\n" + string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task PatchUpload_OutOfOrderRepeatedWithLargeBodies_AlwaysReturns416()
+    {
+        var repo = OciClient.UniqueRepo("race-416");
+        var location = await Client.StartUploadAsync(repo);
+        using (var first = await Client.PatchAsync(location, OciClient.RandomBytes(1024), "0-1023"))
+        {
+            OciAssert.Status(first, HttpStatusCode.Accepted);
+            location = OciAssert.Location(first, $"/v2/{repo}/blobs/uploads/");
+        }
+
+        var body = OciClient.RandomBytes(512 * 1024);
+        var failures = new List<string>();
+        for (var i = 0; i < Attempts; i++)
+        {
+            using var patch = await Client.PatchAsync(location, body, $"4096-{4096 + body.Length - 1}");
+            if (patch.StatusCode != HttpStatusCode.RequestedRangeNotSatisfiable)
+            {
+                failures.Add($"attempt {i}: {OciAssert.Describe(patch)} {await patch.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, $"{failures.Count}/{Attempts} answers were not 416:\n" + string.Join("\n", failures));
+        using var status = await Client.GetAsync(location);
+        OciAssert.HeaderEqual(status, "Range", "0-1023");
+    }
+}

@@ -1,0 +1,167 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Registry.Blob;
+using Registry.Blob.Metadata;
+using Registry.Blob.Uploads;
+using Registry.Oci.Digests;
+using Registry.Oci.Errors;
+using Registry.Storage;
+using Registry.Storage.Filesystem;
+using Registry.UnitTests.Support;
+
+namespace Registry.UnitTests.Blob.Uploads;
+
+public sealed class UploadManagerTests : IDisposable
+{
+    private const string Repository = "team/app";
+
+    private readonly TempDirectory _root = new();
+    private readonly ManualTimeProvider _time = new();
+    private readonly FilesystemDriver _storage;
+    private readonly BlobMetadataStore _metadata;
+    private readonly UploadManager _uploads;
+
+    public UploadManagerTests()
+    {
+        _storage = new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = _root.Path });
+        _metadata = new BlobMetadataStore(Path.Combine(_root.Path, "blobs.db"), _time);
+        _uploads = NewManager();
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _root.Dispose();
+    }
+
+    [Fact]
+    public async Task Append_BodyFailsMidway_LeavesSessionAsBefore()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, 4, Chunks([1, 2, 3, 4]), CancellationToken.None);
+
+        await Assert.ThrowsAsync<IOException>(() =>
+            _uploads.AppendAsync(Repository, session.Id, 4, 8, FailingChunks([5, 6, 7]), CancellationToken.None));
+
+        Assert.Equal(4, _uploads.Get(Repository, session.Id).Size);
+        Assert.Equal(4, await _storage.GetSizeAsync(BlobPaths.UploadData(session.Id), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Append_FewerBytesThanDeclared_IsSizeInvalidAndWritesNothing()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.AppendAsync(Repository, session.Id, 0, 10, Chunks([1, 2, 3]), CancellationToken.None));
+
+        Assert.Equal(OciErrorCode.SizeInvalid, error.Code);
+        Assert.Equal(0, _uploads.Get(Repository, session.Id).Size);
+    }
+
+    [Fact]
+    public async Task Append_OffsetNotAtSessionSize_Is416WithTheSessionSize()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, 3, Chunks([1, 2, 3]), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.AppendAsync(Repository, session.Id, 10, 3, Chunks([4, 5, 6]), CancellationToken.None));
+
+        Assert.Equal(416, error.HttpStatus);
+        Assert.Equal(3, error.UploadSize);
+    }
+
+    [Fact]
+    public async Task Complete_WrongDigest_KeepsTheSessionResumable()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, 3, Chunks([1, 2, 3]), CancellationToken.None);
+        var wrong = Digest.Compute(DigestAlgorithm.Sha256, [9, 9, 9]);
+
+        var error = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.CompleteAsync(Repository, session.Id, wrong, CancellationToken.None));
+
+        Assert.Equal(OciErrorCode.DigestInvalid, error.Code);
+        Assert.Equal(3, _uploads.Get(Repository, session.Id).Size);
+        Assert.Null(_metadata.GetLinkedSize(Repository, wrong.Value));
+    }
+
+    [Fact]
+    public async Task Complete_AfterRestart_RehashesFromStorageAndCommits()
+    {
+        byte[] content = [1, 2, 3, 4, 5];
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, content.Length, Chunks(content), CancellationToken.None);
+        var digest = Digest.Compute(DigestAlgorithm.Sha256, content);
+
+        // A new manager has no running hash: the digest must come from the stored bytes.
+        var restarted = NewManager();
+        await restarted.CompleteAsync(Repository, session.Id, digest, CancellationToken.None);
+
+        Assert.Equal(content.Length, _metadata.GetLinkedSize(Repository, digest.Value));
+        Assert.Equal(content.Length, await _storage.GetSizeAsync(BlobPaths.Blob(digest.Value), CancellationToken.None));
+        Assert.Null(await _storage.GetSizeAsync(BlobPaths.UploadData(session.Id), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Complete_Sha512AfterSha256Announcement_VerifiesWithSha512()
+    {
+        byte[] content = [7, 7, 7];
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, -1, -1, Chunks(content), CancellationToken.None);
+        var digest = Digest.Compute(DigestAlgorithm.Sha512, content);
+
+        await _uploads.CompleteAsync(Repository, session.Id, digest, CancellationToken.None);
+
+        Assert.Equal(content.Length, _metadata.GetLinkedSize(Repository, digest.Value));
+    }
+
+    [Fact]
+    public async Task Get_OtherRepository_IsBlobUploadUnknown()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+
+        var error = Assert.Throws<OciException>(() => _uploads.Get("other/repo", session.Id));
+
+        Assert.Equal(OciErrorCode.BlobUploadUnknown, error.Code);
+    }
+
+    [Fact]
+    public async Task Purger_StaleSessionsAndOrphanFolders_AreDeleted_FreshOnesStay()
+    {
+        var options = Options.Create(new BlobServiceOptions { UploadMaxAge = TimeSpan.FromHours(1) });
+        var purger = new UploadPurger(_uploads, _metadata, options, _time, NullLogger<UploadPurger>.Instance);
+        var stale = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        _time.Now += TimeSpan.FromHours(2);
+        var fresh = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var orphan = Guid.NewGuid().ToString("N");
+        Directory.CreateDirectory(Path.Combine(_root.Path, BlobPaths.UploadFolder(orphan)));
+
+        var purged = await purger.PurgeOnceAsync(CancellationToken.None);
+
+        Assert.Equal(2, purged);
+        Assert.Throws<OciException>(() => _uploads.Get(Repository, stale.Id));
+        Assert.False(Directory.Exists(Path.Combine(_root.Path, BlobPaths.UploadFolder(stale.Id))));
+        Assert.False(Directory.Exists(Path.Combine(_root.Path, BlobPaths.UploadFolder(orphan))));
+        Assert.Equal(0, _uploads.Get(Repository, fresh.Id).Size);
+    }
+
+    private UploadManager NewManager() => new(_storage, _metadata, NullLogger<UploadManager>.Instance);
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(byte[] content)
+    {
+        await Task.Yield();
+        yield return content;
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> FailingChunks(
+        byte[] content,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await Task.Yield();
+        yield return content;
+        throw new IOException("the client went away");
+    }
+}

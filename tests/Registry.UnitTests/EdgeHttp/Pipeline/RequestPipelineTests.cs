@@ -1,0 +1,139 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Registry.EdgeHttp;
+using Registry.EdgeHttp.Caching;
+using Registry.EdgeHttp.Clients;
+using Registry.EdgeHttp.Http;
+using Registry.EdgeHttp.Pipeline;
+using Registry.EdgeHttp.Routing;
+using Registry.Hosting;
+using Registry.Protos;
+
+namespace Registry.UnitTests.EdgeHttp.Pipeline;
+
+public sealed class RequestPipelineTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    private readonly IOptions<EdgeOptions> _options = Options.Create(new EdgeOptions
+    {
+        Pipeline = new PipelineOptions { ControlParallelism = 1, BlobParallelism = 1, CapacityFactor = 1 },
+    });
+
+    private EdgeContext _edge = null!;
+    private RequestPipeline _pipeline = null!;
+
+    public Task InitializeAsync()
+    {
+        // No service answers at these addresses: the auth decision comes from the cache, so the
+        // pipeline is exercised alone.
+        var addresses = Options.Create(new ServiceAddresses { Auth = "http://127.0.0.1:9", Manifest = "http://127.0.0.1:9", Blob = "http://127.0.0.1:9" });
+        var clients = new ServiceClients(addresses, _options);
+        var authDecisions = new AuthDecisionCache(_options, TimeProvider.System);
+        authDecisions.Set(authDecisions.KeyFor(new AuthorizeRequest())!, new AuthorizeResponse { Allowed = true });
+        _edge = new EdgeContext(clients, new Locations(_options), new ManifestReader(clients, new ManifestCache(_options), _options), authDecisions, _options);
+        _pipeline = new RequestPipeline(_edge, _options, NullLogger<RequestPipeline>.Instance);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _pipeline.DisposeAsync();
+
+    [Fact]
+    public async Task TryEnter_StagesFull_RefusesAtOnceAndAdmitsAgainOnceTheyDrain()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var admitted = new List<BlockingOperation>();
+        BlockingOperation? refused = null;
+
+        // Capacity one per stage: a handful fill the pipeline, the next must be refused.
+        for (var i = 0; i < 10 && refused is null; i++)
+        {
+            var operation = new BlockingOperation(gate.Task);
+            if (_pipeline.TryEnter(operation))
+            {
+                admitted.Add(operation);
+                await Task.Delay(20);
+            }
+            else
+            {
+                refused = operation;
+            }
+        }
+
+        try
+        {
+            Assert.True(refused is not null, $"all {admitted.Count} operations were admitted");
+            Assert.InRange(admitted.Count, 1, 5);
+            Assert.All(admitted, operation => Assert.False(operation.Completion.IsCompleted));
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        await Task.WhenAll(admitted.Select(operation => operation.Completion)).WaitAsync(Bound);
+        Assert.All(admitted, operation => Assert.True(operation.Assembled));
+
+        var later = new BlockingOperation(Task.CompletedTask);
+        Assert.True(_pipeline.TryEnter(later));
+        await later.Completion.WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task Operation_StepThrows_FailsThatOperationOnly()
+    {
+        var failing = new BlockingOperation(Task.FromException(new InvalidOperationException("boom")));
+        var healthy = new BlockingOperation(Task.CompletedTask);
+
+        Assert.True(_pipeline.TryEnter(failing));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => failing.Completion.WaitAsync(Bound));
+        Assert.True(_pipeline.TryEnter(healthy));
+        await healthy.Completion.WaitAsync(Bound);
+
+        Assert.False(failing.Assembled);
+        Assert.True(healthy.Assembled);
+    }
+
+    [Fact]
+    public async Task Operation_ClientGoneBeforeAStage_IsCancelledWithoutRunningIt()
+    {
+        using var aborted = new CancellationTokenSource();
+        await aborted.CancelAsync();
+        var operation = new BlockingOperation(Task.CompletedTask, aborted.Token);
+
+        Assert.True(_pipeline.TryEnter(operation));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => operation.Completion.WaitAsync(Bound));
+        Assert.False(operation.ManifestStageRan);
+    }
+
+    private sealed class BlockingOperation : OciOperation
+    {
+        private readonly Task _gate;
+
+        public BlockingOperation(Task gate, CancellationToken aborted = default)
+            : base(NewContext(aborted), new OciRoute(OciRouteKind.Manifest, "a/b", "latest"))
+        {
+            _gate = gate;
+        }
+
+        public bool ManifestStageRan { get; private set; }
+
+        public bool Assembled { get; private set; }
+
+        public override Scope? Scope => null;
+
+        public override bool UsesManifestStage => true;
+
+        public override async Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken)
+        {
+            ManifestStageRan = true;
+            await _gate;
+        }
+
+        public override void Assemble(EdgeContext edge) => Assembled = true;
+
+        private static DefaultHttpContext NewContext(CancellationToken aborted) => new() { RequestAborted = aborted };
+    }
+}
