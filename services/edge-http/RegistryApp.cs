@@ -2,6 +2,7 @@ using Registry.Auth;
 using Registry.Blob;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Registry.EdgeHttp.Caching;
+using Registry.EdgeHttp.Diagnostics;
 using Registry.EdgeHttp.Clients;
 using Registry.EdgeHttp.Hosting;
 using Registry.EdgeHttp.Http;
@@ -85,6 +86,7 @@ public static class RegistryApp
         services.AddSingleton<Locations>();
         services.AddSingleton<EdgeContext>();
         services.AddSingleton<RequestPipeline>();
+        services.AddSingleton<CancellationMetrics>();
         services.AddSingleton<OciEndpoint>();
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Diagnostics;
 using Registry.EdgeHttp.Operations;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
@@ -17,9 +18,16 @@ internal sealed partial class OciEndpoint
     private readonly EdgeContext _edge;
     private readonly ILogger<OciEndpoint> _logger;
     private readonly int _retryAfterSeconds;
+    private readonly CancellationMetrics _cancellations;
 
-    public OciEndpoint(RequestPipeline pipeline, EdgeContext edge, IOptions<EdgeOptions> options, ILogger<OciEndpoint> logger)
+    public OciEndpoint(
+        RequestPipeline pipeline,
+        EdgeContext edge,
+        IOptions<EdgeOptions> options,
+        CancellationMetrics cancellations,
+        ILogger<OciEndpoint> logger)
     {
+        _cancellations = cancellations;
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
@@ -30,6 +38,8 @@ internal sealed partial class OciEndpoint
     {
         context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         var aborted = context.RequestAborted;
+        OciOperation? operation = null;
+        CancellationTokenRegistration abortWatch = default;
         try
         {
             if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out var route))
@@ -38,7 +48,8 @@ internal sealed partial class OciEndpoint
                     httpStatus: StatusCodes.Status404NotFound);
             }
 
-            var operation = OperationFactory.Create(context, route);
+            operation = OperationFactory.Create(context, route);
+            abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!_pipeline.TryEnter(operation))
             {
                 Log.Rejected(_logger, context.Request.Method, route.Kind.ToString());
@@ -49,12 +60,12 @@ internal sealed partial class OciEndpoint
             await operation.Completion;
             await operation.WriteBodyAsync(_edge, aborted);
         }
-        catch (OciException ex)
+        catch (OciException ex) when (operation is null || !operation.ClientGone)
         {
             Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message);
             await OciErrorWriter.WriteAsync(context, ex);
         }
-        catch (Exception ex) when (aborted.IsCancellationRequested)
+        catch (Exception ex) when (aborted.IsCancellationRequested || operation is { ClientGone: true })
         {
             // The client went away; the token already stopped the work behind the request.
             Log.ClientGone(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
@@ -63,6 +74,15 @@ internal sealed partial class OciEndpoint
         {
             Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex);
             await OciErrorWriter.WriteAsync(context, new OciException(OciErrorCode.Unknown, "internal error"));
+        }
+        finally
+        {
+            // Disposing waits for a running abort callback, so AbortedAt is settled below.
+            await abortWatch.DisposeAsync();
+            if (operation is { AbortedAt: not 0 })
+            {
+                _cancellations.RecordStopped(operation.AbortedAt, operation.Route.Kind.ToString());
+            }
         }
     }
 

@@ -32,11 +32,12 @@ internal static class UploadBody
     /// </summary>
     public static async Task<long> AppendAsync(
         EdgeContext edge,
-        HttpContext context,
+        OciOperation operation,
         string repository,
         string uploadId,
         CancellationToken cancellationToken)
     {
+        var context = operation.Context;
         var request = context.Request;
         long offset = -1;
         var length = request.ContentLength ?? -1;
@@ -80,7 +81,7 @@ internal static class UploadBody
                 var filled = 0;
                 while (filled < buffer.Length)
                 {
-                    var read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                    var read = await ReadBodyAsync(operation, body, buffer.AsMemory(filled), cancellationToken);
                     if (read == 0)
                     {
                         break;
@@ -120,6 +121,38 @@ internal static class UploadBody
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // A body that ends before its declared length, or a reset connection, means the client went away:
+    // the operation notes the moment (so the endpoint counts how fast the work behind it stopped) and the
+    // failure ends the upload like a cancellation. A malformed body from a client still there is a 400.
+    private static async ValueTask<int> ReadBodyAsync(OciOperation operation, Stream body, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await body.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new OciException(OciErrorCode.SizeInvalid, "request body too large", ex.Message, httpStatus: StatusCodes.Status413PayloadTooLarge);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
+        {
+            // Kestrel reports a body cut short ("Unexpected end of request content") with this type too.
+            // TODO: Kestrel exposes no reason code for it; the message is the only signal.
+            if (ex.Message.StartsWith("Unexpected end", StringComparison.Ordinal))
+            {
+                operation.MarkAborted();
+                throw;
+            }
+
+            throw new OciException(OciErrorCode.BlobUploadInvalid, "malformed request body", ex.Message);
+        }
+        catch (IOException)
+        {
+            operation.MarkAborted();
+            throw;
         }
     }
 
