@@ -108,6 +108,37 @@ internal sealed class OciClient : IDisposable
         return (response.Location is null ? location : RegistryTarget.PathOf(response.Location), null);
     }
 
+    /// <summary>PUT ?digest= with an optional last chunk; returns the blob's location or an error kind.</summary>
+    public async ValueTask<(string? Location, string? Error)> FinishAsync(
+        string location,
+        string digest,
+        ReadOnlyMemory<byte> content,
+        CancellationToken cancellationToken)
+    {
+        var head = content.IsEmpty
+            ? RawRequest.Build("PUT", RegistryTarget.WithQuery(location, "digest", digest), _target.Host, 0)
+            : RawRequest.Build(
+                "PUT", RegistryTarget.WithQuery(location, "digest", digest), _target.Host, content.Length, ("Content-Type", "application/octet-stream"));
+        var response = await _connection.SendAsync(head, content, false, true, null, cancellationToken);
+        return response.Status == 201 ? (response.Location ?? location, null) : (null, $"put_{response.Status}");
+    }
+
+    /// <summary>GET an upload session's status; returns the HTTP status.</summary>
+    public async ValueTask<int> UploadStatusAsync(string location, CancellationToken cancellationToken)
+    {
+        var head = RawRequest.Build("GET", location, _target.Host);
+        var response = await _connection.SendAsync(head, default, false, false, null, cancellationToken);
+        return response.Status;
+    }
+
+    /// <summary>GET /v2/; true when the registry answers 200.</summary>
+    public async ValueTask<bool> PingAsync(CancellationToken cancellationToken)
+    {
+        var head = RawRequest.Build("GET", "/v2/", _target.Host);
+        var response = await _connection.SendAsync(head, default, false, false, null, cancellationToken);
+        return response.Status == 200;
+    }
+
     /// <summary>HEAD a blob; true when the registry has it.</summary>
     public async ValueTask<bool> HasBlobAsync(string repository, string digest, CancellationToken cancellationToken)
     {

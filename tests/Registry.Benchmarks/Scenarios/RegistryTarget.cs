@@ -5,7 +5,7 @@ namespace Registry.Benchmarks.Scenarios;
 /// <summary>One registry under test: where it listens, what it is called and which processes are its server.</summary>
 internal sealed class RegistryTarget
 {
-    public RegistryTarget(string label, Uri baseUri, IReadOnlyList<int> pids, string? uploadsGlob)
+    public RegistryTarget(string label, Uri baseUri, IReadOnlyList<int> pids, string? uploadsGlob, Uri? metricsUri = null)
     {
         ArgumentNullException.ThrowIfNull(baseUri);
         if (!IPAddress.TryParse(baseUri.Host, out var address) || !IPAddress.IsLoopback(address))
@@ -17,6 +17,7 @@ internal sealed class RegistryTarget
         BaseUri = baseUri;
         Pids = pids;
         UploadsGlob = uploadsGlob;
+        MetricsUri = metricsUri;
         EndPoint = new IPEndPoint(address, baseUri.Port);
         Host = $"{baseUri.Host}:{baseUri.Port}";
     }
@@ -29,6 +30,9 @@ internal sealed class RegistryTarget
 
     /// <summary>A path pattern (with * segments) whose matches are upload sessions on disk, or null.</summary>
     public string? UploadsGlob { get; }
+
+    /// <summary>Its Prometheus endpoint, when it has one: GC pauses and cancellations are read from it.</summary>
+    public Uri? MetricsUri { get; }
 
     public IPEndPoint EndPoint { get; }
 

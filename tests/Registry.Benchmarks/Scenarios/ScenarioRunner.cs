@@ -77,7 +77,10 @@ internal sealed class ScenarioRunner
                             Round = round,
                             S1Baseline = s1Baselines.GetValueOrDefault(target.Label),
                         };
+                        var before = await Monitoring.PrometheusScrape.TryTakeAsync(target.MetricsUri, cancellationToken);
                         var result = await scenario.RunAsync(context, scenarioCase, cancellationToken);
+                        var after = await Monitoring.PrometheusScrape.TryTakeAsync(target.MetricsUri, cancellationToken);
+                        Monitoring.PrometheusScrape.Fill(before, after, result.Extra);
                         results.Add(result);
                         if (name == "s1" && scenarioCase.Clients == 64)
                         {

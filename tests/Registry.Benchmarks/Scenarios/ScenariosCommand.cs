@@ -6,8 +6,8 @@ namespace Registry.Benchmarks.Scenarios;
 internal static class ScenariosCommand
 {
     public const string Usage = """
-        scenarios --a URL [--a-label ours] [--a-pid PID[,PID]] [--a-uploads-glob PATTERN]
-                  [--b URL --b-label dist --b-pid PID | --start-distribution PORT]
+        scenarios --a URL [--a-label ours] [--a-pid PID[,PID]] [--a-uploads-glob PATTERN] [--a-metrics URL]
+                  [--b URL --b-label dist --b-pid PID [--b-metrics URL] | --start-distribution PORT]
                   [--rounds 3] [--duration 15s] [--warmup 2s] [--scenarios s1,s2,s3,s4,s5,admission]
                   [--s1-clients 64,256] [--clients 16] [--admission-clients 1024] [--s5-clients 500]
                   [--s5-settle 10s] [--max-pushes 20000] [--out DIR]
@@ -39,7 +39,8 @@ internal static class ScenariosCommand
 
         var targets = new List<RegistryTarget>
         {
-            new(values.GetValueOrDefault("a-label") ?? "ours", new Uri(urlA), Pids(values, "a-pid"), values.GetValueOrDefault("a-uploads-glob")),
+            new(values.GetValueOrDefault("a-label") ?? "ours", new Uri(urlA), Pids(values, "a-pid"), values.GetValueOrDefault("a-uploads-glob"),
+                values.TryGetValue("a-metrics", out var metricsA) ? new Uri(metricsA) : null),
         };
 
         DistributionServer? distribution = null;
@@ -58,7 +59,8 @@ internal static class ScenariosCommand
             else if (values.TryGetValue("b", out var urlB))
             {
                 targets.Add(new RegistryTarget(
-                    values.GetValueOrDefault("b-label") ?? "b", new Uri(urlB), Pids(values, "b-pid"), values.GetValueOrDefault("b-uploads-glob")));
+                    values.GetValueOrDefault("b-label") ?? "b", new Uri(urlB), Pids(values, "b-pid"), values.GetValueOrDefault("b-uploads-glob"),
+                    values.TryGetValue("b-metrics", out var metricsB) ? new Uri(metricsB) : null));
             }
 
             if (targets.Count > 1 && targets[0].Label == targets[1].Label)
@@ -81,7 +83,7 @@ internal static class ScenariosCommand
         }
     }
 
-    private static Dictionary<string, string> ParseArgs(string[] args)
+    internal static Dictionary<string, string> ParseArgs(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
@@ -122,7 +124,7 @@ internal static class ScenariosCommand
         values.TryGetValue(name, out var text) ? Split(text).Select(ParseInt).ToArray() : [];
 
     /// <summary>Reads "15s", "500ms", "2m" or a plain number of seconds.</summary>
-    private static TimeSpan Duration(Dictionary<string, string> values, string name, TimeSpan fallback)
+    internal static TimeSpan Duration(Dictionary<string, string> values, string name, TimeSpan fallback)
     {
         if (!values.TryGetValue(name, out var text))
         {
