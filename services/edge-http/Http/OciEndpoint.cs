@@ -65,6 +65,14 @@ internal sealed partial class OciEndpoint
             Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message);
             await OciErrorWriter.WriteAsync(context, ex);
         }
+        catch (BadHttpRequestException ex) when (!aborted.IsCancellationRequested && operation is not { ClientGone: true })
+        {
+            // Kestrel refused the request body: too slow (408), too large (413) or malformed (400).
+            var code = operation?.Route.Kind is OciRouteKind.Manifest ? OciErrorCode.ManifestInvalid : OciErrorCode.BlobUploadInvalid;
+            var oci = new OciException(code, "request body rejected", ex.Message, httpStatus: ex.StatusCode);
+            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), ex.Message);
+            await OciErrorWriter.WriteAsync(context, oci);
+        }
         catch (Exception ex) when (aborted.IsCancellationRequested || operation is { ClientGone: true })
         {
             // The client went away; the token already stopped the work behind the request.

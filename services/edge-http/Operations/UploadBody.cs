@@ -147,7 +147,8 @@ internal static class UploadBody
                 throw;
             }
 
-            throw new OciException(OciErrorCode.BlobUploadInvalid, "malformed request body", ex.Message);
+            // A body too slow to arrive (408) or malformed (400): the client is still there and gets the status Kestrel chose.
+            throw new OciException(OciErrorCode.BlobUploadInvalid, "request body rejected", ex.Message, httpStatus: ex.StatusCode);
         }
         catch (IOException)
         {

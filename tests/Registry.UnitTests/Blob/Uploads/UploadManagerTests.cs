@@ -36,6 +36,39 @@ public sealed class UploadManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Append_StalledSession_DoesNotHoldUpOtherSessions_AndASecondWriterIsRefusedAtOnce()
+    {
+        var stalled = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = _uploads.AppendAsync(Repository, stalled.Id, 0, 4, StalledChunks([1, 2], [3, 4], release.Task), CancellationToken.None);
+
+        // Many other sessions append while the first one waits for bytes.
+        for (var i = 0; i < 100; i++)
+        {
+            var other = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+            var size = await _uploads.AppendAsync(Repository, other.Id, 0, 3, Chunks([9, 9, 9]), CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(3, size);
+        }
+
+        var busy = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.AppendAsync(Repository, stalled.Id, 0, 1, Chunks([7]), CancellationToken.None));
+        Assert.Equal(OciErrorCode.BlobUploadInvalid, busy.Code);
+        Assert.Equal(416, busy.HttpStatus);
+
+        release.SetResult();
+        Assert.Equal(4, await slow.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(4, _uploads.Get(Repository, stalled.Id).Size);
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> StalledChunks(byte[] first, byte[] second, Task release)
+    {
+        yield return first;
+        await release;
+        yield return second;
+    }
+
+    [Fact]
     public async Task Append_BodyFailsMidway_LeavesSessionAsBefore()
     {
         var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
