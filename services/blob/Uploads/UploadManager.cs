@@ -105,7 +105,18 @@ internal sealed partial class UploadManager
             var acknowledged = false;
             try
             {
-                await using var writer = await _storage.OpenWriterAsync(BlobPaths.UploadData(uploadId), session.Size, cancellationToken);
+                IStorageWriter opened;
+                try
+                {
+                    opened = await _storage.OpenWriterAsync(BlobPaths.UploadData(uploadId), session.Size, cancellationToken);
+                }
+                catch (StorageNotFoundException)
+                {
+                    await RemoveAsync(uploadId, CancellationToken.None);
+                    throw new OciException(OciErrorCode.BlobUploadUnknown, "the upload's bytes are gone; start a new upload", uploadId);
+                }
+
+                await using var writer = opened;
                 long received = 0;
                 await foreach (var chunk in chunks.WithCancellation(cancellationToken))
                 {
@@ -156,7 +167,16 @@ internal sealed partial class UploadManager
         {
             var session = Get(repository, uploadId);
             var dataPath = BlobPaths.UploadData(uploadId);
-            var actual = await ComputeDigestAsync(session, digest.Algorithm, dataPath, cancellationToken);
+            Digest actual;
+            try
+            {
+                actual = await ComputeDigestAsync(session, digest.Algorithm, dataPath, cancellationToken);
+            }
+            catch (StorageNotFoundException)
+            {
+                return await RecoverLostBytesAsync(repository, session, digest, cancellationToken);
+            }
+
             if (actual != digest)
             {
                 // The session stays as it was: the client may append more or retry with the right digest.
@@ -175,6 +195,33 @@ internal sealed partial class UploadManager
         {
             held.Dispose();
         }
+    }
+
+    // The session's bytes are missing. Either a crash fell between moving them to the blob's path and
+    // recording the blob (then the blob is there, verified before the move: record it now), or storage
+    // lost them (then the session is dead: drop it, so the client starts over instead of failing forever).
+    private async Task<long> RecoverLostBytesAsync(string repository, UploadSession session, Digest digest, CancellationToken cancellationToken)
+    {
+        long? committed = null;
+        try
+        {
+            committed = await _storage.GetSizeAsync(BlobPaths.Blob(digest.Value), cancellationToken);
+        }
+        catch (StorageNotFoundException)
+        {
+        }
+
+        if (committed == session.Size)
+        {
+            await _metadata.CommitBlobAsync(digest.Value, session.Size, repository, session.Id, CancellationToken.None);
+            _hashes.Remove(session.Id);
+            await DeleteFolderQuietlyAsync(session.Id);
+            Log.UploadRecovered(_logger, session.Id, digest.Value);
+            return session.Size;
+        }
+
+        await RemoveAsync(session.Id, CancellationToken.None);
+        throw new OciException(OciErrorCode.BlobUploadUnknown, "the upload's bytes are gone; start a new upload", session.Id);
     }
 
     /// <summary>Cancels a session and deletes its bytes.</summary>
