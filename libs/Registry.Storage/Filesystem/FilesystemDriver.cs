@@ -115,6 +115,13 @@ public sealed class FilesystemDriver : IStorageDriver
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+
+        // The bytes reach the disk before the name does, so no crash can show a blob with missing content.
+        using (var handle = File.OpenHandle(source, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+
         try
         {
             File.Move(source, destination, overwrite: false);
@@ -203,7 +210,9 @@ public sealed class FilesystemDriver : IStorageDriver
 
         public ValueTask CommitAsync(CancellationToken cancellationToken)
         {
-            _stream.Flush(flushToDisk: true);
+            // Written through (no buffer): the bytes are in the page cache, safe from a process crash.
+            // MoveAsync flushes them to disk before they become a blob.
+            _stream.Flush(flushToDisk: false);
             _committed = true;
             return ValueTask.CompletedTask;
         }
