@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Logging;
+using Registry.Hosting.Observability;
 
 namespace Registry.Hosting;
 
@@ -17,6 +18,12 @@ public static class RegistryHost
     {
         ["--data-dir"] = "Registry:DataDir",
     };
+
+    /// <summary>
+    /// Where a gRPC service host also listens with HTTP/1.1 for /metrics and /healthz, e.g.
+    /// "http://127.0.0.1:9103". Empty (the default): only the gRPC addresses, which serve them over h2c.
+    /// </summary>
+    public const string ObservabilityUrlKey = "Registry:Observability:HttpUrl";
 
     /// <summary>
     /// Creates a builder with the settings every registry process shares: configuration from
@@ -33,6 +40,7 @@ public static class RegistryHost
         builder.Configuration.AddEnvironmentVariables("REGISTRY_");
         builder.Configuration.AddCommandLine(args, SwitchMappings);
         builder.UseRegistryLogging();
+        builder.AddRegistryObservability();
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));
         var grace = builder.Configuration.GetSection(RegistryOptions.SectionName).Get<RegistryOptions>()?.ShutdownGracePeriod
@@ -48,6 +56,7 @@ public static class RegistryHost
     public static WebApplicationBuilder CreateServiceBuilder(string[] args, string? unixSocketPath = null)
     {
         var builder = CreateBuilder(args);
+        var observabilityUrl = builder.Configuration[ObservabilityUrlKey] ?? string.Empty;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
@@ -59,14 +68,37 @@ public static class RegistryHost
             {
                 kestrel.ListenUnixSocket(unixSocketPath, listen => listen.Protocols = HttpProtocols.Http2);
             }
+            else if (observabilityUrl.Length > 0)
+            {
+                // gRPC speaks HTTP/2 without TLS, which Prometheus and load balancers' probes do not:
+                // /metrics and /healthz get their own HTTP/1.1 port beside the gRPC ones.
+                foreach (var url in (builder.Configuration["urls"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    KestrelUrls.Listen(kestrel, url, HttpProtocols.Http2);
+                }
+
+                KestrelUrls.Listen(kestrel, observabilityUrl, HttpProtocols.Http1);
+            }
         });
+        builder.Services.AddRegistryGrpcHealth();
         builder.Services.AddGrpc(options =>
         {
+            // First, so that it sees the status the other interceptors turn exceptions into.
+            options.Interceptors.Add<GrpcServerMetricsInterceptor>();
             options.Interceptors.Add<OciExceptionInterceptor>();
             options.MaxReceiveMessageSize = 8 * 1024 * 1024;
             options.MaxSendMessageSize = 8 * 1024 * 1024;
             options.EnableDetailedErrors = false;
         });
         return builder;
+    }
+
+    /// <summary>Maps /metrics, /healthz/live, /healthz/ready and the gRPC health service on a gRPC service host.</summary>
+    public static WebApplication MapServiceObservability(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapRegistryObservability();
+        app.MapGrpcHealthChecksService();
+        return app;
     }
 }

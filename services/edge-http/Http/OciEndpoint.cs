@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Operations;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
@@ -30,6 +31,8 @@ internal sealed partial class OciEndpoint
     {
         context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         var aborted = context.RequestAborted;
+        var started = EdgeMetrics.RequestStarted();
+        var kind = EdgeOperation.Unknown;
         try
         {
             if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out var route))
@@ -38,9 +41,11 @@ internal sealed partial class OciEndpoint
                     httpStatus: StatusCodes.Status404NotFound);
             }
 
+            kind = EdgeMetrics.Classify(route, context.Request.Method);
             var operation = OperationFactory.Create(context, route);
             if (!_pipeline.TryEnter(operation))
             {
+                EdgeMetrics.Rejected();
                 Log.Rejected(_logger, context.Request.Method, route.Kind.ToString());
                 context.Response.Headers.RetryAfter = _retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 throw new OciException(OciErrorCode.TooManyRequests, "the registry is at capacity; retry later");
@@ -63,6 +68,10 @@ internal sealed partial class OciEndpoint
         {
             Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex);
             await OciErrorWriter.WriteAsync(context, new OciException(OciErrorCode.Unknown, "internal error"));
+        }
+        finally
+        {
+            EdgeMetrics.RequestFinished(kind, context, started);
         }
     }
 

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
 using Registry.EdgeHttp.Clients;
+using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
 using Registry.Hosting.Grpc;
 using Registry.Oci.Errors;
@@ -75,6 +76,8 @@ internal static class UploadBody
             }, cancellationToken);
 
             var body = request.Body;
+            var operation = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
+                : HttpMethods.IsPost(request.Method) ? EdgeOperation.UploadStart : EdgeOperation.UploadPut;
             while (true)
             {
                 var filled = 0;
@@ -93,6 +96,8 @@ internal static class UploadBody
                 {
                     break;
                 }
+
+                EdgeMetrics.AddBytesIn(operation, filled);
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
                 await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);

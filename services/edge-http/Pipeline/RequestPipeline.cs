@@ -21,6 +21,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly TransformBlock<OciOperation, OciOperation> _manifest;
     private readonly TransformBlock<OciOperation, OciOperation> _blob;
     private readonly ActionBlock<OciOperation> _assemble;
+    private readonly PipelineMetrics _metrics;
 
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
     {
@@ -31,11 +32,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var control = StageOptions(pipeline.EffectiveControlParallelism, pipeline.CapacityFactor);
         var blob = StageOptions(pipeline.EffectiveBlobParallelism, pipeline.CapacityFactor);
 
-        _auth = new TransformBlock<OciOperation, OciOperation>(op => RunStepAsync(op, AuthorizeAsync), control);
+        _auth = new TransformBlock<OciOperation, OciOperation>(op => RunStepAsync(op, PipelineMetrics.Auth, AuthorizeAsync), control);
         _manifest = new TransformBlock<OciOperation, OciOperation>(
-            op => RunStepAsync(op, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), control);
+            op => RunStepAsync(op, PipelineMetrics.Manifest, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), control);
         _blob = new TransformBlock<OciOperation, OciOperation>(
-            op => RunStepAsync(op, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blob);
+            op => RunStepAsync(op, PipelineMetrics.Blob, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blob);
         _assemble = new ActionBlock<OciOperation>(AssembleStep, new ExecutionDataflowBlockOptions
         {
             BoundedCapacity = control.BoundedCapacity,
@@ -61,7 +62,14 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         Supervise(_manifest, "manifest");
         Supervise(_blob, "blob");
         Supervise(_assemble, "assemble");
+
+        _metrics = new PipelineMetrics(
+            QueueLength,
+            [control.BoundedCapacity, control.BoundedCapacity, blob.BoundedCapacity, control.BoundedCapacity]);
     }
+
+    /// <summary>The pipeline's stage metrics.</summary>
+    public PipelineMetrics Metrics => _metrics;
 
     /// <summary>Operations waiting in or passing through each stage (for metrics and the leak detector).</summary>
     public (int Auth, int Manifest, int Blob, int Assemble) QueueDepths =>
@@ -69,7 +77,16 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
          _blob.InputCount + _blob.OutputCount, _assemble.InputCount);
 
     /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
-    public bool TryEnter(OciOperation operation) => _auth.Post(operation);
+    public bool TryEnter(OciOperation operation)
+    {
+        if (_auth.Post(operation))
+        {
+            return true;
+        }
+
+        PipelineMetrics.Rejected(PipelineMetrics.Auth);
+        return false;
+    }
 
     /// <summary>
     /// Stops admitting and lets the operations inside finish, stage by stage, for at most five seconds
@@ -79,6 +96,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     {
         // Completion is not propagated along the links: a stage reached by several links must not
         // complete while another stage can still hand it operations.
+        _metrics.Dispose();
         var deadline = Task.Delay(TimeSpan.FromSeconds(5));
         IDataflowBlock[] stages = [_auth, _manifest, _blob, _assemble];
         foreach (var stage in stages)
@@ -100,13 +118,25 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         SingleProducerConstrained = false,
     };
 
-    private async Task<OciOperation> RunStepAsync(OciOperation operation, Func<EdgeContext, OciOperation, CancellationToken, Task> step)
+    private int QueueLength(int stage) => stage switch
+    {
+        PipelineMetrics.Auth => _auth.InputCount + _auth.OutputCount,
+        PipelineMetrics.Manifest => _manifest.InputCount + _manifest.OutputCount,
+        PipelineMetrics.Blob => _blob.InputCount + _blob.OutputCount,
+        _ => _assemble.InputCount,
+    };
+
+    private async Task<OciOperation> RunStepAsync(
+        OciOperation operation,
+        int stage,
+        Func<EdgeContext, OciOperation, CancellationToken, Task> step)
     {
         if (operation.IsFinished)
         {
             return operation;
         }
 
+        var started = _metrics.StepStarted(stage);
         try
         {
             operation.Aborted.ThrowIfCancellationRequested();
@@ -115,6 +145,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         catch (Exception ex)
         {
             operation.Fail(ex);
+        }
+        finally
+        {
+            _metrics.StepFinished(stage, started);
         }
 
         return operation;
@@ -168,6 +202,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return;
         }
 
+        var started = _metrics.StepStarted(PipelineMetrics.Assemble);
         try
         {
             operation.Assemble(_edge);
@@ -176,6 +211,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         catch (Exception ex)
         {
             operation.Fail(ex);
+        }
+        finally
+        {
+            _metrics.StepFinished(PipelineMetrics.Assemble, started);
         }
     }
 
