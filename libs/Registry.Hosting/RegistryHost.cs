@@ -17,6 +17,7 @@ public static class RegistryHost
     public static readonly IDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["--data-dir"] = "Registry:DataDir",
+        ["--config"] = "Registry:ConfigFile",
     };
 
     /// <summary>
@@ -39,6 +40,7 @@ public static class RegistryHost
         });
         builder.Configuration.AddEnvironmentVariables("REGISTRY_");
         builder.Configuration.AddCommandLine(args, SwitchMappings);
+        AddConfigFile(builder.Configuration);
         builder.UseRegistryLogging();
         builder.AddRegistryObservability();
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
@@ -91,6 +93,44 @@ public static class RegistryHost
             options.EnableDetailedErrors = false;
         });
         return builder;
+    }
+
+    // An operator's settings file (--config): above appsettings.json, below environment and command line,
+    // and reloaded on change, so log levels in it apply without a restart.
+    private static void AddConfigFile(ConfigurationManager configuration)
+    {
+        var path = configuration["Registry:ConfigFile"];
+        if (string.IsNullOrEmpty(path))
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        var source = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = Path.GetFileName(full),
+            Optional = false,
+            ReloadOnChange = true,
+            // Polling (every few seconds) also sees a file replaced through a symlink, as mounted config maps are.
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(full)!)
+            {
+                UsePollingFileWatcher = true,
+                UseActivePolling = true,
+            },
+        };
+        // Just after the last JSON file (appsettings.json, appsettings.{Environment}.json).
+        var sources = configuration.Sources;
+        var index = sources.Count;
+        for (var i = sources.Count - 1; i >= 0; i--)
+        {
+            if (sources[i] is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource)
+            {
+                index = i + 1;
+                break;
+            }
+        }
+
+        sources.Insert(index, source);
     }
 
     /// <summary>Maps /metrics, /healthz/live, /healthz/ready and the gRPC health service on a gRPC service host.</summary>

@@ -3,6 +3,7 @@ using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Operations;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
+using Registry.Hosting.Logging;
 using Registry.Oci.Errors;
 
 namespace Registry.EdgeHttp.Http;
@@ -17,13 +18,20 @@ internal sealed partial class OciEndpoint
     private readonly RequestPipeline _pipeline;
     private readonly EdgeContext _edge;
     private readonly ILogger<OciEndpoint> _logger;
+    private readonly ILogger _requests;
     private readonly int _retryAfterSeconds;
 
-    public OciEndpoint(RequestPipeline pipeline, EdgeContext edge, IOptions<EdgeOptions> options, ILogger<OciEndpoint> logger)
+    public OciEndpoint(
+        RequestPipeline pipeline,
+        EdgeContext edge,
+        IOptions<EdgeOptions> options,
+        ILogger<OciEndpoint> logger,
+        ILoggerFactory loggerFactory)
     {
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
+        _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
         _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
     }
 
@@ -33,9 +41,10 @@ internal sealed partial class OciEndpoint
         var aborted = context.RequestAborted;
         var started = EdgeMetrics.RequestStarted();
         var kind = EdgeOperation.Unknown;
+        OciRoute route = default;
         try
         {
-            if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out var route))
+            if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out route))
             {
                 throw new OciException(OciErrorCode.Unsupported, "unknown endpoint", context.Request.Path.Value,
                     httpStatus: StatusCodes.Status404NotFound);
@@ -71,7 +80,17 @@ internal sealed partial class OciEndpoint
         }
         finally
         {
-            EdgeMetrics.RequestFinished(kind, context, started);
+            var elapsed = EdgeMetrics.RequestFinished(kind, context, started);
+
+            // The path is never logged whole: its query may carry a signed URL's signature or a token.
+            Log.Request(
+                _requests,
+                context.Request.Method,
+                EdgeMetrics.OperationNames[(int)kind],
+                route.Name ?? string.Empty,
+                route.Reference ?? string.Empty,
+                aborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+                elapsed * 1000);
         }
     }
 
@@ -93,6 +112,17 @@ internal sealed partial class OciEndpoint
             Message = "{Method} {Path} failed")]
         public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
 
-        // Next free id: 1004 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1004, EventName = "Request", Level = LogLevel.Information,
+            Message = "{Method:l} {Operation:l} {Repository:l} {Reference:l} answered {StatusCode} in {ElapsedMs:0.###} ms")]
+        public static partial void Request(
+            ILogger logger,
+            string method,
+            string operation,
+            string repository,
+            string reference,
+            int statusCode,
+            double elapsedMs);
+
+        // Next free id: 1005 (RequestPipeline uses 1100-1199).
     }
 }

@@ -114,8 +114,8 @@ internal static class EdgeMetrics
         return Stopwatch.GetTimestamp();
     }
 
-    /// <summary>Records a finished request: count, duration, bytes out, and pulls and pushes.</summary>
-    public static void RequestFinished(EdgeOperation operation, HttpContext context, long startTimestamp)
+    /// <summary>Records a finished request (count, duration, bytes out, pulls and pushes); returns its duration in seconds.</summary>
+    public static double RequestFinished(EdgeOperation operation, HttpContext context, long startTimestamp)
     {
         Interlocked.Decrement(ref _inFlight);
         InFlightGauge.Dec();
@@ -128,7 +128,7 @@ internal static class EdgeMetrics
         DurationChildren[index].Observe(elapsed);
         if (cancelled)
         {
-            return;
+            return elapsed;
         }
 
         if (context.Response.ContentLength is > 0 and var length && !HttpMethods.IsHead(context.Request.Method))
@@ -144,6 +144,8 @@ internal static class EdgeMetrics
         {
             Pushes.Inc();
         }
+
+        return elapsed;
     }
 
     /// <summary>Counts body bytes read from a client.</summary>
