@@ -31,7 +31,11 @@ public static class RegistryHost
     /// appsettings.json, REGISTRY_-less ASP.NET environment variables and the command line (with
     /// <see cref="SwitchMappings"/>), Serilog, and <see cref="RegistryOptions"/>.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string[] args)
+    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, tracing: true);
+
+    // tracing: false for a host that shares its process with one that traces already; tracer providers
+    // listen process-wide, so a second one would export every span twice.
+    private static WebApplicationBuilder CreateBuilder(string[] args, bool tracing)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -43,6 +47,10 @@ public static class RegistryHost
         AddConfigFile(builder.Configuration);
         builder.UseRegistryLogging();
         builder.AddRegistryObservability();
+        if (tracing)
+        {
+            builder.AddRegistryTracing();
+        }
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));
         var grace = builder.Configuration.GetSection(RegistryOptions.SectionName).Get<RegistryOptions>()?.ShutdownGracePeriod
@@ -57,7 +65,8 @@ public static class RegistryHost
     /// </summary>
     public static WebApplicationBuilder CreateServiceBuilder(string[] args, string? unixSocketPath = null)
     {
-        var builder = CreateBuilder(args);
+        // A host on a Unix socket is the all-in-one process's embedded services host: the edge traces for both.
+        var builder = CreateBuilder(args, tracing: unixSocketPath is null);
         var observabilityUrl = builder.Configuration[ObservabilityUrlKey] ?? string.Empty;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

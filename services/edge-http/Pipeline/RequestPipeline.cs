@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Microsoft.Extensions.Options;
 using Registry.Hosting.Grpc;
+using Registry.Hosting.Observability;
 using Registry.Oci.Errors;
 using Registry.Protos;
 
@@ -15,6 +17,8 @@ namespace Registry.EdgeHttp.Pipeline;
 /// </summary>
 internal sealed partial class RequestPipeline : IAsyncDisposable
 {
+    private static readonly string[] StageSpanNames = ["pipeline auth", "pipeline manifest", "pipeline blob", "pipeline assemble"];
+
     private readonly EdgeContext _edge;
     private readonly ILogger<RequestPipeline> _logger;
     private readonly TransformBlock<OciOperation, OciOperation> _auth;
@@ -136,7 +140,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return operation;
         }
 
+        // Set inside this async method, the current activity reverts when the step ends.
+        // TODO: log lines written inside a stage step lack the request's RequestId scope (the trace id is right).
+        Activity.Current = operation.Activity;
         var started = _metrics.StepStarted(stage);
+        using var span = RegistryTracing.Source.HasListeners() ? RegistryTracing.Source.StartActivity(StageSpanNames[stage]) : null;
         try
         {
             operation.Aborted.ThrowIfCancellationRequested();
@@ -144,6 +152,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            span?.SetStatus(ActivityStatusCode.Error);
             operation.Fail(ex);
         }
         finally
