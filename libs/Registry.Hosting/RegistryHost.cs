@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Logging;
+using Registry.Hosting.Observability;
 
 namespace Registry.Hosting;
 
@@ -16,6 +17,7 @@ public static class RegistryHost
     public static readonly IDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["--data-dir"] = "Registry:DataDir",
+        ["--config"] = "Registry:ConfigFile",
     };
 
     /// <summary>
@@ -39,11 +41,21 @@ public static class RegistryHost
     }
 
     /// <summary>
+    /// Where a gRPC service host also listens with HTTP/1.1 for /metrics and /healthz, e.g.
+    /// "http://127.0.0.1:9103". Empty (the default): only the gRPC addresses, which serve them over h2c.
+    /// </summary>
+    public const string ObservabilityUrlKey = "Registry:Observability:HttpUrl";
+
+    /// <summary>
     /// Creates a builder with the settings every registry process shares: configuration from
     /// appsettings.json, environment variables (ASP.NET's, plus REGISTRY_-prefixed ones for the Registry
     /// section), the command line (with <see cref="SwitchMappings"/>), Serilog, and <see cref="RegistryOptions"/>.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string[] args)
+    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, tracing: true);
+
+    // tracing: false for a host that shares its process with one that traces already; tracer providers
+    // listen process-wide, so a second one would export every span twice.
+    private static WebApplicationBuilder CreateBuilder(string[] args, bool tracing)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -52,7 +64,13 @@ public static class RegistryHost
         });
         builder.Configuration.AddInMemoryCollection(RegistryEnvironment(Environment.GetEnvironmentVariables()));
         builder.Configuration.AddCommandLine(args, SwitchMappings);
+        AddConfigFile(builder.Configuration);
         builder.UseRegistryLogging();
+        builder.AddRegistryObservability();
+        if (tracing)
+        {
+            builder.AddRegistryTracing();
+        }
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));
         var grace = builder.Configuration.GetSection(RegistryOptions.SectionName).Get<RegistryOptions>()?.ShutdownGracePeriod
@@ -67,7 +85,9 @@ public static class RegistryHost
     /// </summary>
     public static WebApplicationBuilder CreateServiceBuilder(string[] args, string? unixSocketPath = null)
     {
-        var builder = CreateBuilder(args);
+        // A host on a Unix socket is the all-in-one process's embedded services host: the edge traces for both.
+        var builder = CreateBuilder(args, tracing: unixSocketPath is null);
+        var observabilityUrl = builder.Configuration[ObservabilityUrlKey] ?? string.Empty;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
@@ -79,14 +99,75 @@ public static class RegistryHost
             {
                 kestrel.ListenUnixSocket(unixSocketPath, listen => listen.Protocols = HttpProtocols.Http2);
             }
+            else if (observabilityUrl.Length > 0)
+            {
+                // gRPC speaks HTTP/2 without TLS, which Prometheus and load balancers' probes do not:
+                // /metrics and /healthz get their own HTTP/1.1 port beside the gRPC ones.
+                foreach (var url in (builder.Configuration["urls"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    KestrelUrls.Listen(kestrel, url, HttpProtocols.Http2);
+                }
+
+                KestrelUrls.Listen(kestrel, observabilityUrl, HttpProtocols.Http1);
+            }
         });
+        builder.Services.AddRegistryGrpcHealth();
         builder.Services.AddGrpc(options =>
         {
+            // First, so that it sees the status the other interceptors turn exceptions into.
+            options.Interceptors.Add<GrpcServerMetricsInterceptor>();
             options.Interceptors.Add<OciExceptionInterceptor>();
             options.MaxReceiveMessageSize = 8 * 1024 * 1024;
             options.MaxSendMessageSize = 8 * 1024 * 1024;
             options.EnableDetailedErrors = false;
         });
         return builder;
+    }
+
+    // An operator's settings file (--config): above appsettings.json, below environment and command line,
+    // and reloaded on change, so log levels in it apply without a restart.
+    private static void AddConfigFile(ConfigurationManager configuration)
+    {
+        var path = configuration["Registry:ConfigFile"];
+        if (string.IsNullOrEmpty(path))
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        var source = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = Path.GetFileName(full),
+            Optional = false,
+            ReloadOnChange = true,
+            // Polling (every few seconds) also sees a file replaced through a symlink, as mounted config maps are.
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(full)!)
+            {
+                UsePollingFileWatcher = true,
+                UseActivePolling = true,
+            },
+        };
+        // Just after the last JSON file (appsettings.json, appsettings.{Environment}.json).
+        var sources = configuration.Sources;
+        var index = sources.Count;
+        for (var i = sources.Count - 1; i >= 0; i--)
+        {
+            if (sources[i] is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource)
+            {
+                index = i + 1;
+                break;
+            }
+        }
+
+        sources.Insert(index, source);
+    }
+
+    /// <summary>Maps /metrics, /healthz/live, /healthz/ready and the gRPC health service on a gRPC service host.</summary>
+    public static WebApplication MapServiceObservability(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapRegistryObservability();
+        app.MapGrpcHealthChecksService();
+        return app;
     }
 }

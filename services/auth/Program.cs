@@ -6,4 +6,5 @@ var builder = RegistryHost.CreateServiceBuilder(args);
 builder.Services.AddAuthService();
 var app = builder.Build();
 app.MapAuthService();
+app.MapServiceObservability();
 await app.RunAsync();

@@ -3,7 +3,9 @@ using Microsoft.Extensions.Options;
 using Registry.Blob.Grpc;
 using Registry.Blob.Metadata;
 using Registry.Blob.Uploads;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
+using Registry.Hosting.Observability;
 using Registry.Storage;
 using Registry.Storage.Filesystem;
 
@@ -21,18 +23,13 @@ public static class BlobServiceExtensions
             .Validate(options => { options.Validate(); return true; }).ValidateOnStart();
         services.AddSingleton<IStorageDriver>(provider =>
         {
-            var registry = provider.GetRequiredService<IOptions<RegistryOptions>>().Value;
             var driver = configuration["Registry:Storage:Driver"] ?? "filesystem";
             if (!string.Equals(driver, "filesystem", StringComparison.OrdinalIgnoreCase))
             {
                 throw new InvalidOperationException($"Registry:Storage:Driver '{driver}' is not available; use 'filesystem'.");
             }
 
-            var root = configuration["Registry:Storage:Filesystem:RootDirectory"];
-            return new FilesystemDriver(new FilesystemDriverOptions
-            {
-                RootDirectory = string.IsNullOrEmpty(root) ? registry.DataDirFullPath : Path.GetFullPath(root),
-            });
+            return new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) });
         });
         services.AddSingleton(provider => new BlobMetadataStore(
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "blobs.db"),
@@ -40,7 +37,28 @@ public static class BlobServiceExtensions
         services.AddSingleton<UploadManager>();
         services.AddSingleton<UploadPurger>();
         services.AddHostedService(provider => provider.GetRequiredService<UploadPurger>());
+        services.AddSingleton<UploadMetrics>();
+        services.AddHostedService(provider => provider.GetRequiredService<UploadMetrics>());
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration(
+                "blob-storage",
+                provider => new DirectoryHealthCheck(StorageRoot(provider, configuration)),
+                HealthStatus.Unhealthy,
+                [HealthTags.Ready]))
+            .Add(new HealthCheckRegistration(
+                "blob-metadata",
+                provider => new DirectoryHealthCheck(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir),
+                HealthStatus.Unhealthy,
+                [HealthTags.Ready]));
         return services;
+    }
+
+    private static string StorageRoot(IServiceProvider provider, IConfiguration configuration)
+    {
+        var root = configuration["Registry:Storage:Filesystem:RootDirectory"];
+        return string.IsNullOrEmpty(root)
+            ? provider.GetRequiredService<IOptions<RegistryOptions>>().Value.DataDirFullPath
+            : Path.GetFullPath(root);
     }
 
     /// <summary>Maps the blob service's gRPC endpoints.</summary>

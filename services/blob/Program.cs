@@ -6,4 +6,5 @@ var builder = RegistryHost.CreateServiceBuilder(args);
 builder.Services.AddBlobService(builder.Configuration);
 var app = builder.Build();
 app.MapBlobService();
+app.MapServiceObservability();
 await app.RunAsync();

@@ -7,7 +7,9 @@ using Registry.EdgeHttp.Clients;
 using Registry.EdgeHttp.Hosting;
 using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Pipeline;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
+using Registry.Hosting.Observability;
 using Registry.Manifest;
 
 namespace Registry.EdgeHttp;
@@ -90,6 +92,7 @@ public static class RegistryApp
         var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
         edge.Map("/v2", endpoint.HandleAsync);
         edge.Map("/v2/{**path}", endpoint.HandleAsync);
+        edge.MapRegistryObservability();
         await edge.StartAsync(cancellationToken);
 
         var address = new Uri(edge.Urls.First().Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
@@ -120,6 +123,17 @@ public static class RegistryApp
         services.AddSingleton<RequestPipeline>();
         services.AddSingleton<CancellationMetrics>();
         services.AddSingleton<OciEndpoint>();
+        var checks = services.AddHealthChecks();
+        string[] names = ["auth", "manifest", "blob"];
+        for (var i = 0; i < names.Length; i++)
+        {
+            var index = i;
+            checks.Add(new HealthCheckRegistration(
+                $"edge-to-{names[i]}",
+                provider => new GrpcServiceHealthCheck(provider.GetRequiredService<ServiceClients>().Channels[index]),
+                HealthStatus.Unhealthy,
+                [HealthTags.Ready, HealthTags.Downstream]));
+        }
     }
 
     private static WebApplication BuildServices(string[] args, string socketPath, ServiceAddresses addresses)
@@ -135,6 +149,7 @@ public static class RegistryApp
         app.MapAuthService();
         app.MapManifestService();
         app.MapBlobService();
+        app.MapServiceObservability();
         return app;
     }
 

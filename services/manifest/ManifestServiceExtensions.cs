@@ -1,7 +1,10 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Registry.Hosting;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting.Grpc;
+using Registry.Hosting.Observability;
 using Registry.Manifest.Grpc;
 using Registry.Manifest.Metadata;
 using Registry.Protos;
@@ -28,8 +31,20 @@ public static class ManifestServiceExtensions
                 throw new InvalidOperationException("Registry:Services:Blob must name the blob service's address.");
             }
 
-            return new Blobs.BlobsClient(GrpcChannels.Create(address));
+            return GrpcChannels.Create(address);
         });
+        services.AddSingleton(provider => new Blobs.BlobsClient(GrpcChannels.Instrumented(provider.GetRequiredService<GrpcChannel>())));
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration(
+                "manifest-metadata",
+                provider => new DirectoryHealthCheck(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir),
+                HealthStatus.Unhealthy,
+                [HealthTags.Ready]))
+            .Add(new HealthCheckRegistration(
+                "manifest-to-blob",
+                provider => new GrpcServiceHealthCheck(provider.GetRequiredService<GrpcChannel>()),
+                HealthStatus.Unhealthy,
+                [HealthTags.Ready, HealthTags.Downstream]));
         return services;
     }
 

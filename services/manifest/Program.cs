@@ -7,4 +7,5 @@ var builder = RegistryHost.CreateServiceBuilder(args);
 builder.Services.AddManifestService(builder.Configuration);
 var app = builder.Build();
 app.MapManifestService();
+app.MapServiceObservability();
 await app.RunAsync();

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Serilog;
+using Serilog.Events;
 using Serilog.Formatting.Compact;
 
 namespace Registry.Hosting.Logging;
@@ -7,29 +8,45 @@ namespace Registry.Hosting.Logging;
 /// <summary>Serilog as the logging provider of every registry process.</summary>
 public static class RegistryLogging
 {
+    /// <summary>The category of the one line per request the edge logs at Information.</summary>
+    public const string RequestsCategory = "Registry.Requests";
+
     /// <summary>
     /// Logs through Serilog: one JSON object per line by default, or a human console format when
-    /// "Registry:Logging:Format" is "console". Levels come from the "Serilog" configuration section.
+    /// "Registry:Logging:Format" is "console"; also to a JSON file when "Registry:Logging:File" names
+    /// one. Levels come from the "Serilog" configuration section; its existing MinimumLevel entries
+    /// (Default and each Override) are applied again whenever the configuration reloads. Credentials
+    /// never reach a sink (<see cref="SecretRedactor"/>). Every line carries the trace and span ids
+    /// (@tr, @sp) of the current activity, and lines written during a request its RequestId.
     /// </summary>
     public static WebApplicationBuilder UseRegistryLogging(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var format = builder.Configuration["Registry:Logging:Format"] ?? "json";
+        var file = builder.Configuration["Registry:Logging:File"];
         builder.Services.AddSerilog((services, configuration) =>
         {
             configuration
                 .MinimumLevel.Information()
-                .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
-                .MinimumLevel.Override("Grpc", Serilog.Events.LogEventLevel.Warning)
+                .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+                .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
                 .ReadFrom.Configuration(builder.Configuration)
-                .Enrich.FromLogContext();
+                .Enrich.FromLogContext()
+                .Enrich.With<SecretRedactor>();
             if (string.Equals(format, "console", StringComparison.OrdinalIgnoreCase))
             {
-                configuration.WriteTo.Console();
+                configuration.WriteTo.Console(
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {RequestId} {TraceId}{NewLine}{Exception}");
             }
             else
             {
                 configuration.WriteTo.Console(new RenderedCompactJsonFormatter());
+            }
+
+            if (!string.IsNullOrEmpty(file))
+            {
+                // Shared: in the all-in-one layout the edge and the services host write to the same file.
+                configuration.WriteTo.File(new RenderedCompactJsonFormatter(), file, shared: true);
             }
         });
         return builder;

@@ -192,5 +192,13 @@ internal sealed class BlobMetadataStore
         return (long)command.ExecuteScalar()!;
     }
 
+    /// <summary>How long the least recently touched open upload session has been idle; zero when there is none.</summary>
+    public TimeSpan OldestUploadIdle()
+    {
+        using var connection = _database.Open();
+        using var command = connection.Command("SELECT MIN(updated_at) FROM uploads");
+        return command.ExecuteScalar() is long oldest ? TimeSpan.FromMilliseconds(Math.Max(0, Now() - oldest)) : TimeSpan.Zero;
+    }
+
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 }

@@ -19,9 +19,9 @@ internal sealed class ServiceClients : IDisposable
         var manifest = GrpcChannels.Create(Required(value.Manifest, "Manifest"));
         var blob = GrpcChannels.Create(Required(value.Blob, "Blob"));
         _channels = [auth, manifest, blob];
-        Auth = new Protos.Auth.AuthClient(auth);
-        Manifests = new Manifests.ManifestsClient(manifest);
-        Blobs = new Blobs.BlobsClient(blob);
+        Auth = new Protos.Auth.AuthClient(GrpcChannels.Instrumented(auth));
+        Manifests = new Manifests.ManifestsClient(GrpcChannels.Instrumented(manifest));
+        Blobs = new Blobs.BlobsClient(GrpcChannels.Instrumented(blob));
         _callTimeout = options.Value.ServiceCallTimeout;
     }
 
@@ -30,6 +30,9 @@ internal sealed class ServiceClients : IDisposable
     public Manifests.ManifestsClient Manifests { get; }
 
     public Blobs.BlobsClient Blobs { get; }
+
+    /// <summary>The channels to the auth, manifest and blob services, in that order (for health checks).</summary>
+    public IReadOnlyList<Grpc.Net.Client.GrpcChannel> Channels => _channels;
 
     /// <summary>Call options for a unary call: the request's token and the configured deadline.</summary>
     public CallOptions Unary(CancellationToken cancellationToken) =>

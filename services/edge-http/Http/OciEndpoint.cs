@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Options;
 using Registry.EdgeHttp.Diagnostics;
+using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Operations;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
+using Registry.Hosting.Logging;
 using Registry.Oci.Errors;
 
 namespace Registry.EdgeHttp.Http;
@@ -17,6 +19,7 @@ internal sealed partial class OciEndpoint
     private readonly RequestPipeline _pipeline;
     private readonly EdgeContext _edge;
     private readonly ILogger<OciEndpoint> _logger;
+    private readonly ILogger _requests;
     private readonly int _retryAfterSeconds;
     private readonly CancellationMetrics _cancellations;
 
@@ -25,12 +28,14 @@ internal sealed partial class OciEndpoint
         EdgeContext edge,
         IOptions<EdgeOptions> options,
         CancellationMetrics cancellations,
-        ILogger<OciEndpoint> logger)
+        ILogger<OciEndpoint> logger,
+        ILoggerFactory loggerFactory)
     {
         _cancellations = cancellations;
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
+        _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
         _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
     }
 
@@ -38,20 +43,25 @@ internal sealed partial class OciEndpoint
     {
         context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         var aborted = context.RequestAborted;
+        var started = EdgeMetrics.RequestStarted();
+        var kind = EdgeOperation.Unknown;
+        OciRoute route = default;
         OciOperation? operation = null;
         CancellationTokenRegistration abortWatch = default;
         try
         {
-            if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out var route))
+            if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out route))
             {
                 throw new OciException(OciErrorCode.Unsupported, "unknown endpoint", context.Request.Path.Value,
                     httpStatus: StatusCodes.Status404NotFound);
             }
 
+            kind = EdgeMetrics.Classify(route, context.Request.Method);
             operation = OperationFactory.Create(context, route);
             abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!_pipeline.TryEnter(operation))
             {
+                EdgeMetrics.Rejected();
                 Log.Rejected(_logger, context.Request.Method, route.Kind.ToString());
                 context.Response.Headers.RetryAfter = _retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 throw new OciException(OciErrorCode.TooManyRequests, "the registry is at capacity; retry later");
@@ -91,6 +101,18 @@ internal sealed partial class OciEndpoint
             {
                 _cancellations.RecordStopped(operation.AbortedAt, operation.Route.Kind.ToString());
             }
+
+            var elapsed = EdgeMetrics.RequestFinished(kind, context, started);
+
+            // The path is never logged whole: its query may carry a signed URL's signature or a token.
+            Log.Request(
+                _requests,
+                context.Request.Method,
+                EdgeMetrics.OperationNames[(int)kind],
+                route.Name ?? string.Empty,
+                route.Reference ?? string.Empty,
+                aborted.IsCancellationRequested || operation is { ClientGone: true } ? 499 : context.Response.StatusCode,
+                elapsed * 1000);
         }
     }
 
@@ -112,6 +134,17 @@ internal sealed partial class OciEndpoint
             Message = "{Method} {Path} failed")]
         public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
 
-        // Next free id: 1004 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1004, EventName = "Request", Level = LogLevel.Information,
+            Message = "{Method:l} {Operation:l} {Repository:l} {Reference:l} answered {StatusCode} in {ElapsedMs:0.###} ms")]
+        public static partial void Request(
+            ILogger logger,
+            string method,
+            string operation,
+            string repository,
+            string reference,
+            int statusCode,
+            double elapsedMs);
+
+        // Next free id: 1005 (RequestPipeline uses 1100-1199).
     }
 }

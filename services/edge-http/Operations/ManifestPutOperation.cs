@@ -2,6 +2,7 @@ using System.Buffers;
 using Google.Protobuf;
 using Grpc.Core;
 using Registry.EdgeHttp.Http;
+using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
 using Registry.Hosting.Grpc;
@@ -94,6 +95,7 @@ internal sealed class ManifestPutOperation : OciOperation
 
             if (result.IsCompleted)
             {
+                EdgeMetrics.AddBytesIn(EdgeOperation.ManifestPut, buffer.Length);
                 var content = buffer.ToArray();
                 reader.AdvanceTo(buffer.End);
                 return content;

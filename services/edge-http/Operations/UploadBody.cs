@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
 using Registry.EdgeHttp.Clients;
+using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
 using Registry.Hosting.Grpc;
 using Registry.Oci.Errors;
@@ -76,6 +77,8 @@ internal static class UploadBody
             }, cancellationToken);
 
             var body = request.Body;
+            var metricKind = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
+                : HttpMethods.IsPost(request.Method) ? EdgeOperation.UploadStart : EdgeOperation.UploadPut;
             while (true)
             {
                 var filled = 0;
@@ -94,6 +97,8 @@ internal static class UploadBody
                 {
                     break;
                 }
+
+                EdgeMetrics.AddBytesIn(metricKind, filled);
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
                 await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);

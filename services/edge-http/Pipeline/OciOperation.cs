@@ -18,7 +18,15 @@ internal abstract class OciOperation
     {
         Context = context;
         Route = route;
+        Activity = System.Diagnostics.Activity.Current;
     }
+
+    /// <summary>
+    /// The request's activity. Dataflow runs a stage's steps under whatever execution context started
+    /// the stage's worker, so each step puts this back as the current activity: the spans and the W3C
+    /// context of its gRPC calls then belong to this request's trace.
+    /// </summary>
+    public System.Diagnostics.Activity? Activity { get; }
 
     /// <summary>The HTTP exchange.</summary>
     public HttpContext Context { get; }

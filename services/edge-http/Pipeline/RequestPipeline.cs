@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Microsoft.Extensions.Options;
 using Registry.Hosting.Grpc;
+using Registry.Hosting.Observability;
 using Registry.Oci.Errors;
 using Registry.Protos;
 
@@ -15,12 +17,15 @@ namespace Registry.EdgeHttp.Pipeline;
 /// </summary>
 internal sealed partial class RequestPipeline : IAsyncDisposable
 {
+    private static readonly string[] StageSpanNames = ["pipeline auth", "pipeline manifest", "pipeline blob", "pipeline assemble"];
+
     private readonly EdgeContext _edge;
     private readonly ILogger<RequestPipeline> _logger;
     private readonly TransformBlock<OciOperation, OciOperation> _auth;
     private readonly TransformBlock<OciOperation, OciOperation> _manifest;
     private readonly TransformBlock<OciOperation, OciOperation> _blob;
     private readonly ActionBlock<OciOperation> _assemble;
+    private readonly PipelineMetrics _metrics;
 
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
     {
@@ -31,11 +36,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var control = StageOptions(pipeline.EffectiveControlParallelism, pipeline.CapacityFactor);
         var blob = StageOptions(pipeline.EffectiveBlobParallelism, pipeline.CapacityFactor);
 
-        _auth = new TransformBlock<OciOperation, OciOperation>(op => RunStepAsync(op, AuthorizeAsync), control);
+        _auth = new TransformBlock<OciOperation, OciOperation>(op => RunStepAsync(op, PipelineMetrics.Auth, AuthorizeAsync), control);
         _manifest = new TransformBlock<OciOperation, OciOperation>(
-            op => RunStepAsync(op, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), control);
+            op => RunStepAsync(op, PipelineMetrics.Manifest, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), control);
         _blob = new TransformBlock<OciOperation, OciOperation>(
-            op => RunStepAsync(op, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blob);
+            op => RunStepAsync(op, PipelineMetrics.Blob, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blob);
         _assemble = new ActionBlock<OciOperation>(AssembleStep, new ExecutionDataflowBlockOptions
         {
             BoundedCapacity = control.BoundedCapacity,
@@ -61,7 +66,14 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         Supervise(_manifest, "manifest");
         Supervise(_blob, "blob");
         Supervise(_assemble, "assemble");
+
+        _metrics = new PipelineMetrics(
+            QueueLength,
+            [control.BoundedCapacity, control.BoundedCapacity, blob.BoundedCapacity, control.BoundedCapacity]);
     }
+
+    /// <summary>The pipeline's stage metrics.</summary>
+    public PipelineMetrics Metrics => _metrics;
 
     /// <summary>Operations waiting in or passing through each stage (for metrics and the leak detector).</summary>
     public (int Auth, int Manifest, int Blob, int Assemble) QueueDepths =>
@@ -69,7 +81,16 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
          _blob.InputCount + _blob.OutputCount, _assemble.InputCount);
 
     /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
-    public bool TryEnter(OciOperation operation) => _auth.Post(operation);
+    public bool TryEnter(OciOperation operation)
+    {
+        if (_auth.Post(operation))
+        {
+            return true;
+        }
+
+        PipelineMetrics.Rejected(PipelineMetrics.Auth);
+        return false;
+    }
 
     /// <summary>
     /// Stops admitting and lets the operations inside finish, stage by stage, for at most five seconds
@@ -79,6 +100,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     {
         // Completion is not propagated along the links: a stage reached by several links must not
         // complete while another stage can still hand it operations.
+        _metrics.Dispose();
         var deadline = Task.Delay(TimeSpan.FromSeconds(5));
         IDataflowBlock[] stages = [_auth, _manifest, _blob, _assemble];
         foreach (var stage in stages)
@@ -100,13 +122,29 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         SingleProducerConstrained = false,
     };
 
-    private async Task<OciOperation> RunStepAsync(OciOperation operation, Func<EdgeContext, OciOperation, CancellationToken, Task> step)
+    private int QueueLength(int stage) => stage switch
+    {
+        PipelineMetrics.Auth => _auth.InputCount + _auth.OutputCount,
+        PipelineMetrics.Manifest => _manifest.InputCount + _manifest.OutputCount,
+        PipelineMetrics.Blob => _blob.InputCount + _blob.OutputCount,
+        _ => _assemble.InputCount,
+    };
+
+    private async Task<OciOperation> RunStepAsync(
+        OciOperation operation,
+        int stage,
+        Func<EdgeContext, OciOperation, CancellationToken, Task> step)
     {
         if (operation.IsFinished)
         {
             return operation;
         }
 
+        // Set inside this async method, the current activity reverts when the step ends.
+        // TODO: log lines written inside a stage step lack the request's RequestId scope (the trace id is right).
+        Activity.Current = operation.Activity;
+        var started = _metrics.StepStarted(stage);
+        using var span = RegistryTracing.Source.HasListeners() ? RegistryTracing.Source.StartActivity(StageSpanNames[stage]) : null;
         try
         {
             operation.Aborted.ThrowIfCancellationRequested();
@@ -114,7 +152,12 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            span?.SetStatus(ActivityStatusCode.Error);
             operation.Fail(ex);
+        }
+        finally
+        {
+            _metrics.StepFinished(stage, started);
         }
 
         return operation;
@@ -168,6 +211,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return;
         }
 
+        var started = _metrics.StepStarted(PipelineMetrics.Assemble);
         try
         {
             operation.Assemble(_edge);
@@ -176,6 +220,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         catch (Exception ex)
         {
             operation.Fail(ex);
+        }
+        finally
+        {
+            _metrics.StepFinished(PipelineMetrics.Assemble, started);
         }
     }
 

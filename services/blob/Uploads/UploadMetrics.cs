@@ -1,0 +1,44 @@
+using Prometheus;
+using Registry.Blob.Metadata;
+using Registry.Hosting.Observability;
+
+namespace Registry.Blob.Uploads;
+
+/// <summary>
+/// Open upload sessions and how long the stalest has been idle, read from the blob database when
+/// Prometheus scrapes (an indexed count, not per request).
+/// </summary>
+internal sealed class UploadMetrics : IHostedService
+{
+    private static readonly SampledGauge Open = new(Metrics.CreateGauge(
+        "registry_upload_sessions_open", "Upload sessions started and neither finished, cancelled nor purged."));
+
+    private static readonly SampledGauge OldestIdle = new(Metrics.CreateGauge(
+        "registry_upload_sessions_oldest_idle_seconds", "How long the least recently touched open upload session has been idle."));
+
+    private readonly BlobMetadataStore _metadata;
+    private IDisposable? _open;
+    private IDisposable? _oldest;
+
+    public UploadMetrics(BlobMetadataStore metadata)
+    {
+        _metadata = metadata;
+    }
+
+    /// <summary>Open sessions now (the leak detector reads this).</summary>
+    public long OpenSessions => _metadata.CountUploads();
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _open = Open.Register(() => _metadata.CountUploads());
+        _oldest = OldestIdle.Register(() => _metadata.OldestUploadIdle().TotalSeconds);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _open?.Dispose();
+        _oldest?.Dispose();
+        return Task.CompletedTask;
+    }
+}

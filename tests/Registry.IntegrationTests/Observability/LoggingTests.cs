@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Registry.IntegrationTests.Support;
+
+namespace Registry.IntegrationTests.Observability;
+
+/// <summary>
+/// Logs: one JSON object per line, one line per request with its request and trace ids, no credential
+/// a request carried in any line however verbose the levels, and levels that change without a restart.
+/// </summary>
+[Collection(ObservabilityCollection.Name)]
+public sealed class LoggingTests
+{
+    private const string BearerSecret = "tok3n-d0-not-log-8f2e1c";
+    private const string BasicSecret = "dXNlcjpwYXNzLWRvLW5vdC1sb2c=";
+    private const string SignatureSecret = "sig-d0-not-log-77aa31";
+
+    [Fact]
+    public async Task Logs_NeverContainCredentialsTheRequestsCarried_EvenAtDebug()
+    {
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        try
+        {
+            var registry = await RegistryFixture.StartAsync(
+                dataDir,
+                $"--Registry:Logging:File={logFile}",
+                "--Serilog:MinimumLevel:Default=Debug",
+                "--Serilog:MinimumLevel:Override:Microsoft.AspNetCore=Debug",
+                "--Serilog:MinimumLevel:Override:Grpc=Debug",
+                "--Serilog:MinimumLevel:Override:Registry=Debug");
+            var repo = OciClient.UniqueRepo("logs");
+            await using (registry)
+            {
+                using var client = new OciClient(registry.Address);
+                var pushed = await client.PushImageAsync(repo, "v1");
+                var query = $"?X-Amz-Signature={SignatureSecret}&token={BearerSecret}";
+                string[] paths =
+                [
+                    $"/v2/{repo}/manifests/v1{query}",
+                    $"/v2/{repo}/blobs/{pushed.LayerDigest}{query}",
+                    $"/v2/{repo}/manifests/absent{query}",
+                    $"/v2/{repo}/blobs/uploads/{query}",
+                ];
+                foreach (var path in paths)
+                {
+                    foreach (var auth in new[] { new AuthenticationHeaderValue("Bearer", BearerSecret), new AuthenticationHeaderValue("Basic", BasicSecret) })
+                    {
+                        var method = path.Contains("/uploads/", StringComparison.Ordinal) ? HttpMethod.Post : HttpMethod.Get;
+                        using var response = await client.SendAsync(method, path, configure: r => r.Headers.Authorization = auth);
+                        Assert.NotEqual(HttpStatusCode.InternalServerError, response.StatusCode);
+                    }
+                }
+            }
+
+            var text = await File.ReadAllTextAsync(logFile);
+            Assert.Contains(repo, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(BearerSecret, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(BasicSecret, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(SignatureSecret, text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
+    [Fact]
+    public async Task EachRequest_LogsOneJsonLine_WithRequestAndTraceIds()
+    {
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        try
+        {
+            var registry = await RegistryFixture.StartAsync(dataDir, $"--Registry:Logging:File={logFile}");
+            var repo = OciClient.UniqueRepo("logline");
+            await using (registry)
+            {
+                using var client = new OciClient(registry.Address);
+                using var missing = await client.GetAsync($"/v2/{repo}/manifests/v9");
+                Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            }
+
+            var requests = new List<JsonElement>();
+            foreach (var line in await File.ReadAllLinesAsync(logFile))
+            {
+                using var json = JsonDocument.Parse(line);
+                var root = json.RootElement;
+                Assert.True(root.TryGetProperty("@t", out _), line);
+                if (root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 1004
+                    && root.GetProperty("Repository").GetString() == repo)
+                {
+                    requests.Add(root.Clone());
+                }
+            }
+
+            var request = Assert.Single(requests);
+            Assert.Equal("manifest_get", request.GetProperty("Operation").GetString());
+            Assert.Equal("v9", request.GetProperty("Reference").GetString());
+            Assert.Equal(404, request.GetProperty("StatusCode").GetInt32());
+            Assert.False(string.IsNullOrEmpty(request.GetProperty("RequestId").GetString()));
+            Assert.Equal(32, request.GetProperty("@tr").GetString()!.Length);
+        }
+        finally
+        {
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
+    [Fact]
+    public async Task LevelsInTheConfigFile_ApplyWithoutRestart()
+    {
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        var configFile = Path.Combine(dataDir, "registry.json");
+        try
+        {
+            await File.WriteAllTextAsync(configFile, Levels("Information"));
+            var registry = await RegistryFixture.StartAsync(dataDir, $"--Registry:Logging:File={logFile}", $"--config={configFile}");
+            await using (registry)
+            {
+                using var client = new OciClient(registry.Address);
+                var before = OciClient.UniqueRepo("level-on");
+                (await client.GetAsync($"/v2/{before}/tags/list")).Dispose();
+
+                // The line is written as the handler ends, which may be just after the client has the answer.
+                var logged = false;
+                for (var i = 0; i < 50 && !logged; i++)
+                {
+                    logged = (await ReadSharedAsync(logFile)).Contains(before, StringComparison.Ordinal);
+                    if (!logged)
+                    {
+                        await Task.Delay(100);
+                    }
+                }
+
+                Assert.True(logged, "the request line was not written at Information");
+
+                await File.WriteAllTextAsync(configFile, Levels("Warning"));
+
+                // The file watcher reloads within moments; poll, bounded, until a request leaves no line.
+                var silent = false;
+                for (var i = 0; i < 50 && !silent; i++)
+                {
+                    await Task.Delay(200);
+                    var probe = OciClient.UniqueRepo("level-off");
+                    (await client.GetAsync($"/v2/{probe}/tags/list")).Dispose();
+                    await Task.Delay(200);
+                    silent = !(await ReadSharedAsync(logFile)).Contains(probe, StringComparison.Ordinal);
+                }
+
+                Assert.True(silent, "request lines were still written after the level was raised to Warning");
+            }
+        }
+        finally
+        {
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
+    private static string Levels(string requests) =>
+        $$"""{ "Serilog": { "MinimumLevel": { "Override": { "Registry.Requests": "{{requests}}" } } } }""";
+
+    private static async Task<string> ReadSharedAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync();
+    }
+}
