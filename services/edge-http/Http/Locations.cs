@@ -25,6 +25,7 @@ internal sealed class Locations
             return _externalUrl + path;
         }
 
+        // TODO: X-Forwarded-Host is not validated as a host name; only trust it behind a proxy that overwrites it.
         if (_trustForwarded && context.Request.Headers["X-Forwarded-Host"].ToString() is { Length: > 0 } host)
         {
             var proto = context.Request.Headers["X-Forwarded-Proto"].ToString();

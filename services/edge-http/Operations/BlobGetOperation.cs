@@ -13,9 +13,10 @@ namespace Registry.EdgeHttp.Operations;
 
 /// <summary>
 /// GET and HEAD of a blob (end-2), with single byte ranges (case BL-19). The control path asks the blob
-/// service; the bytes go out with sendfile from the file the service names, or stream over gRPC when
+/// service; the bytes are read straight from the file the service names, or stream over gRPC when
 /// there is no such file.
 /// </summary>
+// TODO: If-None-Match and If-Range are ignored on blobs (manifests honour If-None-Match).
 internal sealed class BlobGetOperation : OciOperation
 {
     private StatBlobReply? _stat;

@@ -152,6 +152,7 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
     {
         if (manifest.Blobs.Count > 0)
         {
+            // TODO: descriptor sizes are not compared with the stored blob sizes (a wrong size is only caught by the client at pull).
             var request = new FindMissingBlobsRequest { Repository = repository };
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var blob in manifest.Blobs)
