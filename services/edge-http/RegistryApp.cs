@@ -84,8 +84,9 @@ public static class RegistryApp
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            // Blob downloads flush every MiB; a 64 KiB response buffer (the default) would stall them on every flush.
-            kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024;
+            // Blob downloads flush every 512 KiB: a 64 KiB response buffer (the default) would stall them on every
+            // flush, a larger one keeps more of Kestrel's pooled (never returned) blocks per connection.
+            kestrel.Limits.MaxResponseBufferSize = 256 * 1024;
         });
         AddEdge(builder.Services, builder.Configuration);
         var edge = builder.Build();

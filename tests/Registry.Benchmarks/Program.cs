@@ -18,6 +18,8 @@ switch (command)
 {
     case "scenarios":
         return await ScenariosCommand.RunAsync(rest, stop.Token);
+    case "soak":
+        return await SoakCommand.RunAsync(rest, stop.Token);
     case "shutdown":
         return await ShutdownCommand.RunAsync(rest, stop.Token);
     case "micro":
@@ -27,5 +29,6 @@ switch (command)
         Console.Error.WriteLine("usage: Registry.Benchmarks scenarios ... | micro [BenchmarkDotNet options]");
         Console.Error.WriteLine(ScenariosCommand.Usage);
         Console.Error.WriteLine(ShutdownCommand.Usage);
+        Console.Error.WriteLine(SoakCommand.Usage);
         return 2;
 }

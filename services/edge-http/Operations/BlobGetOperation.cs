@@ -109,8 +109,8 @@ internal sealed class BlobGetOperation : OciOperation
     // TODO perf: true sendfile (or a redirect to a zero-copy data endpoint) would save the remaining copy.
     private async Task SendLocalFileAsync(string path, CancellationToken cancellationToken)
     {
-        const int ReadSize = 256 * 1024;
-        const int FlushEvery = 1024 * 1024;
+        const int ReadSize = 64 * 1024;
+        const int FlushEvery = 128 * 1024;
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
         var writer = Context.Response.BodyWriter;
         var offset = _offset;
