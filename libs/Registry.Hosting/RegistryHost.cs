@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Logging;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Leaks;
 
 namespace Registry.Hosting;
 
@@ -31,11 +32,12 @@ public static class RegistryHost
     /// appsettings.json, REGISTRY_-less ASP.NET environment variables and the command line (with
     /// <see cref="SwitchMappings"/>), Serilog, and <see cref="RegistryOptions"/>.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, tracing: true);
+    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, primary: true);
 
-    // tracing: false for a host that shares its process with one that traces already; tracer providers
-    // listen process-wide, so a second one would export every span twice.
-    private static WebApplicationBuilder CreateBuilder(string[] args, bool tracing)
+    // primary: false for a host that shares its process with another (the all-in-one's embedded services):
+    // tracer providers listen process-wide and the runtime is one, so only the primary host traces and
+    // watches the runtime for leaks, else every span and every runtime report would come twice.
+    private static WebApplicationBuilder CreateBuilder(string[] args, bool primary)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -47,10 +49,12 @@ public static class RegistryHost
         AddConfigFile(builder.Configuration);
         builder.UseRegistryLogging();
         builder.AddRegistryObservability();
-        if (tracing)
+        if (primary)
         {
             builder.AddRegistryTracing();
         }
+
+        builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));
         var grace = builder.Configuration.GetSection(RegistryOptions.SectionName).Get<RegistryOptions>()?.ShutdownGracePeriod
@@ -66,7 +70,7 @@ public static class RegistryHost
     public static WebApplicationBuilder CreateServiceBuilder(string[] args, string? unixSocketPath = null)
     {
         // A host on a Unix socket is the all-in-one process's embedded services host: the edge traces for both.
-        var builder = CreateBuilder(args, tracing: unixSocketPath is null);
+        var builder = CreateBuilder(args, primary: unixSocketPath is null);
         var observabilityUrl = builder.Configuration[ObservabilityUrlKey] ?? string.Empty;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

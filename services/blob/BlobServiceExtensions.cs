@@ -6,6 +6,7 @@ using Registry.Blob.Uploads;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Leaks;
 using Registry.Storage;
 using Registry.Storage.Filesystem;
 
@@ -39,6 +40,7 @@ public static class BlobServiceExtensions
         services.AddHostedService(provider => provider.GetRequiredService<UploadPurger>());
         services.AddSingleton<UploadMetrics>();
         services.AddHostedService(provider => provider.GetRequiredService<UploadMetrics>());
+        services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<UploadMetrics>());
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration(
                 "blob-storage",

@@ -19,6 +19,7 @@ internal sealed partial class OciEndpoint
     private readonly EdgeContext _edge;
     private readonly ILogger<OciEndpoint> _logger;
     private readonly ILogger _requests;
+    private readonly InFlightRequests _inFlight;
     private readonly int _retryAfterSeconds;
 
     public OciEndpoint(
@@ -26,8 +27,10 @@ internal sealed partial class OciEndpoint
         EdgeContext edge,
         IOptions<EdgeOptions> options,
         ILogger<OciEndpoint> logger,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        InFlightRequests inFlight)
     {
+        _inFlight = inFlight;
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
@@ -40,6 +43,7 @@ internal sealed partial class OciEndpoint
         context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         var aborted = context.RequestAborted;
         var started = EdgeMetrics.RequestStarted();
+        var slot = _inFlight.Enter();
         var kind = EdgeOperation.Unknown;
         OciRoute route = default;
         try
@@ -51,6 +55,7 @@ internal sealed partial class OciEndpoint
             }
 
             kind = EdgeMetrics.Classify(route, context.Request.Method);
+            _inFlight.SetOperation(slot, kind);
             var operation = OperationFactory.Create(context, route);
             if (!_pipeline.TryEnter(operation))
             {
@@ -80,6 +85,7 @@ internal sealed partial class OciEndpoint
         }
         finally
         {
+            _inFlight.Exit(slot);
             var elapsed = EdgeMetrics.RequestFinished(kind, context, started);
 
             // The path is never logged whole: its query may carry a signed URL's signature or a token.
