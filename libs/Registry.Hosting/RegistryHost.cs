@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Logging;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Admin;
 using Registry.Hosting.Observability.Leaks;
 
 namespace Registry.Hosting;
@@ -52,6 +53,9 @@ public static class RegistryHost
         if (primary)
         {
             builder.AddRegistryTracing();
+            builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.SectionName));
+            builder.Services.AddSingleton<AdminServer>();
+            builder.Services.AddHostedService(provider => provider.GetRequiredService<AdminServer>());
         }
 
         builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
