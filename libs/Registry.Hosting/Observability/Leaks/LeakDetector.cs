@@ -121,11 +121,15 @@ public sealed partial class LeakDetector : BackgroundService
             return;
         }
 
+        // Every series exists from the start (dashboards and alerts need no data to appear first), and the
+        // first sample is the first baseline.
         foreach (var signal in _signals)
         {
             Suspected.WithLabels(signal.Name).Set(0);
+            Reports.WithLabels(signal.Name);
         }
 
+        SampleOnce();
         using var timer = new PeriodicTimer(_options.Interval, _time);
         try
         {
