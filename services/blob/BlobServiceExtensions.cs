@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Registry.Blob.Grpc;
 using Registry.Blob.Metadata;
+using Registry.Blob.Storage;
 using Registry.Blob.Uploads;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
@@ -30,7 +31,8 @@ public static class BlobServiceExtensions
                 throw new InvalidOperationException($"Registry:Storage:Driver '{driver}' is not available; use 'filesystem'.");
             }
 
-            return new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) });
+            return new InstrumentedStorageDriver(
+                new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) }));
         });
         services.AddSingleton(provider => new BlobMetadataStore(
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "blobs.db"),

@@ -64,6 +64,11 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         Assert.True(after.Sum("registry_grpc_client_calls_total") > before.Sum("registry_grpc_client_calls_total"));
         Assert.True(after.Delta(before, "registry_grpc_server_calls_total{method=\"/registry.v1.Manifests/PutManifest\",code=\"OK\"}") >= 1);
 
+        // The blob service's storage calls are timed by driver and operation.
+        Assert.True(after.Delta(before, "registry_storage_operation_duration_seconds_count{driver=\"filesystem\",operation=\"commit\"}") >= 2);
+        Assert.True(after.Delta(before, "registry_storage_operation_duration_seconds_count{driver=\"filesystem\",operation=\"move\"}") >= 2);
+        Assert.True(after.Samples.ContainsKey("registry_storage_errors_total{driver=\"filesystem\",operation=\"open_read\"}"));
+
         // Labels name operations, never repositories or digests.
         Assert.DoesNotContain(repo, after.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(pushed.LayerDigest, after.Text, StringComparison.Ordinal);
