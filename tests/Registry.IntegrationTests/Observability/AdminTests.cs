@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Diagnostics.Runtime;
+using Microsoft.Diagnostics.Tracing;
 using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Observability.Admin;
 using Registry.IntegrationTests.Support;
@@ -13,6 +15,10 @@ namespace Registry.IntegrationTests.Observability;
 public sealed class AdminTests
 {
     private const string Token = "admin-test-token-5c1d8e0f";
+
+    // Microsoft-DotNETCore-SampleProfiler and Microsoft-Windows-DotNETRuntimeRundown.
+    private static readonly Guid SampleProfiler = new("3c530d44-97ae-513a-1e6d-783e8f8e03a9");
+    private static readonly Guid RuntimeRundown = new("a669021c-c450-4609-a035-5af59af4df18");
 
     [Fact]
     public async Task ByDefault_AdminEndpointsAreOff()
@@ -80,17 +86,52 @@ public sealed class AdminTests
             {
                 Assert.Equal(HttpStatusCode.OK, trace.StatusCode);
                 var bytes = await trace.Content.ReadAsByteArrayAsync();
-                Assert.True(bytes.Length > 1024, $"{bytes.Length} bytes");
                 Assert.Equal("Nettrace", Encoding.ASCII.GetString(bytes, 0, 8));
+
+                // The file opens with TraceEvent (what PerfView and dotnet-trace read it with) and holds CPU samples.
+                using var source = new EventPipeEventSource(new MemoryStream(bytes));
+                var samples = 0;
+                var methods = 0;
+                source.AllEvents += e =>
+                {
+                    if (e.ProviderGuid == SampleProfiler)
+                    {
+                        samples++;
+                    }
+                    else if (e.ProviderGuid == RuntimeRundown)
+                    {
+                        methods++;
+                    }
+                };
+                source.Process();
+                Assert.True(samples > 0, "the trace holds no CPU samples");
+                Assert.True(methods > 0, "the trace holds no rundown, so its stacks would not resolve to methods");
             }
 
+            var dumpFile = Path.Combine(dataDir, "registry.dmp");
             using (var dump = await SendAsync(http, "/admin/dump", Token))
             {
                 Assert.Equal(HttpStatusCode.OK, dump.StatusCode);
-                await using var body = await dump.Content.ReadAsStreamAsync();
-                var magic = new byte[4];
-                await body.ReadExactlyAsync(magic);
-                Assert.Equal(new byte[] { 0x7F, (byte)'E', (byte)'L', (byte)'F' }, magic);
+                await using var file = File.Create(dumpFile);
+                await dump.Content.CopyToAsync(file);
+            }
+
+            // The dump opens with ClrMD (what dotnet-dump reads it with), and its heap holds the edge's objects.
+            using (var target = DataTarget.LoadDump(dumpFile))
+            {
+                using var runtime = target.ClrVersions[0].CreateRuntime();
+                var found = false;
+                var seen = 0;
+                foreach (var obj in runtime.Heap.EnumerateObjects())
+                {
+                    if (obj.Type?.Name == "Registry.EdgeHttp.Http.OciEndpoint" || ++seen > 20_000_000)
+                    {
+                        found = obj.Type?.Name == "Registry.EdgeHttp.Http.OciEndpoint";
+                        break;
+                    }
+                }
+
+                Assert.True(found, "the dump's heap has no OciEndpoint");
             }
         }
         finally
