@@ -29,9 +29,29 @@ public static class RegistryHost
     public const string ObservabilityUrlKey = "Registry:Observability:HttpUrl";
 
     /// <summary>
+    /// Maps REGISTRY_-prefixed environment variables into the Registry section:
+    /// <c>REGISTRY_Edge__ExternalUrl</c> sets <c>Registry:Edge:ExternalUrl</c>, like <c>Registry__Edge__ExternalUrl</c>.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> RegistryEnvironment(System.Collections.IDictionary variables)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        const string Prefix = "REGISTRY_";
+        foreach (System.Collections.DictionaryEntry variable in variables)
+        {
+            if (variable.Key is string name
+                && name.Length > Prefix.Length
+                && name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase)
+                && name[Prefix.Length] != '_')
+            {
+                yield return new(RegistryOptions.SectionName + ":" + name[Prefix.Length..].Replace("__", ":", StringComparison.Ordinal), variable.Value as string);
+            }
+        }
+    }
+
+    /// <summary>
     /// Creates a builder with the settings every registry process shares: configuration from
-    /// appsettings.json, REGISTRY_-less ASP.NET environment variables and the command line (with
-    /// <see cref="SwitchMappings"/>), Serilog, and <see cref="RegistryOptions"/>.
+    /// appsettings.json, environment variables (ASP.NET's, plus REGISTRY_-prefixed ones for the Registry
+    /// section), the command line (with <see cref="SwitchMappings"/>), Serilog, and <see cref="RegistryOptions"/>.
     /// </summary>
     public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, primary: true);
 
@@ -45,7 +65,7 @@ public static class RegistryHost
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.Configuration.AddEnvironmentVariables("REGISTRY_");
+        builder.Configuration.AddInMemoryCollection(RegistryEnvironment(Environment.GetEnvironmentVariables()));
         builder.Configuration.AddCommandLine(args, SwitchMappings);
         AddConfigFile(builder.Configuration);
         builder.UseRegistryLogging();

@@ -23,7 +23,10 @@ public interface IStorageDriver
     /// </summary>
     ValueTask<IStorageWriter> OpenWriterAsync(string path, long resumeAt, CancellationToken cancellationToken);
 
-    /// <summary>Moves an object atomically. When the destination exists already it is left alone and the source removed.</summary>
+    /// <summary>
+    /// Moves an object atomically and makes it durable (its bytes and its new name survive a power cut). When the
+    /// destination exists already it is left alone and the source removed.
+    /// </summary>
     ValueTask MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken);
 
     /// <summary>Deletes an object or a whole folder of objects; nothing happens when there is none.</summary>

@@ -9,6 +9,9 @@ public interface IStorageWriter : IAsyncDisposable
     /// <summary>Appends bytes.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
-    /// <summary>Makes the appended bytes durable; after it returns they survive a crash.</summary>
+    /// <summary>
+    /// Keeps the appended bytes: after it returns they survive a crash of the process. They are made durable
+    /// against a power cut when the object is moved into place (<see cref="IStorageDriver.MoveAsync"/>).
+    /// </summary>
     ValueTask CommitAsync(CancellationToken cancellationToken);
 }

@@ -2,6 +2,7 @@ using Registry.Auth;
 using Registry.Blob;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Registry.EdgeHttp.Caching;
+using Registry.EdgeHttp.Diagnostics;
 using Registry.EdgeHttp.Clients;
 using Registry.EdgeHttp.Hosting;
 using Registry.EdgeHttp.Http;
@@ -23,6 +24,37 @@ namespace Registry.EdgeHttp;
 /// </summary>
 public static class RegistryApp
 {
+    /// <summary>
+    /// Deletes the private sockets of all-in-one registries that died without cleaning up (kill -9): their
+    /// names carry the process id, and a process id with no /proc entry is gone.
+    /// </summary>
+    private static void SweepStaleSockets()
+    {
+        if (!Directory.Exists("/proc"))
+        {
+            return;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(Path.GetTempPath(), "registry-*-*.sock"))
+        {
+            var parts = Path.GetFileName(path).Split('-');
+            if (parts.Length == 3
+                && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                && pid != Environment.ProcessId
+                && !Directory.Exists($"/proc/{pid}"))
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // Someone else's file, or already gone: not ours to fight over.
+                }
+            }
+        }
+    }
+
     /// <summary>Starts the registry from command-line style arguments and returns once it listens.</summary>
     public static async Task<RegistryInstance> StartAsync(string[] args, CancellationToken cancellationToken = default)
     {
@@ -34,6 +66,7 @@ public static class RegistryApp
         string? socketPath = null;
         if (addresses.Auth.Length == 0 || addresses.Manifest.Length == 0 || addresses.Blob.Length == 0)
         {
+            SweepStaleSockets();
             socketPath = Path.Combine(Path.GetTempPath(), $"registry-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.sock");
             var local = "unix:" + socketPath;
             addresses.Auth = Fill(addresses.Auth, local);
@@ -90,6 +123,7 @@ public static class RegistryApp
         services.AddSingleton<Locations>();
         services.AddSingleton<EdgeContext>();
         services.AddSingleton<RequestPipeline>();
+        services.AddSingleton<CancellationMetrics>();
         services.AddSingleton<OciEndpoint>();
         services.AddSingleton<InFlightRequests>();
         services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<InFlightRequests>());

@@ -18,8 +18,8 @@ public sealed class RegistryInstance : IAsyncDisposable
     /// <summary>The edge's first listening address, e.g. http://127.0.0.1:5000/.</summary>
     public Uri Address { get; }
 
-    /// <summary>The edge host's services (for tests).</summary>
-    internal IServiceProvider Services => _edge.Services;
+    /// <summary>The edge's services (tests read its meters and options through them).</summary>
+    internal IServiceProvider EdgeServices => _edge.Services;
 
     /// <summary>Completes when the edge has been asked to stop (SIGTERM, Ctrl+C).</summary>
     public Task WaitForShutdownAsync() => _edge.WaitForShutdownAsync();

@@ -76,6 +76,7 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             case OciException oci:
                 Log.OciError(_logger, context.Method, oci.Code.Name(), oci.Message);
                 return OciStatus.ToRpcException(oci);
+            case CallerGoneException:
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 Log.CallCancelled(_logger, context.Method);
                 return new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));

@@ -5,7 +5,9 @@ namespace Registry.Hosting.Sqlite;
 /// <summary>
 /// One SQLite database file owned by one service. Connections come from Microsoft.Data.Sqlite's pool;
 /// the file runs in WAL mode so readers never wait for the writer, with synchronous=FULL so a commit
-/// that was acknowledged survives a crash.
+/// that was acknowledged survives a power cut. Writes marked not durable (upload session bookkeeping)
+/// commit with synchronous=NORMAL: atomic and kept through a crash of the process, only a power cut can
+/// take back the last of them.
 ///
 /// Writes are serialised in the process by an async gate before they reach SQLite's own lock, so
 /// concurrent writers wait without blocking thread-pool threads (SQLite allows one writer at a time).
@@ -46,14 +48,29 @@ public sealed class SqliteDatabase
         return connection;
     }
 
-    /// <summary>Runs <paramref name="work"/> in a write transaction taken at once (BEGIN IMMEDIATE).</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> in a write transaction taken at once (BEGIN IMMEDIATE), flushed to disk on commit.</summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken) =>
+        WriteAsync(work, durable: true, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction taken at once (BEGIN IMMEDIATE); when
+    /// <paramref name="durable"/> is false the commit is not flushed to disk (see the class remarks).
+    /// </summary>
+    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
             using var connection = Open();
+            if (!durable)
+            {
+                // Pooled connections get synchronous=FULL back from Open() on their next use.
+                using var relax = connection.CreateCommand();
+                relax.CommandText = "PRAGMA synchronous=NORMAL;";
+                await relax.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             using var transaction = connection.BeginTransaction(deferred: false);
             var result = work(connection, transaction);
             await transaction.CommitAsync(cancellationToken);

@@ -59,20 +59,30 @@ public sealed class FilesystemDriver : IStorageDriver
     {
         var fullPath = FullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
-        var stream = new FileStream(fullPath, new FileStreamOptions
+        FileStream stream;
+        try
         {
-            Mode = FileMode.OpenOrCreate,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.Read,
-            Options = FileOptions.Asynchronous,
-            BufferSize = 0,
-        });
+            stream = new FileStream(fullPath, new FileStreamOptions
+            {
+                // Resuming needs the bytes already acknowledged: a missing file is not silently recreated.
+                Mode = resumeAt > 0 ? FileMode.Open : FileMode.OpenOrCreate,
+                Access = FileAccess.ReadWrite,
+                Share = FileShare.Read,
+                Options = FileOptions.Asynchronous,
+                BufferSize = 0,
+            });
+        }
+        catch (FileNotFoundException)
+        {
+            throw new StorageNotFoundException(Name, path);
+        }
+
         try
         {
             if (stream.Length < resumeAt)
             {
-                throw new InvalidOperationException(
-                    $"{Name}: '{path}' holds {stream.Length} bytes, fewer than the {resumeAt} acknowledged");
+                // The acknowledged bytes are gone (storage lost them): nothing to resume from.
+                throw new StorageNotFoundException(Name, path);
             }
 
             // Bytes past resumeAt were written by a call that failed or crashed before it was acknowledged.
@@ -105,6 +115,13 @@ public sealed class FilesystemDriver : IStorageDriver
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+
+        // The bytes reach the disk before the name does, so no crash can show a blob with missing content.
+        using (var handle = File.OpenHandle(source, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+
         try
         {
             File.Move(source, destination, overwrite: false);
@@ -115,7 +132,8 @@ public sealed class FilesystemDriver : IStorageDriver
             File.Delete(source);
         }
 
-        // TODO: fsync the destination folder so the rename itself survives a power cut (a process crash is already safe).
+        // The rename lives in the folder's entry: flush the folder so the move survives a power cut.
+        SyncDirectory(Path.GetDirectoryName(destination)!);
         return ValueTask.CompletedTask;
     }
 
@@ -192,7 +210,9 @@ public sealed class FilesystemDriver : IStorageDriver
 
         public ValueTask CommitAsync(CancellationToken cancellationToken)
         {
-            _stream.Flush(flushToDisk: true);
+            // Written through (no buffer): the bytes are in the page cache, safe from a process crash.
+            // MoveAsync flushes them to disk before they become a blob.
+            _stream.Flush(flushToDisk: false);
             _committed = true;
             return ValueTask.CompletedTask;
         }
@@ -215,4 +235,32 @@ public sealed class FilesystemDriver : IStorageDriver
             return ValueTask.CompletedTask;
         }
     }
+
+    /// <summary>fsync on a folder (Linux, macOS); elsewhere a no-op, as .NET cannot open folders for flushing.</summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            return;
+        }
+
+        var fd = NativeMethods.Open(directory, NativeMethods.ReadOnlyDirectory);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open folder '{directory}' to flush it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+
+        try
+        {
+            if (NativeMethods.Fsync(fd) != 0)
+            {
+                throw new IOException($"cannot flush folder '{directory}' (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = NativeMethods.Close(fd);
+        }
+    }
+
 }

@@ -5,6 +5,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Registry.Blob.Metadata;
 using Registry.Blob.Uploads;
+using Registry.Hosting.Grpc;
 using Registry.Oci.Digests;
 using Registry.Oci.Errors;
 using Registry.Oci.Names;
@@ -136,7 +137,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     public override async Task<UploadStatus> AppendUpload(IAsyncStreamReader<UploadChunk> requestStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
-        if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.Header is not { } header)
+        if (!await NextAsync(requestStream, cancellationToken) || requestStream.Current.Header is not { } header)
         {
             throw new OciException(OciErrorCode.BlobUploadInvalid, "the first message must carry the upload header");
         }
@@ -181,9 +182,22 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
             yield return first.Memory;
         }
 
-        while (await stream.MoveNext(cancellationToken))
+        while (await NextAsync(stream, cancellationToken))
         {
             yield return stream.Current.Data.Memory;
+        }
+    }
+
+    // A caller that resets its stream surfaces as an IOException from the reader: that is a cancellation.
+    private static async Task<bool> NextAsync(IAsyncStreamReader<UploadChunk> stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await stream.MoveNext(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw new CallerGoneException("the caller reset the upload stream", ex);
         }
     }
 

@@ -125,7 +125,7 @@ internal sealed class BlobMetadataStore
         return 0;
     }, cancellationToken);
 
-    /// <summary>Creates an upload session.</summary>
+    /// <summary>Creates an upload session (not flushed to disk: a power cut may forget a fresh session).</summary>
     public Task CreateUploadAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var now = Now();
@@ -133,7 +133,7 @@ internal sealed class BlobMetadataStore
             "INSERT INTO uploads (id, repository, algorithm, size, created_at, updated_at) VALUES ($id, $r, $a, 0, $t, $t)",
             transaction).With("$id", id).With("$r", repository).With("$a", algorithm.Name()).With("$t", now);
         return command.ExecuteNonQuery();
-    }, cancellationToken);
+    }, durable: false, cancellationToken);
 
     /// <summary>Reads an upload session, or null when there is none.</summary>
     public UploadSession? GetUpload(string id)
@@ -150,13 +150,16 @@ internal sealed class BlobMetadataStore
         return new UploadSession(id, reader.GetString(0), algorithm, reader.GetInt64(2));
     }
 
-    /// <summary>Records the acknowledged size of a session.</summary>
+    /// <summary>
+    /// Records the acknowledged size of a session. Not flushed to disk: a crash of the process keeps it; after a
+    /// power cut the session may resume from an earlier size (never a later one than its bytes on disk).
+    /// </summary>
     public Task SetUploadSizeAsync(string id, long size, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         using var command = connection.Command("UPDATE uploads SET size = $s, updated_at = $t WHERE id = $id", transaction)
             .With("$s", size).With("$t", Now()).With("$id", id);
         return command.ExecuteNonQuery();
-    }, cancellationToken);
+    }, durable: false, cancellationToken);
 
     /// <summary>Deletes an upload session. Returns false when there was none.</summary>
     public Task<bool> DeleteUploadAsync(string id, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>

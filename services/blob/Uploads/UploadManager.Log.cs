@@ -21,6 +21,10 @@ internal sealed partial class UploadManager
             Message = "Could not delete the bytes of upload {UploadId}")]
         public static partial void CleanupFailed(ILogger logger, string uploadId, Exception exception);
 
-        // Next free id: 4005 (UploadPurger uses 4010-4019).
+        [LoggerMessage(EventId = 4005, EventName = "UploadRecovered", Level = LogLevel.Warning,
+            Message = "Upload {UploadId} had been moved to blob {Digest} but not recorded (a crash in between); recorded it now")]
+        public static partial void UploadRecovered(ILogger logger, string uploadId, string digest);
+
+        // Next free id: 4006 (UploadPurger uses 4010-4019).
     }
 }

@@ -11,17 +11,16 @@ namespace Registry.Blob.Uploads;
 /// recorded) only when a whole append succeeded, and moved to the blob's content-addressed path only
 /// after their digest is verified. A failed or cancelled append leaves the session exactly as before.
 ///
-/// Locking: appends, completion and cancellation of one session are serialised by one of a fixed set
-/// of semaphores chosen by the session id, so two requests never interleave bytes in one file.
+/// Locking: appends, completion and cancellation of one session are serialised by the session's own
+/// lock (<see cref="SessionLocks"/>), so two requests never interleave bytes in one file. An append that
+/// finds its session busy fails at once instead of waiting with its bytes unread.
 /// </summary>
 internal sealed partial class UploadManager
 {
-    private const int LockStripes = 64;
-
     private readonly IStorageDriver _storage;
     private readonly BlobMetadataStore _metadata;
     private readonly UploadHashCache _hashes = new(capacity: 4096);
-    private readonly SemaphoreSlim[] _locks;
+    private readonly SessionLocks _locks = new();
     private readonly ILogger<UploadManager> _logger;
 
     public UploadManager(IStorageDriver storage, BlobMetadataStore metadata, ILogger<UploadManager> logger)
@@ -29,11 +28,6 @@ internal sealed partial class UploadManager
         _storage = storage;
         _metadata = metadata;
         _logger = logger;
-        _locks = new SemaphoreSlim[LockStripes];
-        for (var i = 0; i < _locks.Length; i++)
-        {
-            _locks[i] = new SemaphoreSlim(1, 1);
-        }
     }
 
     /// <summary>Opens a session with an empty data file.</summary>
@@ -83,9 +77,19 @@ internal sealed partial class UploadManager
         IAsyncEnumerable<ReadOnlyMemory<byte>> chunks,
         CancellationToken cancellationToken)
     {
-        var gate = LockFor(uploadId);
-        await gate.WaitAsync(cancellationToken);
-        try
+        // Waiting here would leave this request's bytes unread in the shared gRPC connection; a second
+        // writer to one session is a client error anyway (chunks are sequential).
+        if (!_locks.TryAcquire(uploadId, out var held))
+        {
+            var busy = Get(repository, uploadId);
+            throw new OciException(
+                OciErrorCode.BlobUploadInvalid,
+                "another request is writing to this upload; ask for its status and continue from there",
+                uploadId,
+                httpStatus: 416) { UploadSize = busy.Size };
+        }
+
+        using (held)
         {
             var session = Get(repository, uploadId);
             if (offset >= 0 && offset != session.Size)
@@ -101,7 +105,18 @@ internal sealed partial class UploadManager
             var acknowledged = false;
             try
             {
-                await using var writer = await _storage.OpenWriterAsync(BlobPaths.UploadData(uploadId), session.Size, cancellationToken);
+                IStorageWriter opened;
+                try
+                {
+                    opened = await _storage.OpenWriterAsync(BlobPaths.UploadData(uploadId), session.Size, cancellationToken);
+                }
+                catch (StorageNotFoundException)
+                {
+                    await RemoveAsync(uploadId, CancellationToken.None);
+                    throw new OciException(OciErrorCode.BlobUploadUnknown, "the upload's bytes are gone; start a new upload", uploadId);
+                }
+
+                await using var writer = opened;
                 long received = 0;
                 await foreach (var chunk in chunks.WithCancellation(cancellationToken))
                 {
@@ -142,22 +157,26 @@ internal sealed partial class UploadManager
                 }
             }
         }
-        finally
-        {
-            gate.Release();
-        }
     }
 
     /// <summary>Verifies the session's bytes against <paramref name="digest"/> and commits them as a blob.</summary>
     public async Task<long> CompleteAsync(string repository, string uploadId, Digest digest, CancellationToken cancellationToken)
     {
-        var gate = LockFor(uploadId);
-        await gate.WaitAsync(cancellationToken);
+        var held = await _locks.AcquireAsync(uploadId, cancellationToken);
         try
         {
             var session = Get(repository, uploadId);
             var dataPath = BlobPaths.UploadData(uploadId);
-            var actual = await ComputeDigestAsync(session, digest.Algorithm, dataPath, cancellationToken);
+            Digest actual;
+            try
+            {
+                actual = await ComputeDigestAsync(session, digest.Algorithm, dataPath, cancellationToken);
+            }
+            catch (StorageNotFoundException)
+            {
+                return await RecoverLostBytesAsync(repository, session, digest, cancellationToken);
+            }
+
             if (actual != digest)
             {
                 // The session stays as it was: the client may append more or retry with the right digest.
@@ -174,15 +193,41 @@ internal sealed partial class UploadManager
         }
         finally
         {
-            gate.Release();
+            held.Dispose();
         }
+    }
+
+    // The session's bytes are missing. Either a crash fell between moving them to the blob's path and
+    // recording the blob (then the blob is there, verified before the move: record it now), or storage
+    // lost them (then the session is dead: drop it, so the client starts over instead of failing forever).
+    private async Task<long> RecoverLostBytesAsync(string repository, UploadSession session, Digest digest, CancellationToken cancellationToken)
+    {
+        long? committed = null;
+        try
+        {
+            committed = await _storage.GetSizeAsync(BlobPaths.Blob(digest.Value), cancellationToken);
+        }
+        catch (StorageNotFoundException)
+        {
+        }
+
+        if (committed == session.Size)
+        {
+            await _metadata.CommitBlobAsync(digest.Value, session.Size, repository, session.Id, CancellationToken.None);
+            _hashes.Remove(session.Id);
+            await DeleteFolderQuietlyAsync(session.Id);
+            Log.UploadRecovered(_logger, session.Id, digest.Value);
+            return session.Size;
+        }
+
+        await RemoveAsync(session.Id, CancellationToken.None);
+        throw new OciException(OciErrorCode.BlobUploadUnknown, "the upload's bytes are gone; start a new upload", session.Id);
     }
 
     /// <summary>Cancels a session and deletes its bytes.</summary>
     public async Task CancelAsync(string repository, string uploadId, CancellationToken cancellationToken)
     {
-        var gate = LockFor(uploadId);
-        await gate.WaitAsync(cancellationToken);
+        var held = await _locks.AcquireAsync(uploadId, cancellationToken);
         try
         {
             Get(repository, uploadId);
@@ -190,22 +235,21 @@ internal sealed partial class UploadManager
         }
         finally
         {
-            gate.Release();
+            held.Dispose();
         }
     }
 
     /// <summary>Removes a session whatever its repository (the purger's path).</summary>
     public async Task PurgeAsync(string uploadId, CancellationToken cancellationToken)
     {
-        var gate = LockFor(uploadId);
-        await gate.WaitAsync(cancellationToken);
+        var held = await _locks.AcquireAsync(uploadId, cancellationToken);
         try
         {
             await RemoveAsync(uploadId, cancellationToken);
         }
         finally
         {
-            gate.Release();
+            held.Dispose();
         }
     }
 
@@ -291,9 +335,6 @@ internal sealed partial class UploadManager
             Log.CleanupFailed(_logger, uploadId, ex);
         }
     }
-
-    private SemaphoreSlim LockFor(string uploadId) =>
-        _locks[(int)((uint)StringComparer.Ordinal.GetHashCode(uploadId) % LockStripes)];
 
     /// <summary>Upload ids are 32 lowercase hex characters; anything else never reaches storage paths.</summary>
     public static bool IsValidId(string id)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Diagnostics;
 using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Operations;
 using Registry.EdgeHttp.Pipeline;
@@ -21,20 +22,23 @@ internal sealed partial class OciEndpoint
     private readonly ILogger _requests;
     private readonly InFlightRequests _inFlight;
     private readonly int _retryAfterSeconds;
+    private readonly CancellationMetrics _cancellations;
 
     public OciEndpoint(
         RequestPipeline pipeline,
         EdgeContext edge,
         IOptions<EdgeOptions> options,
+        CancellationMetrics cancellations,
+        InFlightRequests inFlight,
         ILogger<OciEndpoint> logger,
-        ILoggerFactory loggerFactory,
-        InFlightRequests inFlight)
+        ILoggerFactory loggerFactory)
     {
+        _cancellations = cancellations;
         _inFlight = inFlight;
+        _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
-        _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
         _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
     }
 
@@ -42,6 +46,8 @@ internal sealed partial class OciEndpoint
     {
         context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         var aborted = context.RequestAborted;
+        OciOperation? operation = null;
+        CancellationTokenRegistration abortWatch = default;
         var started = EdgeMetrics.RequestStarted();
         var slot = _inFlight.Enter();
         var kind = EdgeOperation.Unknown;
@@ -56,7 +62,8 @@ internal sealed partial class OciEndpoint
 
             kind = EdgeMetrics.Classify(route, context.Request.Method);
             _inFlight.SetOperation(slot, kind);
-            var operation = OperationFactory.Create(context, route);
+            operation = OperationFactory.Create(context, route);
+            abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!_pipeline.TryEnter(operation))
             {
                 EdgeMetrics.Rejected();
@@ -68,12 +75,20 @@ internal sealed partial class OciEndpoint
             await operation.Completion;
             await operation.WriteBodyAsync(_edge, aborted);
         }
-        catch (OciException ex)
+        catch (OciException ex) when (operation is null || !operation.ClientGone)
         {
             Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message);
             await OciErrorWriter.WriteAsync(context, ex);
         }
-        catch (Exception ex) when (aborted.IsCancellationRequested)
+        catch (BadHttpRequestException ex) when (!aborted.IsCancellationRequested && operation is not { ClientGone: true })
+        {
+            // Kestrel refused the request body: too slow (408), too large (413) or malformed (400).
+            var code = operation?.Route.Kind is OciRouteKind.Manifest ? OciErrorCode.ManifestInvalid : OciErrorCode.BlobUploadInvalid;
+            var oci = new OciException(code, "request body rejected", ex.Message, httpStatus: ex.StatusCode);
+            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), ex.Message);
+            await OciErrorWriter.WriteAsync(context, oci);
+        }
+        catch (Exception ex) when (aborted.IsCancellationRequested || operation is { ClientGone: true })
         {
             // The client went away; the token already stopped the work behind the request.
             Log.ClientGone(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
@@ -85,8 +100,16 @@ internal sealed partial class OciEndpoint
         }
         finally
         {
+            // Disposing waits for a running abort callback, so AbortedAt is settled below.
+            await abortWatch.DisposeAsync();
+            if (operation is { AbortedAt: not 0 })
+            {
+                _cancellations.RecordStopped(operation.AbortedAt, operation.Route.Kind.ToString());
+            }
+
             _inFlight.Exit(slot);
-            var elapsed = EdgeMetrics.RequestFinished(kind, context, started);
+            var gone = aborted.IsCancellationRequested || operation is { ClientGone: true };
+            var elapsed = EdgeMetrics.RequestFinished(kind, context, started, gone);
 
             // The path is never logged whole: its query may carry a signed URL's signature or a token.
             Log.Request(
@@ -95,7 +118,7 @@ internal sealed partial class OciEndpoint
                 EdgeMetrics.OperationNames[(int)kind],
                 route.Name ?? string.Empty,
                 route.Reference ?? string.Empty,
-                aborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+                gone ? 499 : context.Response.StatusCode,
                 elapsed * 1000);
         }
     }

@@ -115,13 +115,13 @@ internal static class EdgeMetrics
     }
 
     /// <summary>Records a finished request (count, duration, bytes out, pulls and pushes); returns its duration in seconds.</summary>
-    public static double RequestFinished(EdgeOperation operation, HttpContext context, long startTimestamp)
+    public static double RequestFinished(EdgeOperation operation, HttpContext context, long startTimestamp, bool clientGone)
     {
         Interlocked.Decrement(ref _inFlight);
         InFlightGauge.Dec();
         var elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
         var status = context.Response.StatusCode;
-        var cancelled = context.RequestAborted.IsCancellationRequested;
+        var cancelled = clientGone;
         var statusClass = cancelled ? CancelledClass : Math.Clamp((status / 100) - 1, 0, CancelledClass - 1);
         var index = ((int)operation * StatusClasses.Length) + statusClass;
         RequestChildren[index].Inc();

@@ -138,6 +138,8 @@ internal sealed class BlobGetOperation : OciOperation
             var flush = await writer.FlushAsync(cancellationToken);
             if (flush.IsCanceled || flush.IsCompleted)
             {
+                // The connection is gone (Kestrel completed the pipe) even if the abort signal has not fired yet.
+                MarkAborted();
                 return;
             }
         }

@@ -33,11 +33,12 @@ internal static class UploadBody
     /// </summary>
     public static async Task<long> AppendAsync(
         EdgeContext edge,
-        HttpContext context,
+        OciOperation operation,
         string repository,
         string uploadId,
         CancellationToken cancellationToken)
     {
+        var context = operation.Context;
         var request = context.Request;
         long offset = -1;
         var length = request.ContentLength ?? -1;
@@ -76,14 +77,14 @@ internal static class UploadBody
             }, cancellationToken);
 
             var body = request.Body;
-            var operation = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
+            var kind = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
                 : HttpMethods.IsPost(request.Method) ? EdgeOperation.UploadStart : EdgeOperation.UploadPut;
             while (true)
             {
                 var filled = 0;
                 while (filled < buffer.Length)
                 {
-                    var read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                    var read = await ReadBodyAsync(operation, body, buffer.AsMemory(filled), cancellationToken);
                     if (read == 0)
                     {
                         break;
@@ -97,7 +98,7 @@ internal static class UploadBody
                     break;
                 }
 
-                EdgeMetrics.AddBytesIn(operation, filled);
+                EdgeMetrics.AddBytesIn(kind, filled);
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
                 await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);
@@ -125,6 +126,39 @@ internal static class UploadBody
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // A body that ends before its declared length, or a reset connection, means the client went away:
+    // the operation notes the moment (so the endpoint counts how fast the work behind it stopped) and the
+    // failure ends the upload like a cancellation. A malformed body from a client still there is a 400.
+    private static async ValueTask<int> ReadBodyAsync(OciOperation operation, Stream body, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await body.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new OciException(OciErrorCode.SizeInvalid, "request body too large", ex.Message, httpStatus: StatusCodes.Status413PayloadTooLarge);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
+        {
+            // Kestrel reports a body cut short ("Unexpected end of request content") with this type too.
+            // TODO: Kestrel exposes no reason code for it; the message is the only signal.
+            if (ex.Message.StartsWith("Unexpected end", StringComparison.Ordinal))
+            {
+                operation.MarkAborted();
+                throw;
+            }
+
+            // A body too slow to arrive (408) or malformed (400): the client is still there and gets the status Kestrel chose.
+            throw new OciException(OciErrorCode.BlobUploadInvalid, "request body rejected", ex.Message, httpStatus: ex.StatusCode);
+        }
+        catch (IOException)
+        {
+            operation.MarkAborted();
+            throw;
         }
     }
 

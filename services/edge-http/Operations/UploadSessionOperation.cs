@@ -38,7 +38,7 @@ internal sealed class UploadSessionOperation : UploadOperation
         }
         else if (HttpMethods.IsPatch(method))
         {
-            _size = await UploadBody.AppendAsync(edge, Context, Route.Name, UploadId, cancellationToken);
+            _size = await UploadBody.AppendAsync(edge, this, Route.Name, UploadId, cancellationToken);
         }
         else
         {
@@ -46,7 +46,7 @@ internal sealed class UploadSessionOperation : UploadOperation
             var digest = RequiredDigest();
             if (UploadBody.HasBody(Context))
             {
-                await UploadBody.AppendAsync(edge, Context, Route.Name, UploadId, cancellationToken);
+                await UploadBody.AppendAsync(edge, this, Route.Name, UploadId, cancellationToken);
             }
 
             var completed = await CallAsync(blobs.CompleteUploadAsync(

@@ -65,7 +65,7 @@ internal sealed class UploadStartOperation : UploadOperation
 
         // Monolithic upload: the whole blob is the POST body.
         _size = UploadBody.HasBody(Context)
-            ? await UploadBody.AppendAsync(edge, Context, Route.Name, _uploadId, cancellationToken)
+            ? await UploadBody.AppendAsync(edge, this, Route.Name, _uploadId, cancellationToken)
             : 0;
         var completed = await CallAsync(blobs.CompleteUploadAsync(
             new CompleteUploadRequest { Repository = Route.Name, UploadId = _uploadId, Digest = digest },

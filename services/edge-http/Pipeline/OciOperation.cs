@@ -12,6 +12,7 @@ namespace Registry.EdgeHttp.Pipeline;
 internal abstract class OciOperation
 {
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _abortedAt;
 
     protected OciOperation(HttpContext context, OciRoute route)
     {
@@ -44,6 +45,18 @@ internal abstract class OciOperation
 
     /// <summary>True when the blob stage has work for this operation.</summary>
     public virtual bool UsesBlobStage => false;
+
+    /// <summary>When the client went away (Stopwatch ticks), or 0 while it is still there.</summary>
+    public long AbortedAt => Volatile.Read(ref _abortedAt);
+
+    /// <summary>True once the client is known to be gone (abort signal, reset connection, body cut short).</summary>
+    public bool ClientGone => AbortedAt != 0 || Context.RequestAborted.IsCancellationRequested;
+
+    /// <summary>
+    /// Notes the moment the client went away: from the abort token's callback, or where a read or write
+    /// found the connection gone before Kestrel raised the abort signal. The first call wins.
+    /// </summary>
+    public void MarkAborted() => Interlocked.CompareExchange(ref _abortedAt, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
 
     /// <summary>Completes when the pipeline is done with the operation; faults with its failure.</summary>
     public Task Completion => _completion.Task;

@@ -27,7 +27,7 @@ public sealed class AdminTests
         try
         {
             await using var registry = await RegistryFixture.StartAsync(dataDir);
-            Assert.Null(registry.Services.GetRequiredService<AdminServer>().Address);
+            Assert.Null(registry.EdgeServices.GetRequiredService<AdminServer>().Address);
         }
         finally
         {
@@ -59,7 +59,7 @@ public sealed class AdminTests
         {
             await using var registry = await RegistryFixture.StartAsync(
                 dataDir, "--Registry:Admin:Url=http://127.0.0.1:0", $"--Registry:Admin:Token={Token}");
-            var address = registry.Services.GetRequiredService<AdminServer>().Address;
+            var address = registry.EdgeServices.GetRequiredService<AdminServer>().Address;
             Assert.NotNull(address);
             Assert.NotEqual(registry.Address.Port, address.Port);
             using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(2) };

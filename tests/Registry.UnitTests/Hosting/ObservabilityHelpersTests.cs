@@ -32,6 +32,10 @@ public sealed class ObservabilityHelpersTests
         using var meter = new Meter("Registry.UnitTests");
         Assert.Equal("registry_edge_cancellation_duration_seconds",
             MeterBridge.PrometheusName(meter.CreateHistogram<double>("registry.edge.cancellation.duration", unit: "s")));
+        Assert.Equal("registry_edge_cancellation_stop_duration_seconds",
+            MeterBridge.PrometheusName(meter.CreateHistogram<double>("registry.edge.cancellation.stop.duration", unit: "s")));
+        Assert.Equal("registry_edge_requests_aborted_total",
+            MeterBridge.PrometheusName(meter.CreateCounter<long>("registry.edge.requests.aborted")));
         Assert.Equal("registry_cancellation_duration_seconds",
             MeterBridge.PrometheusName(meter.CreateHistogram<double>("cancellation.duration", unit: "s")));
         Assert.Equal("registry_requests_cancelled_total",

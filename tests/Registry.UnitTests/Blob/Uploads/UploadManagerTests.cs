@@ -36,6 +36,70 @@ public sealed class UploadManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Append_StalledSession_DoesNotHoldUpOtherSessions_AndASecondWriterIsRefusedAtOnce()
+    {
+        var stalled = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = _uploads.AppendAsync(Repository, stalled.Id, 0, 4, StalledChunks([1, 2], [3, 4], release.Task), CancellationToken.None);
+
+        // Many other sessions append while the first one waits for bytes.
+        for (var i = 0; i < 100; i++)
+        {
+            var other = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+            var size = await _uploads.AppendAsync(Repository, other.Id, 0, 3, Chunks([9, 9, 9]), CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(3, size);
+        }
+
+        var busy = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.AppendAsync(Repository, stalled.Id, 0, 1, Chunks([7]), CancellationToken.None));
+        Assert.Equal(OciErrorCode.BlobUploadInvalid, busy.Code);
+        Assert.Equal(416, busy.HttpStatus);
+
+        release.SetResult();
+        Assert.Equal(4, await slow.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(4, _uploads.Get(Repository, stalled.Id).Size);
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> StalledChunks(byte[] first, byte[] second, Task release)
+    {
+        yield return first;
+        await release;
+        yield return second;
+    }
+
+    [Fact]
+    public async Task Complete_AfterCrashBetweenMoveAndRecord_RecordsTheBlob()
+    {
+        byte[] content = [1, 2, 3, 4, 5];
+        var digest = Digest.Compute(DigestAlgorithm.Sha256, content);
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, content.Length, Chunks(content), CancellationToken.None);
+
+        // What a crash right after the move leaves: the bytes at the blob's path, no record, the session open.
+        await _storage.MoveAsync(BlobPaths.UploadData(session.Id), BlobPaths.Blob(digest.Value), CancellationToken.None);
+        var restarted = NewManager();
+
+        Assert.Equal(content.Length, await restarted.CompleteAsync(Repository, session.Id, digest, CancellationToken.None));
+        Assert.Equal(content.Length, _metadata.GetLinkedSize(Repository, digest.Value));
+    }
+
+    [Fact]
+    public async Task SessionWhoseBytesAreGone_AnswersUploadUnknown_NotAnInternalError()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, 3, Chunks([1, 2, 3]), CancellationToken.None);
+        await _storage.DeleteAsync(BlobPaths.UploadFolder(session.Id), CancellationToken.None);
+        var restarted = NewManager();
+
+        var append = await Assert.ThrowsAsync<OciException>(() =>
+            restarted.AppendAsync(Repository, session.Id, 3, 1, Chunks([4]), CancellationToken.None));
+        Assert.Equal(OciErrorCode.BlobUploadUnknown, append.Code);
+        var again = await Assert.ThrowsAsync<OciException>(() => Task.FromResult(restarted.Get(Repository, session.Id)));
+        Assert.Equal(OciErrorCode.BlobUploadUnknown, again.Code);
+    }
+
+    [Fact]
     public async Task Append_BodyFailsMidway_LeavesSessionAsBefore()
     {
         var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);

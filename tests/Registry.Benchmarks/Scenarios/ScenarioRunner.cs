@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Registry.Benchmarks.Reporting;
+
+namespace Registry.Benchmarks.Scenarios;
+
+/// <summary>
+/// Pushes the fixtures to every target, then runs each scenario case on each target back to back, round
+/// after round, with the order flipped every round (A,B then B,A ...), and writes the results.
+/// </summary>
+internal sealed class ScenarioRunner
+{
+    private static readonly TimeSpan SetupTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan Pause = TimeSpan.FromSeconds(1);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    private readonly BenchOptions _options;
+    private readonly IReadOnlyList<RegistryTarget> _targets;
+    private readonly Dictionary<string, IScenario> _scenarios;
+
+    public ScenarioRunner(BenchOptions options, IReadOnlyList<RegistryTarget> targets)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(targets);
+        _options = options;
+        _targets = targets;
+        IScenario[] all =
+        [
+            new ManifestStormScenario(), new BlobDownloadScenario(), new BlobPushScenario(), new FullPullScenario(),
+            new AbandonScenario(), new AdmissionScenario(),
+        ];
+        _scenarios = all.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        foreach (var name in options.Scenarios)
+        {
+            if (!_scenarios.ContainsKey(name))
+            {
+                throw new ArgumentException($"unknown scenario '{name}'; known: {string.Join(',', _scenarios.Keys)}");
+            }
+        }
+    }
+
+    public async Task<IReadOnlyList<RunResult>> RunAsync(CancellationToken cancellationToken)
+    {
+        var fixtures = Fixtures.Create();
+        foreach (var target in _targets)
+        {
+            using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            setup.CancelAfter(SetupTimeout);
+            Console.WriteLine($"setup {target.Label} {target.BaseUri}: pushing {Fixtures.ImageRepository}:{Fixtures.ImageTag} ({fixtures.ManifestDigest}) and {Fixtures.BigRepository}");
+            await FixtureSetup.PushAsync(target, fixtures, setup.Token);
+        }
+
+        var results = new List<RunResult>();
+        for (var round = 1; round <= _options.Rounds; round++)
+        {
+            var order = round % 2 == 1 ? _targets : _targets.Reverse().ToList();
+            var s1Baselines = new Dictionary<string, RunResult>(StringComparer.Ordinal);
+            foreach (var name in _options.Scenarios)
+            {
+                var scenario = _scenarios[name];
+                foreach (var scenarioCase in scenario.Cases(_options))
+                {
+                    foreach (var target in order)
+                    {
+                        var context = new ScenarioContext
+                        {
+                            Target = target,
+                            Options = _options,
+                            Fixtures = fixtures,
+                            Round = round,
+                            S1Baseline = s1Baselines.GetValueOrDefault(target.Label),
+                        };
+                        var before = await Monitoring.PrometheusScrape.TryTakeAsync(target.MetricsUri, cancellationToken);
+                        var result = await scenario.RunAsync(context, scenarioCase, cancellationToken);
+                        var after = await Monitoring.PrometheusScrape.TryTakeAsync(target.MetricsUri, cancellationToken);
+                        Monitoring.PrometheusScrape.Fill(before, after, result.Extra);
+                        results.Add(result);
+                        if (name == "s1" && scenarioCase.Clients == 64)
+                        {
+                            s1Baselines[target.Label] = result;
+                        }
+
+                        Console.WriteLine(string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"round {round} {target.Label,-6} {name,-9} {scenarioCase.Variant,-9} c={scenarioCase.Clients,-5} ops/s={result.OpsPerSecond,9:F1} MiB/s={result.MiBPerSecond,8:F1} p99={result.P99Ms,8:F2}ms err={result.Errors} cpu/op={result.ServerCpuMsPerOp:F3}ms rss={result.RssPeakMiB:F0}MiB"));
+                        await Task.Delay(Pause, cancellationToken);
+                    }
+                }
+            }
+        }
+
+        return results;
+    }
+
+    public async Task WriteAsync(IReadOnlyList<RunResult> results, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_options.OutDir);
+        var labelA = _targets[0].Label;
+        var labelB = _targets.Count > 1 ? _targets[1].Label : null;
+        var table = Summary.Render(results, labelA, labelB);
+        var header = Environment();
+        Console.WriteLine();
+        Console.WriteLine(header);
+        Console.WriteLine(table);
+
+        await File.WriteAllTextAsync(Path.Combine(_options.OutDir, "summary.txt"), header + "\n" + table, cancellationToken);
+        await using var json = File.Create(Path.Combine(_options.OutDir, "results.json"));
+        await JsonSerializer.SerializeAsync(json, results, JsonOptions, cancellationToken);
+        Console.WriteLine($"wrote {Path.GetFullPath(_options.OutDir)}/results.json and summary.txt");
+    }
+
+    private string Environment()
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        var targets = string.Join("; ", _targets.Select(t => $"{t.Label}={t.BaseUri} pids={string.Join(',', t.Pids)}"));
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"""
+            machine: {System.Environment.ProcessorCount} CPUs ({cpu ?? "unknown"}), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {System.Environment.Version}
+            run: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, rounds={_options.Rounds}, duration={_options.Duration.TotalSeconds}s, warmup={_options.Warmup.TotalSeconds}s, scenarios={string.Join(',', _options.Scenarios)}
+            targets: {targets}
+            """);
+    }
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+
+namespace Registry.Benchmarks.Scenarios;
+
+/// <summary>The "scenarios" command: reads its options, starts distribution if asked, runs and reports.</summary>
+internal static class ScenariosCommand
+{
+    public const string Usage = """
+        scenarios --a URL [--a-label ours] [--a-pid PID[,PID]] [--a-uploads-glob PATTERN] [--a-metrics URL]
+                  [--b URL --b-label dist --b-pid PID [--b-metrics URL] | --start-distribution PORT]
+                  [--rounds 3] [--duration 15s] [--warmup 2s] [--scenarios s1,s2,s3,s4,s5,admission]
+                  [--s1-clients 64,256] [--clients 16] [--admission-clients 1024] [--s5-clients 500]
+                  [--s5-settle 10s] [--max-pushes 20000] [--out DIR]
+        """;
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var values = ParseArgs(args);
+        if (values.ContainsKey("help") || !values.TryGetValue("a", out var urlA))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return values.ContainsKey("help") ? 0 : 2;
+        }
+
+        var options = new BenchOptions
+        {
+            Rounds = Int(values, "rounds", 3),
+            Duration = Duration(values, "duration", TimeSpan.FromSeconds(15)),
+            Warmup = Duration(values, "warmup", TimeSpan.FromSeconds(2)),
+            Scenarios = values.TryGetValue("scenarios", out var list) ? Split(list) : BenchOptions.AllScenarios,
+            OutDir = values.GetValueOrDefault("out") ?? $"bench-results/{DateTime.UtcNow:yyyyMMdd-HHmmss}",
+            S1Clients = values.TryGetValue("s1-clients", out var s1) ? Split(s1).Select(ParseInt).ToArray() : [64, 256],
+            StreamClients = Int(values, "clients", 16),
+            AdmissionClients = Int(values, "admission-clients", 1024),
+            S5Clients = Int(values, "s5-clients", 500),
+            S5Settle = Duration(values, "s5-settle", TimeSpan.FromSeconds(10)),
+            MaxPushes = Int(values, "max-pushes", 20_000),
+        };
+
+        var targets = new List<RegistryTarget>
+        {
+            new(values.GetValueOrDefault("a-label") ?? "ours", new Uri(urlA), Pids(values, "a-pid"), values.GetValueOrDefault("a-uploads-glob"),
+                values.TryGetValue("a-metrics", out var metricsA) ? new Uri(metricsA) : null),
+        };
+
+        DistributionServer? distribution = null;
+        try
+        {
+            if (values.TryGetValue("start-distribution", out var port))
+            {
+                distribution = await DistributionServer.StartAsync(ParseInt(port), cancellationToken);
+                Console.WriteLine($"started docker-registry pid {distribution.Pid} on 127.0.0.1:{distribution.Port}, storage {distribution.StorageRoot}");
+                targets.Add(new RegistryTarget(
+                    values.GetValueOrDefault("b-label") ?? "dist",
+                    new Uri($"http://127.0.0.1:{distribution.Port}"),
+                    [distribution.Pid],
+                    distribution.UploadsGlob));
+            }
+            else if (values.TryGetValue("b", out var urlB))
+            {
+                targets.Add(new RegistryTarget(
+                    values.GetValueOrDefault("b-label") ?? "b", new Uri(urlB), Pids(values, "b-pid"), values.GetValueOrDefault("b-uploads-glob"),
+                    values.TryGetValue("b-metrics", out var metricsB) ? new Uri(metricsB) : null));
+            }
+
+            if (targets.Count > 1 && targets[0].Label == targets[1].Label)
+            {
+                throw new ArgumentException("--a-label and --b-label must differ");
+            }
+
+            var runner = new ScenarioRunner(options, targets);
+            var results = await runner.RunAsync(cancellationToken);
+            await runner.WriteAsync(results, cancellationToken);
+            return 0;
+        }
+        finally
+        {
+            if (distribution is not null)
+            {
+                await distribution.DisposeAsync();
+                Console.WriteLine($"stopped docker-registry pid {distribution.Pid}");
+            }
+        }
+    }
+
+    internal static Dictionary<string, string> ParseArgs(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"unexpected argument '{args[i]}'");
+            }
+
+            var name = args[i][2..];
+            var eq = name.IndexOf('=');
+            if (eq >= 0)
+            {
+                values[name[..eq]] = name[(eq + 1)..];
+            }
+            else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                values[name] = args[++i];
+            }
+            else
+            {
+                values[name] = "true";
+            }
+        }
+
+        return values;
+    }
+
+    private static string[] Split(string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static int ParseInt(string text) => int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
+
+    private static int Int(Dictionary<string, string> values, string name, int fallback) =>
+        values.TryGetValue(name, out var text) ? ParseInt(text) : fallback;
+
+    private static int[] Pids(Dictionary<string, string> values, string name) =>
+        values.TryGetValue(name, out var text) ? Split(text).Select(ParseInt).ToArray() : [];
+
+    /// <summary>Reads "15s", "500ms", "2m" or a plain number of seconds.</summary>
+    internal static TimeSpan Duration(Dictionary<string, string> values, string name, TimeSpan fallback)
+    {
+        if (!values.TryGetValue(name, out var text))
+        {
+            return fallback;
+        }
+
+        static double Number(string s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => TimeSpan.FromMilliseconds(Number(text[..^2])),
+            _ when text.EndsWith('s') => TimeSpan.FromSeconds(Number(text[..^1])),
+            _ when text.EndsWith('m') => TimeSpan.FromMinutes(Number(text[..^1])),
+            _ => TimeSpan.FromSeconds(Number(text)),
+        };
+    }
+}
