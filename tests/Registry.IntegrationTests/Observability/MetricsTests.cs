@@ -75,6 +75,28 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
     }
 
     [Fact]
+    public async Task AbandonedRequest_IsCountedAsCancelled_AndTheEdgeMeterIsExported()
+    {
+        var repo = OciClient.UniqueRepo("metrics-abort");
+        var location = await Client.StartUploadAsync(repo);
+        var before = await MetricsScrape.TakeAsync(Client.Http);
+        await AbortedRequests.AbandonedPatchAsync(_registry.Address, location);
+
+        // The edge notices the hang-up on its own schedule: poll, bounded.
+        var after = before;
+        for (var i = 0; i < 100 && after.Delta(before, Requests("upload_patch", "cancelled")) < 1; i++)
+        {
+            await Task.Delay(100);
+            after = await MetricsScrape.TakeAsync(Client.Http);
+        }
+
+        Assert.Equal(1, after.Delta(before, Requests("upload_patch", "cancelled")));
+        Assert.Equal(1, after.Delta(before, "registry_edge_requests_aborted_total{operation=\"Upload\"}"));
+        Assert.Equal(1, after.Delta(before, "registry_edge_cancellation_stop_duration_seconds_count{operation=\"Upload\"}"));
+        Assert.True(after.Samples.ContainsKey("registry_edge_cancellation_stop_duration_seconds_bucket{operation=\"Upload\",le=\"0.1\"}"));
+    }
+
+    [Fact]
     public async Task UploadSessions_OpenGaugeFollowsStartAndCancel()
     {
         var repo = OciClient.UniqueRepo("metrics-upload");
