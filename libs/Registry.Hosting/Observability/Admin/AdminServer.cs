@@ -176,6 +176,7 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         }
     }
 
+    // TODO: a .gcdump (the heap graph alone, as dotnet-gcdump writes) needs PerfView's heap-graph builder; until then this is the whole process.
     private async Task WriteDumpAsync(HttpContext context)
     {
         if (!await _capture.WaitAsync(0, context.RequestAborted))
