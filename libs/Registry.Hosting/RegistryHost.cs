@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Logging;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Admin;
+using Registry.Hosting.Observability.Leaks;
 
 namespace Registry.Hosting;
 
@@ -19,6 +21,12 @@ public static class RegistryHost
         ["--data-dir"] = "Registry:DataDir",
         ["--config"] = "Registry:ConfigFile",
     };
+
+    /// <summary>
+    /// Where a gRPC service host also listens with HTTP/1.1 for /metrics and /healthz, e.g.
+    /// "http://127.0.0.1:9103". Empty (the default): only the gRPC addresses, which serve them over h2c.
+    /// </summary>
+    public const string ObservabilityUrlKey = "Registry:Observability:HttpUrl";
 
     /// <summary>
     /// Maps REGISTRY_-prefixed environment variables into the Registry section:
@@ -41,21 +49,16 @@ public static class RegistryHost
     }
 
     /// <summary>
-    /// Where a gRPC service host also listens with HTTP/1.1 for /metrics and /healthz, e.g.
-    /// "http://127.0.0.1:9103". Empty (the default): only the gRPC addresses, which serve them over h2c.
-    /// </summary>
-    public const string ObservabilityUrlKey = "Registry:Observability:HttpUrl";
-
-    /// <summary>
     /// Creates a builder with the settings every registry process shares: configuration from
     /// appsettings.json, environment variables (ASP.NET's, plus REGISTRY_-prefixed ones for the Registry
     /// section), the command line (with <see cref="SwitchMappings"/>), Serilog, and <see cref="RegistryOptions"/>.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, tracing: true);
+    public static WebApplicationBuilder CreateBuilder(string[] args) => CreateBuilder(args, primary: true);
 
-    // tracing: false for a host that shares its process with one that traces already; tracer providers
-    // listen process-wide, so a second one would export every span twice.
-    private static WebApplicationBuilder CreateBuilder(string[] args, bool tracing)
+    // primary: false for a host that shares its process with another (the all-in-one's embedded services):
+    // tracer providers listen process-wide and the runtime is one, so only the primary host traces and
+    // watches the runtime for leaks, else every span and every runtime report would come twice.
+    private static WebApplicationBuilder CreateBuilder(string[] args, bool primary)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -67,10 +70,15 @@ public static class RegistryHost
         AddConfigFile(builder.Configuration);
         builder.UseRegistryLogging();
         builder.AddRegistryObservability();
-        if (tracing)
+        if (primary)
         {
             builder.AddRegistryTracing();
+            builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.SectionName));
+            builder.Services.AddSingleton<AdminServer>();
+            builder.Services.AddHostedService(provider => provider.GetRequiredService<AdminServer>());
         }
+
+        builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));
         var grace = builder.Configuration.GetSection(RegistryOptions.SectionName).Get<RegistryOptions>()?.ShutdownGracePeriod
@@ -86,7 +94,7 @@ public static class RegistryHost
     public static WebApplicationBuilder CreateServiceBuilder(string[] args, string? unixSocketPath = null)
     {
         // A host on a Unix socket is the all-in-one process's embedded services host: the edge traces for both.
-        var builder = CreateBuilder(args, tracing: unixSocketPath is null);
+        var builder = CreateBuilder(args, primary: unixSocketPath is null);
         var observabilityUrl = builder.Configuration[ObservabilityUrlKey] ?? string.Empty;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

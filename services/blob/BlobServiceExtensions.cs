@@ -2,10 +2,12 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Registry.Blob.Grpc;
 using Registry.Blob.Metadata;
+using Registry.Blob.Storage;
 using Registry.Blob.Uploads;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Leaks;
 using Registry.Storage;
 using Registry.Storage.Filesystem;
 
@@ -29,7 +31,8 @@ public static class BlobServiceExtensions
                 throw new InvalidOperationException($"Registry:Storage:Driver '{driver}' is not available; use 'filesystem'.");
             }
 
-            return new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) });
+            return new InstrumentedStorageDriver(
+                new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) }));
         });
         services.AddSingleton(provider => new BlobMetadataStore(
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "blobs.db"),
@@ -39,6 +42,7 @@ public static class BlobServiceExtensions
         services.AddHostedService(provider => provider.GetRequiredService<UploadPurger>());
         services.AddSingleton<UploadMetrics>();
         services.AddHostedService(provider => provider.GetRequiredService<UploadMetrics>());
+        services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<UploadMetrics>());
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration(
                 "blob-storage",

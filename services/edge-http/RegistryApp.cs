@@ -9,7 +9,9 @@ using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Pipeline;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
+using Registry.EdgeHttp.Observability;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Leaks;
 using Registry.Manifest;
 
 namespace Registry.EdgeHttp;
@@ -124,6 +126,8 @@ public static class RegistryApp
         services.AddSingleton<RequestPipeline>();
         services.AddSingleton<CancellationMetrics>();
         services.AddSingleton<OciEndpoint>();
+        services.AddSingleton<InFlightRequests>();
+        services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<InFlightRequests>());
         var checks = services.AddHealthChecks();
         string[] names = ["auth", "manifest", "blob"];
         for (var i = 0; i < names.Length; i++)

@@ -33,15 +33,23 @@ public static class RegistryLogging
                 .ReadFrom.Configuration(builder.Configuration)
                 .Enrich.FromLogContext()
                 .Enrich.With<SecretRedactor>();
-            if (string.Equals(format, "console", StringComparison.OrdinalIgnoreCase))
-            {
-                configuration.WriteTo.Console(
-                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {RequestId} {TraceId}{NewLine}{Exception}");
-            }
-            else
-            {
-                configuration.WriteTo.Console(new RenderedCompactJsonFormatter());
-            }
+            // Formatting and writing happen on a background thread, off the request path; past the
+            // buffer, lines are dropped rather than slowing requests down.
+            configuration.WriteTo.Async(
+                sink =>
+                {
+                    if (string.Equals(format, "console", StringComparison.OrdinalIgnoreCase))
+                    {
+                        sink.Console(
+                            outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {RequestId} {TraceId}{NewLine}{Exception}");
+                    }
+                    else
+                    {
+                        sink.Console(new RenderedCompactJsonFormatter());
+                    }
+                },
+                bufferSize: 16384,
+                blockWhenFull: false);
 
             if (!string.IsNullOrEmpty(file))
             {

@@ -1,6 +1,7 @@
 using Prometheus;
 using Registry.Blob.Metadata;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Observability.Leaks;
 
 namespace Registry.Blob.Uploads;
 
@@ -8,7 +9,7 @@ namespace Registry.Blob.Uploads;
 /// Open upload sessions and how long the stalest has been idle, read from the blob database when
 /// Prometheus scrapes (an indexed count, not per request).
 /// </summary>
-internal sealed class UploadMetrics : IHostedService
+internal sealed class UploadMetrics : IHostedService, ILeakSignal
 {
     private static readonly SampledGauge Open = new(Metrics.CreateGauge(
         "registry_upload_sessions_open", "Upload sessions started and neither finished, cancelled nor purged."));
@@ -27,6 +28,16 @@ internal sealed class UploadMetrics : IHostedService
 
     /// <summary>Open sessions now (the leak detector reads this).</summary>
     public long OpenSessions => _metadata.CountUploads();
+
+    public string Name => "upload_sessions";
+
+    /// <summary>Growth below this many sessions is never reported (clients abandon some; the purger ends them).</summary>
+    public double MinimumIncrease => 500;
+
+    public double Sample() => _metadata.CountUploads();
+
+    public string Evidence() =>
+        $"{_metadata.CountUploads()} upload sessions open; the stalest idle for {_metadata.OldestUploadIdle().TotalSeconds:0} s.";
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

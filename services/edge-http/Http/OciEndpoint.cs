@@ -20,6 +20,7 @@ internal sealed partial class OciEndpoint
     private readonly EdgeContext _edge;
     private readonly ILogger<OciEndpoint> _logger;
     private readonly ILogger _requests;
+    private readonly InFlightRequests _inFlight;
     private readonly int _retryAfterSeconds;
     private readonly CancellationMetrics _cancellations;
 
@@ -28,14 +29,16 @@ internal sealed partial class OciEndpoint
         EdgeContext edge,
         IOptions<EdgeOptions> options,
         CancellationMetrics cancellations,
+        InFlightRequests inFlight,
         ILogger<OciEndpoint> logger,
         ILoggerFactory loggerFactory)
     {
         _cancellations = cancellations;
+        _inFlight = inFlight;
+        _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
-        _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
         _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
     }
 
@@ -43,11 +46,12 @@ internal sealed partial class OciEndpoint
     {
         context.Response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         var aborted = context.RequestAborted;
-        var started = EdgeMetrics.RequestStarted();
-        var kind = EdgeOperation.Unknown;
-        OciRoute route = default;
         OciOperation? operation = null;
         CancellationTokenRegistration abortWatch = default;
+        var started = EdgeMetrics.RequestStarted();
+        var slot = _inFlight.Enter();
+        var kind = EdgeOperation.Unknown;
+        OciRoute route = default;
         try
         {
             if (!OciRouteParser.TryParse(context.Request.Path.Value ?? string.Empty, out route))
@@ -57,6 +61,7 @@ internal sealed partial class OciEndpoint
             }
 
             kind = EdgeMetrics.Classify(route, context.Request.Method);
+            _inFlight.SetOperation(slot, kind);
             operation = OperationFactory.Create(context, route);
             abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!_pipeline.TryEnter(operation))
@@ -102,7 +107,9 @@ internal sealed partial class OciEndpoint
                 _cancellations.RecordStopped(operation.AbortedAt, operation.Route.Kind.ToString());
             }
 
-            var elapsed = EdgeMetrics.RequestFinished(kind, context, started);
+            _inFlight.Exit(slot);
+            var gone = aborted.IsCancellationRequested || operation is { ClientGone: true };
+            var elapsed = EdgeMetrics.RequestFinished(kind, context, started, gone);
 
             // The path is never logged whole: its query may carry a signed URL's signature or a token.
             Log.Request(
@@ -111,7 +118,7 @@ internal sealed partial class OciEndpoint
                 EdgeMetrics.OperationNames[(int)kind],
                 route.Name ?? string.Empty,
                 route.Reference ?? string.Empty,
-                aborted.IsCancellationRequested || operation is { ClientGone: true } ? 499 : context.Response.StatusCode,
+                gone ? 499 : context.Response.StatusCode,
                 elapsed * 1000);
         }
     }

@@ -61,8 +61,6 @@ internal static class EdgeMetrics
     private static readonly Counter.Child[] BytesInChildren = new Counter.Child[OperationNames.Length];
     private static readonly Counter.Child[] BytesOutChildren = new Counter.Child[OperationNames.Length];
 
-    private static long _inFlight;
-
     static EdgeMetrics()
     {
         for (var op = 0; op < OperationNames.Length; op++)
@@ -76,9 +74,6 @@ internal static class EdgeMetrics
             }
         }
     }
-
-    /// <summary>Requests in flight now (the leak detector reads this).</summary>
-    public static long InFlight => Interlocked.Read(ref _inFlight);
 
     /// <summary>The operation label for a parsed route and a method.</summary>
     public static EdgeOperation Classify(in OciRoute route, string method)
@@ -109,19 +104,17 @@ internal static class EdgeMetrics
     /// <summary>Marks a request as started; returns the timestamp <see cref="RequestFinished"/> takes.</summary>
     public static long RequestStarted()
     {
-        Interlocked.Increment(ref _inFlight);
         InFlightGauge.Inc();
         return Stopwatch.GetTimestamp();
     }
 
     /// <summary>Records a finished request (count, duration, bytes out, pulls and pushes); returns its duration in seconds.</summary>
-    public static double RequestFinished(EdgeOperation operation, HttpContext context, long startTimestamp)
+    public static double RequestFinished(EdgeOperation operation, HttpContext context, long startTimestamp, bool clientGone)
     {
-        Interlocked.Decrement(ref _inFlight);
         InFlightGauge.Dec();
         var elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
         var status = context.Response.StatusCode;
-        var cancelled = context.RequestAborted.IsCancellationRequested;
+        var cancelled = clientGone;
         var statusClass = cancelled ? CancelledClass : Math.Clamp((status / 100) - 1, 0, CancelledClass - 1);
         var index = ((int)operation * StatusClasses.Length) + statusClass;
         RequestChildren[index].Inc();

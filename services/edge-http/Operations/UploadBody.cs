@@ -77,7 +77,7 @@ internal static class UploadBody
             }, cancellationToken);
 
             var body = request.Body;
-            var metricKind = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
+            var kind = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
                 : HttpMethods.IsPost(request.Method) ? EdgeOperation.UploadStart : EdgeOperation.UploadPut;
             while (true)
             {
@@ -98,7 +98,7 @@ internal static class UploadBody
                     break;
                 }
 
-                EdgeMetrics.AddBytesIn(metricKind, filled);
+                EdgeMetrics.AddBytesIn(kind, filled);
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
                 await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);

@@ -54,9 +54,6 @@ internal sealed class PipelineMetrics : IDisposable
         }
     }
 
-    /// <summary>Operations in flight in a stage (the leak detector and tests read this).</summary>
-    public int InFlightIn(int stage) => Volatile.Read(ref _inFlight[stage]);
-
     /// <summary>Marks a step as started; returns the timestamp <see cref="StepFinished"/> takes.</summary>
     public long StepStarted(int stage)
     {

@@ -159,6 +159,49 @@ public sealed class LoggingTests
         }
     }
 
+    [Fact]
+    public async Task Startup_LogsRuntimeAndSettings_WithSecretsRedacted()
+    {
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        const string AdminToken = "startup-admin-token-d0-not-log";
+        try
+        {
+            var registry = await RegistryFixture.StartAsync(
+                dataDir, $"--Registry:Logging:File={logFile}", "--Registry:Admin:Url=http://127.0.0.1:0", $"--Registry:Admin:Token={AdminToken}");
+            await registry.DisposeAsync();
+
+            var lines = await File.ReadAllLinesAsync(logFile);
+            Assert.DoesNotContain(lines, line => line.Contains(AdminToken, StringComparison.Ordinal));
+            var started = lines.Select(line => JsonDocument.Parse(line).RootElement)
+                .Where(root => root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 110)
+                .Select(root => root.Clone())
+                .ToList();
+            Assert.Contains(started, root => root.GetProperty("Addresses").GetString()!.Contains("127.0.0.1", StringComparison.Ordinal));
+            foreach (var root in started)
+            {
+                Assert.Contains(root.GetProperty("GcMode").GetString(), new[] { "server", "workstation" });
+                Assert.True(root.GetProperty("HeapLimitBytes").GetInt64() > 0);
+                Assert.True(root.GetProperty("CpuCount").GetInt32() > 0);
+            }
+
+            // Each host of the process (the edge and its embedded services) reports its settings.
+            var reports = lines.Where(line => line.Contains("\"EffectiveSettings\"", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(reports);
+            foreach (var report in reports)
+            {
+                using var json = JsonDocument.Parse(report);
+                var values = json.RootElement.GetProperty("Settings");
+                Assert.Equal("***", values.GetProperty("Registry:Admin:Token").GetString());
+                Assert.Equal(dataDir, values.GetProperty("Registry:DataDir").GetString());
+            }
+        }
+        finally
+        {
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
     private static string Levels(string requests) =>
         $$"""{ "Serilog": { "MinimumLevel": { "Override": { "Registry.Requests": "{{requests}}" } } } }""";
 

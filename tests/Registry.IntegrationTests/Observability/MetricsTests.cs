@@ -64,9 +64,36 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         Assert.True(after.Sum("registry_grpc_client_calls_total") > before.Sum("registry_grpc_client_calls_total"));
         Assert.True(after.Delta(before, "registry_grpc_server_calls_total{method=\"/registry.v1.Manifests/PutManifest\",code=\"OK\"}") >= 1);
 
+        // The blob service's storage calls are timed by driver and operation.
+        Assert.True(after.Delta(before, "registry_storage_operation_duration_seconds_count{driver=\"filesystem\",operation=\"commit\"}") >= 2);
+        Assert.True(after.Delta(before, "registry_storage_operation_duration_seconds_count{driver=\"filesystem\",operation=\"move\"}") >= 2);
+        Assert.True(after.Samples.ContainsKey("registry_storage_errors_total{driver=\"filesystem\",operation=\"open_read\"}"));
+
         // Labels name operations, never repositories or digests.
         Assert.DoesNotContain(repo, after.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(pushed.LayerDigest, after.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AbandonedRequest_IsCountedAsCancelled_AndTheEdgeMeterIsExported()
+    {
+        var repo = OciClient.UniqueRepo("metrics-abort");
+        var location = await Client.StartUploadAsync(repo);
+        var before = await MetricsScrape.TakeAsync(Client.Http);
+        await AbortedRequests.AbandonedPatchAsync(_registry.Address, location);
+
+        // The edge notices the hang-up on its own schedule: poll, bounded.
+        var after = before;
+        for (var i = 0; i < 100 && after.Delta(before, Requests("upload_patch", "cancelled")) < 1; i++)
+        {
+            await Task.Delay(100);
+            after = await MetricsScrape.TakeAsync(Client.Http);
+        }
+
+        Assert.Equal(1, after.Delta(before, Requests("upload_patch", "cancelled")));
+        Assert.Equal(1, after.Delta(before, "registry_edge_requests_aborted_total{operation=\"Upload\"}"));
+        Assert.Equal(1, after.Delta(before, "registry_edge_cancellation_stop_duration_seconds_count{operation=\"Upload\"}"));
+        Assert.True(after.Samples.ContainsKey("registry_edge_cancellation_stop_duration_seconds_bucket{operation=\"Upload\",le=\"0.1\"}"));
     }
 
     [Fact]

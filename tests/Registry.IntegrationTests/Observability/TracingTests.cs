@@ -51,6 +51,13 @@ public sealed class TracingTests
                 traces.Add(root.TraceId);
             }
 
+            // The upload that completed a blob reached storage inside its own trace (a pull reads the file the
+            // blob service names, with no storage call to trace).
+            var completion = await WaitForAsync(spans, s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("http.request.method"), "PUT")
+                && s.GetTagItem("url.path") is string put && put.Contains("/blobs/uploads/", StringComparison.Ordinal));
+            var commit = await WaitForAsync(spans, s => s.TraceId == completion.TraceId && s.DisplayName == "storage move");
+            Assert.Equal("filesystem", commit.GetTagItem("storage.driver"));
+
             Assert.Equal(traces.Count, traces.Distinct().Count());
         }
         finally

@@ -1,0 +1,223 @@
+using System.Diagnostics.Tracing;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Diagnostics.NETCore.Client;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Registry.Hosting.Observability.Admin;
+
+/// <summary>
+/// On-demand diagnostics of the live process, on their own port, off by default and behind a bearer
+/// token: a CPU sampling trace for N seconds (.nettrace, as dotnet-trace writes), a process dump with
+/// the managed heap (as dotnet-dump writes), and a snapshot of the runtime counters (JSON). The
+/// process opens a diagnostics client on its own pid, so nothing has to be installed beside it. One
+/// capture runs at a time; a second gets 409.
+/// </summary>
+internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
+{
+    // The runtime keywords dotnet-trace's cpu-sampling profile enables (GC, loader, JIT, exceptions,
+    // thread pool…), so stacks resolve to method names.
+    private const long RuntimeKeywords = 0x14C14FCCBD;
+
+    private readonly AdminOptions _options;
+    private readonly ILogger<AdminServer> _logger;
+    private readonly SemaphoreSlim _capture = new(1, 1);
+    private WebApplication? _app;
+
+    public AdminServer(IOptions<AdminOptions> options, ILogger<AdminServer> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Where the admin endpoints listen once started; null when they are off.</summary>
+    public Uri? Address { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(_options.Url))
+        {
+            return;
+        }
+
+        if (string.IsNullOrEmpty(_options.Token) || _options.Token.Length < 16)
+        {
+            throw new InvalidOperationException("Registry:Admin:Url is set, so Registry:Admin:Token must be set too (at least 16 characters).");
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(_options.Url);
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.Use(RequireTokenAsync);
+        app.MapGet("/admin/counters", WriteCountersAsync);
+        app.MapGet("/admin/trace", WriteTraceAsync);
+        app.MapGet("/admin/dump", WriteDumpAsync);
+        await app.StartAsync(cancellationToken);
+        _app = app;
+        Address = new Uri(app.Urls.First());
+        Log.Listening(_logger, Address.ToString());
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+
+        _capture.Dispose();
+    }
+
+    private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        const string Scheme = "Bearer ";
+        var presented = header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? header[Scheme.Length..].Trim() : string.Empty;
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(_options.Token)))
+        {
+            Log.Refused(_logger, context.Request.Path.Value ?? string.Empty);
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            return;
+        }
+
+        await next(context);
+    }
+
+    private static async Task WriteCountersAsync(HttpContext context)
+    {
+        var memory = GC.GetGCMemoryInfo();
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("time", DateTimeOffset.UtcNow);
+        json.WriteNumber("pid", Environment.ProcessId);
+        json.WriteNumber("cpuCount", Environment.ProcessorCount);
+        json.WriteNumber("workingSetBytes", Environment.WorkingSet);
+        json.WriteBoolean("serverGc", System.Runtime.GCSettings.IsServerGC);
+        json.WriteNumber("gcHeapSizeBytes", memory.HeapSizeBytes);
+        json.WriteNumber("gcFragmentedBytes", memory.FragmentedBytes);
+        json.WriteNumber("gcCommittedBytes", memory.TotalCommittedBytes);
+        json.WriteNumber("gcHeapLimitBytes", memory.TotalAvailableMemoryBytes);
+        json.WriteNumber("gcTotalAllocatedBytes", GC.GetTotalAllocatedBytes());
+        json.WriteNumber("gcPauseTimeSeconds", GC.GetTotalPauseDuration().TotalSeconds);
+        json.WriteNumber("gcLastPausePercent", memory.PauseTimePercentage);
+        json.WriteNumber("gen0Collections", GC.CollectionCount(0));
+        json.WriteNumber("gen1Collections", GC.CollectionCount(1));
+        json.WriteNumber("gen2Collections", GC.CollectionCount(2));
+        json.WriteNumber("threadPoolThreads", ThreadPool.ThreadCount);
+        json.WriteNumber("threadPoolQueueLength", ThreadPool.PendingWorkItemCount);
+        json.WriteNumber("threadPoolCompletedItems", ThreadPool.CompletedWorkItemCount);
+        json.WriteNumber("lockContentions", Monitor.LockContentionCount);
+        json.WriteNumber("timers", Timer.ActiveCount);
+        json.WriteEndObject();
+    }
+
+    private async Task WriteTraceAsync(HttpContext context)
+    {
+        var seconds = int.TryParse(context.Request.Query["seconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var asked) ? asked : 10;
+        if (seconds < 1 || seconds > _options.MaxTraceSeconds)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync($"seconds must be between 1 and {_options.MaxTraceSeconds}\n", context.RequestAborted);
+            return;
+        }
+
+        if (!await _capture.WaitAsync(0, context.RequestAborted))
+        {
+            context.Response.StatusCode = StatusCodes.Status409Conflict;
+            return;
+        }
+
+        try
+        {
+            Log.Capturing(_logger, "CPU trace", seconds);
+            var client = new DiagnosticsClient(Environment.ProcessId);
+            EventPipeProvider[] providers =
+            [
+                new("Microsoft-DotNETCore-SampleProfiler", EventLevel.Informational),
+                new("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, RuntimeKeywords),
+            ];
+            using var session = await client.StartEventPipeSessionAsync(providers, requestRundown: true, circularBufferMB: 256, context.RequestAborted);
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"registry-{Environment.ProcessId}-cpu.nettrace\"";
+            var copy = session.EventStream.CopyToAsync(context.Response.Body, context.RequestAborted);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(seconds), context.RequestAborted);
+            }
+            finally
+            {
+                // Stopping ends the stream (after the rundown), which ends the copy.
+                await session.StopAsync(CancellationToken.None);
+            }
+
+            await copy;
+        }
+        finally
+        {
+            _capture.Release();
+        }
+    }
+
+    // TODO: a .gcdump (the heap graph alone, as dotnet-gcdump writes) needs PerfView's heap-graph builder; until then this is the whole process.
+    private async Task WriteDumpAsync(HttpContext context)
+    {
+        if (!await _capture.WaitAsync(0, context.RequestAborted))
+        {
+            context.Response.StatusCode = StatusCodes.Status409Conflict;
+            return;
+        }
+
+        var path = Path.Combine(Path.GetTempPath(), $"registry-{Environment.ProcessId}-{Guid.NewGuid():N}.dmp");
+        try
+        {
+            Log.Capturing(_logger, "heap dump", 0);
+            var client = new DiagnosticsClient(Environment.ProcessId);
+            await client.WriteDumpAsync(DumpType.WithHeap, path, logDumpGeneration: false, context.RequestAborted);
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"registry-{Environment.ProcessId}.dmp\"";
+            await using var dump = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            context.Response.ContentLength = dump.Length;
+            await dump.CopyToAsync(context.Response.Body, context.RequestAborted);
+        }
+        finally
+        {
+            File.Delete(path);
+            _capture.Release();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 130, EventName = "AdminListening", Level = LogLevel.Information,
+            Message = "Admin endpoints listen on {Address}")]
+        public static partial void Listening(ILogger logger, string address);
+
+        [LoggerMessage(EventId = 131, EventName = "AdminRefused", Level = LogLevel.Warning,
+            Message = "Admin request to {Path} refused: missing or wrong token")]
+        public static partial void Refused(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 132, EventName = "AdminCapture", Level = LogLevel.Information,
+            Message = "Capturing a {Kind} ({Seconds} s)")]
+        public static partial void Capturing(ILogger logger, string kind, int seconds);
+
+        // Next free id: 133 (observability uses 110-139).
+    }
+}
