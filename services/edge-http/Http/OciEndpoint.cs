@@ -22,6 +22,7 @@ internal sealed partial class OciEndpoint
     private readonly ILogger _requests;
     private readonly InFlightRequests _inFlight;
     private readonly int _retryAfterSeconds;
+    private readonly string _retryAfterHeader;
     private readonly CancellationMetrics _cancellations;
 
     public OciEndpoint(
@@ -40,6 +41,7 @@ internal sealed partial class OciEndpoint
         _edge = edge;
         _logger = logger;
         _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
+        _retryAfterHeader = _retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task HandleAsync(HttpContext context)
@@ -66,10 +68,11 @@ internal sealed partial class OciEndpoint
             abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!_pipeline.TryEnter(operation))
             {
+                // Shedding must cost less than serving, or overload feeds itself: no exception, a body made once.
                 EdgeMetrics.Rejected();
                 Log.Rejected(_logger, context.Request.Method, route.Kind.ToString());
-                context.Response.Headers.RetryAfter = _retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                throw new OciException(OciErrorCode.TooManyRequests, "the registry is at capacity; retry later");
+                await OciErrorWriter.WriteAtCapacityAsync(context, _retryAfterHeader);
+                return;
             }
 
             await operation.Completion;
@@ -125,7 +128,7 @@ internal sealed partial class OciEndpoint
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1000, EventName = "RequestRejected", Level = LogLevel.Information,
+        [LoggerMessage(EventId = 1000, EventName = "RequestRejected", Level = LogLevel.Debug,
             Message = "{Method} {Route} refused: the pipeline is full")]
         public static partial void Rejected(ILogger logger, string method, string route);
 

@@ -6,6 +6,25 @@ namespace Registry.EdgeHttp.Http;
 /// <summary>Writes OCI error bodies: {"errors":[{"code":…,"message":…,"detail":…}]}.</summary>
 internal static class OciErrorWriter
 {
+    private static readonly byte[] AtCapacityBody = System.Text.Encoding.UTF8.GetBytes(
+        "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"the registry is at capacity; retry later\",\"detail\":null}]}");
+
+    /// <summary>The 429 of a full pipeline: the same answer every time, written from bytes made once.</summary>
+    public static Task WriteAtCapacityAsync(HttpContext context, string retryAfter)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status429TooManyRequests;
+        response.Headers.RetryAfter = retryAfter;
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+
+        response.ContentType = "application/json";
+        response.ContentLength = AtCapacityBody.Length;
+        return response.Body.WriteAsync(AtCapacityBody, context.RequestAborted).AsTask();
+    }
+
     /// <summary>Answers the request with an OCI error, unless the response has started already.</summary>
     public static async Task WriteAsync(HttpContext context, OciException error)
     {
@@ -22,7 +41,7 @@ internal static class OciErrorWriter
         response.ContentLength = null;
         response.StatusCode = error.HttpStatus;
         response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
-        if (error.Code == OciErrorCode.TooManyRequests || error.Code == OciErrorCode.Unavailable)
+        if ((error.Code == OciErrorCode.TooManyRequests || error.Code == OciErrorCode.Unavailable) && response.Headers.RetryAfter.Count == 0)
         {
             response.Headers.RetryAfter = "1";
         }
