@@ -52,6 +52,54 @@ public sealed class AdminTests
     }
 
     [Fact]
+    public async Task ATraceWhoseClientLeaves_LeavesTheRegistryServingAndTheSlotFree()
+    {
+        var dataDir = TempDirectory.Create();
+        try
+        {
+            await using var registry = await RegistryFixture.StartAsync(
+                dataDir, "--Registry:Admin:Url=http://127.0.0.1:0", $"--Registry:Admin:Token={Token}");
+            var address = registry.EdgeServices.GetRequiredService<AdminServer>().Address!;
+            using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(2) };
+            using var client = new OciClient(registry.Address);
+
+            // Ask for a 5 s trace and hang up after one second, before any byte of it arrives.
+            using (var leave = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => SendAsync(http, "/admin/trace?seconds=5", Token, leave.Token));
+            }
+
+            // The registry keeps answering while and after the capture winds down.
+            for (var i = 0; i < 20; i++)
+            {
+                using var ping = await client.GetAsync("/v2/");
+                Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
+                await Task.Delay(100);
+            }
+
+            // The capture slot comes free again (bounded wait), and a bad duration is refused, not defaulted.
+            HttpStatusCode status = HttpStatusCode.Conflict;
+            for (var i = 0; i < 100 && status == HttpStatusCode.Conflict; i++)
+            {
+                using var again = await SendAsync(http, "/admin/trace?seconds=1", Token);
+                status = again.StatusCode;
+                if (status == HttpStatusCode.Conflict)
+                {
+                    await Task.Delay(200);
+                }
+            }
+
+            Assert.Equal(HttpStatusCode.OK, status);
+            using var bad = await SendAsync(http, "/admin/trace?seconds=-1", Token);
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+        finally
+        {
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
+    [Fact]
     public async Task WithTheToken_CountersTraceAndDumpAreServed()
     {
         var dataDir = TempDirectory.Create();
@@ -140,10 +188,10 @@ public sealed class AdminTests
         }
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, string path, string token)
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, string path, string token, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 }

@@ -131,8 +131,10 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
 
     private async Task WriteTraceAsync(HttpContext context)
     {
-        var seconds = int.TryParse(context.Request.Query["seconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var asked) ? asked : 10;
-        if (seconds < 1 || seconds > _options.MaxTraceSeconds)
+        var given = context.Request.Query["seconds"].ToString();
+        var seconds = 10;
+        if ((given.Length > 0 && !int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out seconds))
+            || seconds < 1 || seconds > _options.MaxTraceSeconds)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync($"seconds must be between 1 and {_options.MaxTraceSeconds}\n", context.RequestAborted);
@@ -154,21 +156,52 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
                 new("Microsoft-DotNETCore-SampleProfiler", EventLevel.Informational),
                 new("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, RuntimeKeywords),
             ];
-            using var session = await client.StartEventPipeSessionAsync(providers, requestRundown: true, circularBufferMB: 256, context.RequestAborted);
-            context.Response.ContentType = "application/octet-stream";
-            context.Response.Headers.ContentDisposition = $"attachment; filename=\"registry-{Environment.ProcessId}-cpu.nettrace\"";
-            var copy = session.EventStream.CopyToAsync(context.Response.Body, context.RequestAborted);
+            // The runtime writes the session's events into a pipe that must always be read to its end:
+            // when nobody reads it, the runtime's writer blocks and with it every thread that raises an
+            // event (the whole process). So the stream goes into a temporary file, whatever the client
+            // does, and only the finished file is sent.
+            var path = Path.Combine(Path.GetTempPath(), $"registry-{Environment.ProcessId}-{Guid.NewGuid():N}.nettrace");
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(seconds), context.RequestAborted);
+                using (var session = await client.StartEventPipeSessionAsync(providers, requestRundown: true, circularBufferMB: 256, context.RequestAborted))
+                {
+                    Task drain;
+                    await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                    {
+                        drain = session.EventStream.CopyToAsync(file, CancellationToken.None);
+                        try
+                        {
+                            await Task.Delay(TimeSpan.FromSeconds(seconds), context.RequestAborted);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            // The client left: stop early, but still read the stream to its end below.
+                        }
+                        finally
+                        {
+                            // Stopping ends the stream (after the rundown), which ends the drain.
+                            await session.StopAsync(CancellationToken.None);
+                        }
+
+                        await drain;
+                    }
+                }
+
+                if (context.RequestAborted.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                context.Response.ContentType = "application/octet-stream";
+                context.Response.Headers.ContentDisposition = $"attachment; filename=\"registry-{Environment.ProcessId}-cpu.nettrace\"";
+                await using var trace = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+                context.Response.ContentLength = trace.Length;
+                await trace.CopyToAsync(context.Response.Body, context.RequestAborted);
             }
             finally
             {
-                // Stopping ends the stream (after the rundown), which ends the copy.
-                await session.StopAsync(CancellationToken.None);
+                File.Delete(path);
             }
-
-            await copy;
         }
         finally
         {
