@@ -129,6 +129,11 @@ public static class RegistryApp
         services.AddSingleton<InFlightRequests>();
         services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<InFlightRequests>());
         var checks = services.AddHealthChecks();
+        checks.Add(new HealthCheckRegistration(
+            "edge-pipeline",
+            provider => new PipelineHealthCheck(provider.GetRequiredService<RequestPipeline>(), provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<EdgeOptions>>()),
+            HealthStatus.Unhealthy,
+            [HealthTags.Live, HealthTags.Ready]));
         string[] names = ["auth", "manifest", "blob"];
         for (var i = 0; i < names.Length; i++)
         {

@@ -15,6 +15,12 @@ public sealed class PipelineOptions
     /// <summary>How many requests each stage may hold, running and waiting. Default 4 × its parallelism.</summary>
     public int CapacityFactor { get; set; } = 4;
 
+    /// <summary>
+    /// Seconds with requests queued and no step finished after which the pipeline counts as wedged and the
+    /// health endpoints (live and ready) turn unhealthy. Default 30.
+    /// </summary>
+    public int StallSeconds { get; set; } = 30;
+
     /// <summary>Seconds a client is told to wait (Retry-After) when the pipeline is full. Default 1.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -25,7 +31,7 @@ public sealed class PipelineOptions
     /// <summary>Checks the options; a bad value stops the process at startup.</summary>
     public void Validate()
     {
-        if (ControlParallelism < 0 || BlobParallelism < 0 || CapacityFactor < 1 || RetryAfterSeconds < 0)
+        if (ControlParallelism < 0 || BlobParallelism < 0 || CapacityFactor < 1 || RetryAfterSeconds < 0 || StallSeconds < 1)
         {
             throw new InvalidOperationException("Registry:Edge:Pipeline values must be positive (or 0 for the default).");
         }

@@ -25,6 +25,9 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly TransformBlock<OciOperation, OciOperation> _manifest;
     private readonly TransformBlock<OciOperation, OciOperation> _blob;
     private readonly ActionBlock<OciOperation> _assemble;
+
+    // When a step last finished (Stopwatch ticks): the stall check's measure of progress.
+    private long _lastProgress = Stopwatch.GetTimestamp();
     private readonly PipelineMetrics _metrics;
 
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
@@ -79,6 +82,19 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     public (int Auth, int Manifest, int Blob, int Assemble) QueueDepths =>
         (_auth.InputCount + _auth.OutputCount, _manifest.InputCount + _manifest.OutputCount,
          _blob.InputCount + _blob.OutputCount, _assemble.InputCount);
+
+    /// <summary>
+    /// True when operations wait in a stage's queue and no step anywhere has finished for longer than
+    /// <paramref name="limit"/>: the pipeline is wedged (a long upload alone holds a slot without
+    /// queueing anything, so it never counts).
+    /// </summary>
+    public bool IsStalled(TimeSpan limit)
+    {
+        // Waiting: in a stage's input, or done with a stage and unable to move on (its output).
+        var (auth, manifest, blob, assemble) = QueueDepths;
+        var waiting = auth + manifest + blob + assemble;
+        return waiting > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress)) > limit;
+    }
 
     /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
     public bool TryEnter(OciOperation operation)
@@ -157,6 +173,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
             _metrics.StepFinished(stage, started);
         }
 
@@ -223,6 +240,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
             _metrics.StepFinished(PipelineMetrics.Assemble, started);
         }
     }

@@ -40,6 +40,34 @@ public sealed class RequestPipelineTests : IAsyncLifetime
     public async Task DisposeAsync() => await _pipeline.DisposeAsync();
 
     [Fact]
+    public async Task IsStalled_OnlyWhileRequestsQueueBehindStepsThatNeverFinish()
+    {
+        var limit = TimeSpan.FromMilliseconds(200);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // One stuck operation holds the manifest stage: nothing queues, so a long step alone is no stall.
+        var first = new BlockingOperation(gate.Task);
+        Assert.True(_pipeline.TryEnter(first));
+        await Task.Delay(limit * 3);
+        Assert.False(_pipeline.IsStalled(limit));
+
+        // A second one queues behind it and no step finishes: wedged.
+        var second = new BlockingOperation(gate.Task);
+        Assert.True(_pipeline.TryEnter(second));
+        var deadline = DateTime.UtcNow + Bound;
+        while (!_pipeline.IsStalled(limit) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(_pipeline.IsStalled(limit));
+
+        gate.SetResult();
+        await Task.WhenAll(first.Completion, second.Completion).WaitAsync(Bound);
+        Assert.False(_pipeline.IsStalled(limit));
+    }
+
+    [Fact]
     public async Task TryEnter_StagesFull_RefusesAtOnceAndAdmitsAgainOnceTheyDrain()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
