@@ -1,4 +1,4 @@
 using Registry.EdgeHttp;
 
 // The registry: dotnet run --project services/edge-http [-- --urls http://127.0.0.1:5000 --data-dir ./data]
-await RegistryApp.RunAsync(args);
+return await Registry.Hosting.ProcessMain.RunAsync("registry", () => RegistryApp.RunAsync(args));
