@@ -166,7 +166,15 @@ internal static class UploadBody
     {
         try
         {
-            await call.RequestStream.WriteAsync(chunk, cancellationToken);
+            var write = call.RequestStream.WriteAsync(chunk, cancellationToken);
+            if (!write.IsCompleted && await Task.WhenAny(write, call.ResponseAsync) != write)
+            {
+                // The service answered (an unknown session, a chunk that does not continue the upload) and
+                // will read no more: a write waiting for HTTP/2 window it will never grant must not wait on.
+                throw new IOException("the service ended the upload call before taking all of its bytes");
+            }
+
+            await write;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
