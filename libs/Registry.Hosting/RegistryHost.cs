@@ -99,11 +99,12 @@ public static class RegistryHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
-            // The connection window is twice Kestrel's default so several upload streams run at once; each
-            // stream's window stays small because every byte it admits may sit in Kestrel's pool: 4 MiB per
-            // stream held ~55 MiB more heap after 500 abandoned uploads than 512 KiB, at the same push rate.
-            kestrel.Limits.Http2.InitialConnectionWindowSize = 2 * 1024 * 1024;
-            kestrel.Limits.Http2.InitialStreamWindowSize = 512 * 1024;
+            // Larger HTTP/2 windows let one blob stream run at disk speed instead of waiting on window updates.
+            // TODO: 512 KiB stream windows saved ~55 MiB of heap after 500 abandoned uploads, but the extra
+            // client-side stream resets they cause when the service answers early seem to trip Kestrel's reset
+            // limits and break the shared connection (a 503 "broken pipe"); needs a reset-free early answer first.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 8 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 4 * 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
             if (unixSocketPath is not null)
             {
