@@ -20,10 +20,9 @@ public static class ProcessMain
         {
             return 0;
         }
-#pragma warning disable CA1031 // The last frame: whatever failed, the answer is a message and an exit code.
         catch (Exception ex)
-#pragma warning restore CA1031
         {
+            // The last frame: whatever failed, the answer is a message and an exit code.
             await Console.Error.WriteLineAsync($"{name}: cannot run: {ex.GetType().Name}: {ex.Message}");
             return 1;
         }

@@ -21,7 +21,6 @@ internal sealed partial class OciEndpoint
     private readonly ILogger<OciEndpoint> _logger;
     private readonly ILogger _requests;
     private readonly InFlightRequests _inFlight;
-    private readonly int _retryAfterSeconds;
     private readonly string _retryAfterHeader;
     private readonly CancellationMetrics _cancellations;
 
@@ -40,8 +39,7 @@ internal sealed partial class OciEndpoint
         _pipeline = pipeline;
         _edge = edge;
         _logger = logger;
-        _retryAfterSeconds = options.Value.Pipeline.RetryAfterSeconds;
-        _retryAfterHeader = _retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _retryAfterHeader = options.Value.Pipeline.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task HandleAsync(HttpContext context)

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 
 namespace Registry.Benchmarks.Scenarios;
@@ -258,12 +259,6 @@ internal static class ShutdownCommand
 
         process.Kill();
         throw new TimeoutException("the registry did not answer /v2/ within a minute");
-    }
-
-    private sealed class StrongBox<T>
-        where T : struct
-    {
-        public T Value;
     }
 
     private sealed class Outcomes
