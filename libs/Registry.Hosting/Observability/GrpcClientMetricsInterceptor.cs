@@ -5,11 +5,12 @@ using Grpc.Core.Interceptors;
 namespace Registry.Hosting.Observability;
 
 /// <summary>
-/// Counts and times the unary and client-streaming calls a process makes to the services, by method
-/// and status code (DeadlineExceeded among them). The wrappers pass the call itself as state to
-/// static delegates, so the only allocation per call is the task that waits for the response.
+/// Counts and times the calls a process makes to the services, by method and status code
+/// (DeadlineExceeded among them). The unary and client-streaming wrappers pass the call itself as
+/// state to static delegates, so the only allocation per call is the task that waits for the
+/// response; a server-streaming call (a blob read over gRPC) is recorded when its reader reaches the
+/// end, fails, or is disposed before the end (Cancelled).
 /// </summary>
-// TODO: server-streaming calls (blob downloads over gRPC) are measured on the service side only.
 public sealed class GrpcClientMetricsInterceptor : Interceptor
 {
     /// <inheritdoc />
@@ -48,6 +49,28 @@ public sealed class GrpcClientMetricsInterceptor : Interceptor
             call);
     }
 
+    /// <inheritdoc />
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
+        TRequest request,
+        ClientInterceptorContext<TRequest, TResponse> context,
+        AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        var start = Stopwatch.GetTimestamp();
+        var call = continuation(request, context);
+        var reader = new ObservedReader<TResponse>(call.ResponseStream, context.Method.FullName, start);
+        return new AsyncServerStreamingCall<TResponse>(
+            reader,
+            call.ResponseHeadersAsync,
+            call.GetStatus,
+            call.GetTrailers,
+            () =>
+            {
+                reader.RecordUnfinished();
+                call.Dispose();
+            });
+    }
+
     private static async Task<TResponse> ObserveAsync<TResponse>(Task<TResponse> response, string method, long start)
     {
         try
@@ -60,6 +83,45 @@ public sealed class GrpcClientMetricsInterceptor : Interceptor
         {
             GrpcMetrics.Client.Record(method, GrpcMetrics.CodeOf(ex), start);
             throw;
+        }
+    }
+
+    /// <summary>Passes the messages through and records the call once, when it ends one way or another.</summary>
+    private sealed class ObservedReader<TResponse>(IAsyncStreamReader<TResponse> inner, string method, long start)
+        : IAsyncStreamReader<TResponse>
+    {
+        private int _recorded;
+
+        public TResponse Current => inner.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            try
+            {
+                var more = await inner.MoveNext(cancellationToken).ConfigureAwait(false);
+                if (!more)
+                {
+                    Record(StatusCode.OK);
+                }
+
+                return more;
+            }
+            catch (Exception ex)
+            {
+                Record(GrpcMetrics.CodeOf(ex));
+                throw;
+            }
+        }
+
+        /// <summary>The caller let go of the call before its end: the call was cancelled.</summary>
+        public void RecordUnfinished() => Record(StatusCode.Cancelled);
+
+        private void Record(StatusCode code)
+        {
+            if (Interlocked.Exchange(ref _recorded, 1) == 0)
+            {
+                GrpcMetrics.Client.Record(method, code, start);
+            }
         }
     }
 }
