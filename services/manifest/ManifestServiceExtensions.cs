@@ -31,7 +31,7 @@ public static class ManifestServiceExtensions
                 throw new InvalidOperationException("Registry:Services:Blob must name the blob service's address.");
             }
 
-            return GrpcChannels.Create(address);
+            return GrpcChannels.Create(address, provider.GetRequiredService<ILoggerFactory>());
         });
         services.AddSingleton(provider => new Blobs.BlobsClient(GrpcChannels.Instrumented(provider.GetRequiredService<GrpcChannel>())));
         services.AddHealthChecks()

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Logging;
 using Registry.Hosting.Observability;
 
 namespace Registry.Hosting.Grpc;
@@ -22,8 +23,11 @@ public static class GrpcChannels
         return channel.Intercept(ClientMetrics);
     }
 
-    /// <summary>Creates a channel for an address "http://host:port" or "unix:/path.sock".</summary>
-    public static GrpcChannel Create(string address)
+    /// <summary>
+    /// Creates a channel for an address "http://host:port" or "unix:/path.sock". With a logger factory
+    /// the client logs each call at Debug (under Grpc.Net.Client) and its failures.
+    /// </summary>
+    public static GrpcChannel Create(string address, ILoggerFactory? loggerFactory = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(address);
         var handler = new SocketsHttpHandler
@@ -66,6 +70,7 @@ public static class GrpcChannels
             MaxReceiveMessageSize = 8 * 1024 * 1024,
             MaxSendMessageSize = 8 * 1024 * 1024,
             ServiceConfig = new ServiceConfig(),
+            LoggerFactory = loggerFactory,
         });
     }
 }

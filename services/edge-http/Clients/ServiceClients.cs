@@ -12,12 +12,12 @@ internal sealed class ServiceClients : IDisposable
     private readonly Grpc.Net.Client.GrpcChannel[] _channels;
     private readonly TimeSpan _callTimeout;
 
-    public ServiceClients(IOptions<ServiceAddresses> addresses, IOptions<EdgeOptions> options)
+    public ServiceClients(IOptions<ServiceAddresses> addresses, IOptions<EdgeOptions> options, ILoggerFactory loggerFactory)
     {
         var value = addresses.Value;
-        var auth = GrpcChannels.Create(Required(value.Auth, "Auth"));
-        var manifest = GrpcChannels.Create(Required(value.Manifest, "Manifest"));
-        var blob = GrpcChannels.Create(Required(value.Blob, "Blob"));
+        var auth = GrpcChannels.Create(Required(value.Auth, "Auth"), loggerFactory);
+        var manifest = GrpcChannels.Create(Required(value.Manifest, "Manifest"), loggerFactory);
+        var blob = GrpcChannels.Create(Required(value.Blob, "Blob"), loggerFactory);
         _channels = [auth, manifest, blob];
         Auth = new Protos.Auth.AuthClient(GrpcChannels.Instrumented(auth));
         Manifests = new Manifests.ManifestsClient(GrpcChannels.Instrumented(manifest));

@@ -18,15 +18,16 @@ internal abstract class OciOperation
     {
         Context = context;
         Route = route;
-        Activity = System.Diagnostics.Activity.Current;
+        ExecutionContext = System.Threading.ExecutionContext.Capture();
     }
 
     /// <summary>
-    /// The request's activity. Dataflow runs a stage's steps under whatever execution context started
-    /// the stage's worker, so each step puts this back as the current activity: the spans and the W3C
-    /// context of its gRPC calls then belong to this request's trace.
+    /// The request's execution context (capturing it copies nothing). Dataflow runs a stage's steps
+    /// under whatever context started the stage's worker, so each step restores this one: its spans
+    /// and the W3C context of its gRPC calls belong to this request's trace, and its log lines carry
+    /// the request's scope (RequestId).
     /// </summary>
-    public System.Diagnostics.Activity? Activity { get; }
+    public ExecutionContext? ExecutionContext { get; }
 
     /// <summary>The HTTP exchange.</summary>
     public HttpContext Context { get; }

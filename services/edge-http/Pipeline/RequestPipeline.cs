@@ -156,9 +156,12 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return operation;
         }
 
-        // Set inside this async method, the current activity reverts when the step ends.
-        // TODO: log lines written inside a stage step lack the request's RequestId scope (the trace id is right).
-        Activity.Current = operation.Activity;
+        // Restored inside this async method, the worker's own context comes back when the step yields.
+        if (operation.ExecutionContext is { } requestContext)
+        {
+            ExecutionContext.Restore(requestContext);
+        }
+
         var started = _metrics.StepStarted(stage);
         using var span = RegistryTracing.Source.HasListeners() ? RegistryTracing.Source.StartActivity(StageSpanNames[stage]) : null;
         try

@@ -109,6 +109,72 @@ public sealed class LoggingTests
     }
 
     [Fact]
+    public async Task LinesWrittenInsidePipelineSteps_CarryTheirRequestsId()
+    {
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        try
+        {
+            // The gRPC client logs each call at Debug; those calls run inside the pipeline's stage steps,
+            // on workers a different request may have started. One worker per stage, with room to queue
+            // every request, makes that the rule rather than a chance.
+            var registry = await RegistryFixture.StartAsync(
+                dataDir,
+                $"--Registry:Logging:File={logFile}",
+                "--Registry:Edge:Pipeline:ControlParallelism=1",
+                "--Registry:Edge:Pipeline:CapacityFactor=64",
+                "--Serilog:MinimumLevel:Default=Debug",
+                "--Serilog:MinimumLevel:Override:Grpc=Debug");
+            var prefix = OciClient.UniqueRepo("steplog");
+            await using (registry)
+            {
+                using var client = new OciClient(registry.Address);
+                var requests = Enumerable.Range(0, 24).Select(async i =>
+                {
+                    using var missing = await client.GetAsync($"/v2/{prefix}-{i}/manifests/v9");
+                    Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+                });
+                await Task.WhenAll(requests);
+            }
+
+            var lines = new List<JsonElement>();
+            foreach (var line in await File.ReadAllLinesAsync(logFile))
+            {
+                using var json = JsonDocument.Parse(line);
+                lines.Add(json.RootElement.Clone());
+            }
+
+            var requestLines = lines.Where(l => l.TryGetProperty("EventId", out var id)
+                && id.GetProperty("Id").GetInt32() == 1004
+                && l.TryGetProperty("Repository", out var r) && r.GetString()!.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            Assert.Equal(24, requestLines.Count);
+            var checkedLines = 0;
+            foreach (var request in requestLines)
+            {
+                var trace = request.GetProperty("@tr").GetString();
+                var requestId = request.GetProperty("RequestId").GetString();
+                var grpcLines = lines
+                    .Where(l => l.TryGetProperty("@tr", out var tr) && tr.GetString() == trace
+                        && l.GetProperty("SourceContext").GetString()!.StartsWith("Grpc.Net.Client", StringComparison.Ordinal))
+                    .ToList();
+                Assert.NotEmpty(grpcLines);
+                Assert.All(grpcLines, l => Assert.Equal(requestId, l.TryGetProperty("RequestId", out var id) ? id.GetString() : null));
+                checkedLines += grpcLines.Count;
+            }
+
+            // Each request made at least its auth and manifest calls: no line was shared or lost.
+            Assert.Equal(checkedLines, lines.Count(l => l.TryGetProperty("SourceContext", out var c)
+                && c.GetString()!.StartsWith("Grpc.Net.Client", StringComparison.Ordinal)
+                && l.TryGetProperty("@tr", out var tr)
+                && requestLines.Any(r => r.GetProperty("@tr").GetString() == tr.GetString())));
+        }
+        finally
+        {
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
+    [Fact]
     public async Task LevelsInTheConfigFile_ApplyWithoutRestart()
     {
         var dataDir = TempDirectory.Create();

@@ -29,7 +29,7 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         // No service answers at these addresses: the auth decision comes from the cache, so the
         // pipeline is exercised alone.
         var addresses = Options.Create(new ServiceAddresses { Auth = "http://127.0.0.1:9", Manifest = "http://127.0.0.1:9", Blob = "http://127.0.0.1:9" });
-        var clients = new ServiceClients(addresses, _options);
+        var clients = new ServiceClients(addresses, _options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         var authDecisions = new AuthDecisionCache(_options, TimeProvider.System);
         authDecisions.Set(authDecisions.KeyFor(new AuthorizeRequest())!, new AuthorizeResponse { Allowed = true });
         _edge = new EdgeContext(clients, new Locations(_options), new ManifestReader(clients, new ManifestCache(_options), _options), authDecisions, _options);
