@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
+using Serilog.Formatting.Display;
 
 namespace Registry.Hosting.Logging;
 
@@ -40,12 +41,12 @@ public static class RegistryLogging
                 {
                     if (string.Equals(format, "console", StringComparison.OrdinalIgnoreCase))
                     {
-                        sink.Console(
-                            outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {RequestId} {TraceId}{NewLine}{Exception}");
+                        sink.Console(new ScrubbingFormatter(new MessageTemplateTextFormatter(
+                            "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {RequestId} {TraceId}{NewLine}{Exception}")));
                     }
                     else
                     {
-                        sink.Console(new RenderedCompactJsonFormatter());
+                        sink.Console(new ScrubbingFormatter(new RenderedCompactJsonFormatter()));
                     }
                 },
                 bufferSize: 16384,
@@ -54,7 +55,7 @@ public static class RegistryLogging
             if (!string.IsNullOrEmpty(file))
             {
                 // Shared: in the all-in-one layout the edge and the services host write to the same file.
-                configuration.WriteTo.File(new RenderedCompactJsonFormatter(), file, shared: true);
+                configuration.WriteTo.File(new ScrubbingFormatter(new RenderedCompactJsonFormatter()), file, shared: true);
             }
         });
         return builder;

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Serilog.Core;
 using Serilog.Events;
 
@@ -7,10 +8,10 @@ namespace Registry.Hosting.Logging;
 /// Keeps credentials out of every log line, whoever wrote it (our code, ASP.NET Core, gRPC): properties
 /// named like a credential are replaced by "***", string values carrying an HTTP credential scheme are
 /// replaced, and query strings (signed URLs, tokens in query parameters) are cut from any value that
-/// carries one. Runs after the other enrichers, so scope properties are covered too.
+/// carries one, at any depth of a structured value. Runs after the other enrichers, so scope properties
+/// are covered too. Exceptions are scrubbed where they are written (<see cref="ScrubbingFormatter"/>).
 /// </summary>
-// TODO: exception messages and values nested inside structured properties are not scrubbed.
-internal sealed class SecretRedactor : ILogEventEnricher
+internal sealed partial class SecretRedactor : ILogEventEnricher
 {
     /// <summary>What a removed secret is replaced by.</summary>
     public const string Mask = "***";
@@ -28,15 +29,10 @@ internal sealed class SecretRedactor : ILogEventEnricher
         List<LogEventProperty>? replacements = null;
         foreach (var (name, value) in logEvent.Properties)
         {
-            if (value is not ScalarValue { Value: string text })
+            var scrubbed = ScrubValue(name, value);
+            if (!ReferenceEquals(scrubbed, value))
             {
-                continue;
-            }
-
-            var scrubbed = IsSecretName(name) && text.Length > 0 ? Mask : Scrub(text);
-            if (!ReferenceEquals(scrubbed, text))
-            {
-                (replacements ??= []).Add(new LogEventProperty(name, new ScalarValue(scrubbed)));
+                (replacements ??= []).Add(new LogEventProperty(name, scrubbed));
             }
         }
 
@@ -46,6 +42,71 @@ internal sealed class SecretRedactor : ILogEventEnricher
             {
                 logEvent.AddOrUpdateProperty(property);
             }
+        }
+    }
+
+    /// <summary>
+    /// Credentials cut out of free text (an exception's message and stack, a response body) while the
+    /// rest stays readable: the credential after an HTTP scheme and every query string become "***".
+    /// The same instance when there was nothing to cut.
+    /// </summary>
+    internal static string ScrubInline(string text)
+    {
+        var scrubbed = SchemeCredential().Replace(text, "$1 " + Mask);
+        scrubbed = QueryString().Replace(scrubbed, "?" + Mask);
+        return string.Equals(scrubbed, text, StringComparison.Ordinal) ? text : scrubbed;
+    }
+
+    /// <summary>A property value without credentials, at any depth: the same instance when it had none.</summary>
+    internal static LogEventPropertyValue ScrubValue(string name, LogEventPropertyValue value)
+    {
+        switch (value)
+        {
+            case ScalarValue { Value: string text }:
+                var scrubbed = IsSecretName(name) && text.Length > 0 ? Mask : Scrub(text);
+                return ReferenceEquals(scrubbed, text) ? value : new ScalarValue(scrubbed);
+            case StructureValue structure:
+                List<LogEventProperty>? fields = null;
+                for (var i = 0; i < structure.Properties.Count; i++)
+                {
+                    var field = structure.Properties[i];
+                    var clean = ScrubValue(field.Name, field.Value);
+                    if (fields is null && !ReferenceEquals(clean, field.Value))
+                    {
+                        fields = [.. structure.Properties.Take(i)];
+                    }
+
+                    fields?.Add(ReferenceEquals(clean, field.Value) ? field : new LogEventProperty(field.Name, clean));
+                }
+
+                return fields is null ? value : new StructureValue(fields, structure.TypeTag);
+            case SequenceValue sequence:
+                List<LogEventPropertyValue>? items = null;
+                for (var i = 0; i < sequence.Elements.Count; i++)
+                {
+                    var clean = ScrubValue(name, sequence.Elements[i]);
+                    if (items is null && !ReferenceEquals(clean, sequence.Elements[i]))
+                    {
+                        items = [.. sequence.Elements.Take(i)];
+                    }
+
+                    items?.Add(clean);
+                }
+
+                return items is null ? value : new SequenceValue(items);
+            case DictionaryValue dictionary:
+                var changed = false;
+                var entries = new List<KeyValuePair<ScalarValue, LogEventPropertyValue>>(dictionary.Elements.Count);
+                foreach (var (key, entry) in dictionary.Elements)
+                {
+                    var clean = ScrubValue(key.Value?.ToString() ?? string.Empty, entry);
+                    changed |= !ReferenceEquals(clean, entry);
+                    entries.Add(new(key, clean));
+                }
+
+                return changed ? new DictionaryValue(entries) : value;
+            default:
+                return value;
         }
     }
 
@@ -78,4 +139,10 @@ internal sealed class SecretRedactor : ILogEventEnricher
 
         return false;
     }
+
+    [GeneratedRegex(@"(?i)\b(bearer|basic|negotiate|digest)\s+[^\s""',;]+")]
+    private static partial Regex SchemeCredential();
+
+    [GeneratedRegex(@"\?[^\s""'?=]*=[^\s""']*")]
+    private static partial Regex QueryString();
 }

@@ -2,6 +2,9 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Registry.Hosting.Logging;
 using Registry.Hosting.Observability;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+using Serilog.Parsing;
 
 namespace Registry.UnitTests.Hosting;
 
@@ -24,6 +27,68 @@ public sealed class ObservabilityHelpersTests
     {
         var value = "manifest_get team/app";
         Assert.Same(value, SecretRedactor.Scrub(value));
+    }
+
+    [Theory]
+    [InlineData("header was 'Authorization: Bearer abc.def' at line 3", "header was 'Authorization: Bearer ***' at line 3")]
+    [InlineData("GET https://bucket.example/key?X-Amz-Signature=s3cr3t failed", "GET https://bucket.example/key?*** failed")]
+    [InlineData("plain failure? no", "plain failure? no")]
+    public void ScrubInline_CutsOnlyTheCredential(string value, string expected)
+    {
+        Assert.Equal(expected, SecretRedactor.ScrubInline(value));
+    }
+
+    [Fact]
+    public void ScrubValue_ReachesIntoStructuresSequencesAndDictionaries()
+    {
+        var nested = new StructureValue(
+        [
+            new LogEventProperty("Path", new ScalarValue("/v2/a/blobs/x")),
+            new LogEventProperty("Headers", new DictionaryValue(
+            [
+                new(new ScalarValue("Authorization"), new ScalarValue("Basic dXNlcjpwYXNz")),
+                new(new ScalarValue("Accept"), new ScalarValue("application/json")),
+            ])),
+            new LogEventProperty("Urls", new SequenceValue([new ScalarValue("https://b.example/k?sig=abc")])),
+        ]);
+
+        var text = SecretRedactor.ScrubValue("Request", nested).ToString();
+
+        Assert.DoesNotContain("dXNlcjpwYXNz", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("sig=abc", text, StringComparison.Ordinal);
+        Assert.Contains("/v2/a/blobs/x", text, StringComparison.Ordinal);
+        Assert.Contains("application/json", text, StringComparison.Ordinal);
+        var clean = new StructureValue([new LogEventProperty("Path", new ScalarValue("/v2/a"))]);
+        Assert.Same(clean, SecretRedactor.ScrubValue("Request", clean));
+    }
+
+    [Fact]
+    public void ScrubbingFormatter_WritesTheExceptionWithoutItsCredential()
+    {
+        Exception thrown;
+        try
+        {
+            throw new InvalidOperationException("upstream refused 'Bearer eyJhbGciOi.secret' for https://b.example/k?sig=abc");
+        }
+        catch (InvalidOperationException ex)
+        {
+            thrown = ex;
+        }
+
+        var logEvent = new LogEvent(
+            DateTimeOffset.UtcNow,
+            LogEventLevel.Error,
+            thrown,
+            new MessageTemplateParser().Parse("call failed"),
+            []);
+        using var output = new StringWriter();
+        new ScrubbingFormatter(new RenderedCompactJsonFormatter()).Format(logEvent, output);
+        var line = output.ToString();
+
+        Assert.DoesNotContain("eyJhbGciOi", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("sig=abc", line, StringComparison.Ordinal);
+        Assert.Contains("upstream refused", line, StringComparison.Ordinal);
+        Assert.Contains(nameof(ScrubbingFormatter_WritesTheExceptionWithoutItsCredential), line, StringComparison.Ordinal);
     }
 
     [Fact]
