@@ -113,14 +113,20 @@ internal sealed partial class OciEndpoint
             var elapsed = EdgeMetrics.RequestFinished(kind, context, started, gone);
 
             // The path is never logged whole: its query may carry a signed URL's signature or a token.
-            Log.Request(
-                _requests,
-                context.Request.Method,
-                EdgeMetrics.OperationNames[(int)kind],
-                route.Name ?? string.Empty,
-                route.Reference ?? string.Empty,
-                gone ? 499 : context.Response.StatusCode,
-                elapsed * 1000);
+            var status = gone ? 499 : context.Response.StatusCode;
+            var operationName = EdgeMetrics.OperationNames[(int)kind];
+            if (string.IsNullOrEmpty(route.Name))
+            {
+                RequestLog.Request(_requests, context.Request.Method, operationName, status, elapsed * 1000);
+            }
+            else if (string.IsNullOrEmpty(route.Reference))
+            {
+                RequestLog.InRepository.Request(_requests, context.Request.Method, operationName, route.Name, status, elapsed * 1000);
+            }
+            else
+            {
+                Log.Request(_requests, context.Request.Method, operationName, route.Name, route.Reference, status, elapsed * 1000);
+            }
         }
     }
 
@@ -154,5 +160,21 @@ internal sealed partial class OciEndpoint
             double elapsedMs);
 
         // Next free id: 1005 (RequestPipeline uses 1100-1199).
+    }
+
+    /// <summary>The same request line (event 1004) for routes without a reference or without a repository.</summary>
+    private static partial class RequestLog
+    {
+        [LoggerMessage(EventId = 1004, EventName = "Request", Level = LogLevel.Information,
+            Message = "{Method:l} {Operation:l} answered {StatusCode} in {ElapsedMs:0.###} ms")]
+        public static partial void Request(ILogger logger, string method, string operation, int statusCode, double elapsedMs);
+
+        public static partial class InRepository
+        {
+            [LoggerMessage(EventId = 1004, EventName = "Request", Level = LogLevel.Information,
+                Message = "{Method:l} {Operation:l} {Repository:l} answered {StatusCode} in {ElapsedMs:0.###} ms")]
+            public static partial void Request(
+                ILogger logger, string method, string operation, string repository, int statusCode, double elapsedMs);
+        }
     }
 }

@@ -80,7 +80,20 @@ public sealed class LoggingTests
                 using var client = new OciClient(registry.Address);
                 using var missing = await client.GetAsync($"/v2/{repo}/manifests/v9");
                 Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+                using var tags = await client.GetAsync($"/v2/{repo}/tags/list");
+                Assert.Equal(HttpStatusCode.NotFound, tags.StatusCode);
+                using var ping = await client.GetAsync("/v2/");
+                Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
             }
+
+            var messages = (await File.ReadAllLinesAsync(logFile))
+                .Select(line => JsonDocument.Parse(line).RootElement)
+                .Where(root => root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 1004)
+                .Select(root => root.GetProperty("@m").GetString()!)
+                .ToList();
+            Assert.Contains(messages, m => m.StartsWith("GET base answered 200 in ", StringComparison.Ordinal));
+            Assert.Contains(messages, m => m.StartsWith($"GET tags_list {repo} answered 404 in ", StringComparison.Ordinal));
+            Assert.Contains(messages, m => m.StartsWith($"GET manifest_get {repo} v9 answered 404 in ", StringComparison.Ordinal));
 
             var requests = new List<JsonElement>();
             foreach (var line in await File.ReadAllLinesAsync(logFile))
@@ -89,7 +102,8 @@ public sealed class LoggingTests
                 var root = json.RootElement;
                 Assert.True(root.TryGetProperty("@t", out _), line);
                 if (root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 1004
-                    && root.GetProperty("Repository").GetString() == repo)
+                    && root.TryGetProperty("Repository", out var repository) && repository.GetString() == repo
+                    && root.GetProperty("Operation").GetString() == "manifest_get")
                 {
                     requests.Add(root.Clone());
                 }
