@@ -30,6 +30,12 @@ public sealed class EdgeOptions
     /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A control request (not a blob download or an upload body) still in flight after this long is
+    /// stuck: the leak detector's "http_stuck_requests" signal counts it. Default 2 minutes.
+    /// </summary>
+    public TimeSpan StuckRequestAfter { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>The edge's caches.</summary>
     public Caching.EdgeCacheOptions Cache { get; set; } = new();
 

@@ -128,6 +128,7 @@ public static class RegistryApp
         services.AddSingleton<OciEndpoint>();
         services.AddSingleton<InFlightRequests>();
         services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<InFlightRequests>());
+        services.AddSingleton<ILeakSignal, StuckRequests>();
         var checks = services.AddHealthChecks();
         checks.Add(new HealthCheckRegistration(
             "edge-pipeline",

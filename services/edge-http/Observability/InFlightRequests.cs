@@ -85,6 +85,29 @@ internal sealed class InFlightRequests : ILeakSignal
 
     public double Sample() => Count;
 
+    /// <summary>
+    /// Tracked requests started before <paramref name="startedBefore"/> (a <see cref="Stopwatch"/>
+    /// timestamp) whose operation is not a bulk transfer: a blob download or an upload body may
+    /// rightly take minutes, a control request may not.
+    /// </summary>
+    public int CountControlStartedBefore(long startedBefore)
+    {
+        var count = 0;
+        for (var i = 0; i < Capacity; i++)
+        {
+            var started = Volatile.Read(ref _started[i]);
+            if (started != 0 && started < startedBefore && !IsTransfer(_operations[i]))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private static bool IsTransfer(EdgeOperation operation) =>
+        operation is EdgeOperation.BlobGet or EdgeOperation.UploadPatch or EdgeOperation.UploadPut or EdgeOperation.UploadStart;
+
     /// <summary>The five oldest requests in flight, with their operation and age.</summary>
     public string Evidence()
     {

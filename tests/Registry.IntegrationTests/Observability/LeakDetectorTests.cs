@@ -91,6 +91,56 @@ public sealed class LeakDetectorTests
         }
     }
 
+    [Fact]
+    public async Task OneStuckControlRequest_OnAQuietEdge_IsReported_ALongDownloadIsNot()
+    {
+        const string StuckSuspected = "registry_leak_suspected{signal=\"http_stuck_requests\"}";
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await using var registry = await RegistryFixture.StartAsync(
+                dataDir,
+                $"--Registry:Logging:File={logFile}",
+                "--Registry:Edge:StuckRequestAfter=00:00:01",
+                "--Registry:LeakDetector:Interval=00:00:00.100",
+                "--Registry:LeakDetector:ConsecutiveSamples=3");
+            using var client = new OciClient(registry.Address);
+            var repo = OciClient.UniqueRepo("stuck");
+
+            // A transfer may take long: an upload body held open for three seconds is not stuck.
+            var location = await client.StartUploadAsync(repo);
+            var longUpload = client.SendAsync(HttpMethod.Patch, location, new StallingContent(Task.Delay(3000)));
+            await Task.Delay(3000);
+            Assert.Equal(0, (await MetricsScrape.TakeAsync(client.Http)).Value(StuckSuspected));
+            (await longUpload.WaitAsync(Timeouts.Request)).Dispose();
+
+            // One manifest push whose body never ends: a control request, stuck.
+            var stuck = client.SendAsync(HttpMethod.Put, $"/v2/{repo}/manifests/v1", new StallingContent(release.Task));
+            var reported = false;
+            for (var i = 0; i < 100 && !reported; i++)
+            {
+                await Task.Delay(100);
+                reported = (await MetricsScrape.TakeAsync(client.Http)).Value(StuckSuspected) == 1;
+            }
+
+            Assert.True(reported, "the detector did not report one control request stuck for over a second");
+            var log = await ReadSharedAsync(logFile);
+            var warning = Assert.Single(log.Split('\n'), line => line.Contains("\"LeakSuspected\"", StringComparison.Ordinal)
+                && line.Contains("http_stuck_requests", StringComparison.Ordinal));
+            Assert.Contains("manifest_put", warning, StringComparison.Ordinal);
+
+            release.TrySetResult();
+            (await stuck.WaitAsync(Timeouts.Request)).Dispose();
+        }
+        finally
+        {
+            release.TrySetResult();
+            TempDirectory.Delete(dataDir);
+        }
+    }
+
     private static async Task<string> ReadSharedAsync(string path)
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
