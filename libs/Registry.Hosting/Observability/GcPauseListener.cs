@@ -28,6 +28,12 @@ internal sealed class GcPauseListener : EventListener
     private long _suspendTicks;
     private bool _suspended;
 
+    /// <summary>Starts listening; the series is exported at once, with zero pauses, before the first GC.</summary>
+    public GcPauseListener()
+    {
+        Pauses.Publish();
+    }
+
     /// <summary>Pauses measured since the listener started (for tests).</summary>
     public long PauseCount => (long)Pauses.Count;
 
