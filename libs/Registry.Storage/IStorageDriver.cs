@@ -40,4 +40,10 @@ public interface IStorageDriver
     /// download path), or null when the driver has none.
     /// </summary>
     string? GetLocalPath(string path);
+
+    /// <summary>
+    /// Whether a failed call may succeed if made again at once (a dropped connection, a stale network
+    /// mount, a throttled request). Callers retry only idempotent calls, and only on these.
+    /// </summary>
+    bool IsTransient(Exception exception) => false;
 }

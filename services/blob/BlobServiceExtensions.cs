@@ -23,6 +23,9 @@ public static class BlobServiceExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<BlobServiceOptions>().Bind(configuration.GetSection(BlobServiceOptions.SectionName))
             .Validate(options => { options.Validate(); return true; }).ValidateOnStart();
+        services.AddOptions<StorageResilienceOptions>()
+            .Bind(configuration.GetSection(StorageResilienceOptions.SectionName))
+            .Validate(options => { options.Validate(); return true; }).ValidateOnStart();
         services.AddSingleton<IStorageDriver>(provider =>
         {
             var driver = configuration["Registry:Storage:Driver"] ?? "filesystem";
@@ -31,8 +34,12 @@ public static class BlobServiceExtensions
                 throw new InvalidOperationException($"Registry:Storage:Driver '{driver}' is not available; use 'filesystem'.");
             }
 
-            return new InstrumentedStorageDriver(
-                new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) }));
+            // Each attempt is timed and counted; the resilience layer sees what the attempts gave.
+            return new ResilientStorageDriver(
+                new InstrumentedStorageDriver(
+                    new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = StorageRoot(provider, configuration) })),
+                provider.GetRequiredService<IOptions<StorageResilienceOptions>>().Value,
+                provider.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(provider => new BlobMetadataStore(
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "blobs.db"),

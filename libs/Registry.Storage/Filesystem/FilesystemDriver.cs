@@ -176,6 +176,13 @@ public sealed class FilesystemDriver : IStorageDriver
     /// <inheritdoc />
     public string? GetLocalPath(string path) => FullPath(path);
 
+    /// <summary>
+    /// I/O errors a network filesystem gives while it recovers: EINTR, EIO, EAGAIN, ETIMEDOUT, ESTALE
+    /// (the runtime puts the errno in the exception's HResult).
+    /// </summary>
+    public bool IsTransient(Exception exception) =>
+        exception is IOException { HResult: 4 or 5 or 11 or 110 or 116 } and not FileNotFoundException and not DirectoryNotFoundException;
+
     private string FullPath(string path)
     {
         if (path.Length == 0 || path[0] == '/' || path.Contains("..", StringComparison.Ordinal) || path.Contains('\\'))

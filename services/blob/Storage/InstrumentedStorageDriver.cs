@@ -11,7 +11,6 @@ namespace Registry.Blob.Storage;
 /// call, in the request's trace). A missing path is an answer, not an error; a cancelled call is
 /// neither. Reads are timed to the open, writes to the commit: the bytes flow at the client's pace.
 /// </summary>
-// TODO: retries and breaker state have no series yet; they come with the S3 and Azure drivers, which retry.
 internal sealed class InstrumentedStorageDriver : IStorageDriver
 {
     private static readonly string[] OperationNames = ["size", "open_read", "open_writer", "commit", "move", "delete", "list"];
@@ -163,6 +162,8 @@ internal sealed class InstrumentedStorageDriver : IStorageDriver
     }
 
     public string? GetLocalPath(string path) => _inner.GetLocalPath(path);
+
+    public bool IsTransient(Exception exception) => _inner.IsTransient(exception);
 
     private (long Started, Activity? Span) Start(Op op)
     {

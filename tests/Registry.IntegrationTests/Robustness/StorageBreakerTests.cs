@@ -1,0 +1,90 @@
+using System.Net;
+using System.Security.Cryptography;
+using Registry.IntegrationTests.Support;
+
+namespace Registry.IntegrationTests.Robustness;
+
+/// <summary>
+/// A storage that keeps failing (here: the uploads folder replaced by a file) opens the blob service's
+/// circuit breaker: pushes then fail at once with 503 UNAVAILABLE and Retry-After instead of each
+/// trying the broken storage; once the storage is repaired, a probe after the pause closes it.
+/// </summary>
+[Collection(Observability.ObservabilityCollection.Name)]
+public sealed class StorageBreakerTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+    private OciClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _registry = await RegistryFixture.StartAsync(
+            _dataDir,
+            "--Registry:Storage:Resilience:BreakerFailures=2",
+            "--Registry:Storage:Resilience:BreakDuration=00:00:02");
+        _client = new OciClient(_registry.Address);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task FailingStorage_OpensTheBreaker_ThenRecovers()
+    {
+        var repo = OciClient.UniqueRepo("breaker");
+        var blob = RandomNumberGenerator.GetBytes(4096);
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(blob));
+        await _client.PushBlobAsync(repo, RandomNumberGenerator.GetBytes(64));
+
+        var uploads = Path.Combine(_dataDir, "docker", "registry", "v2", "_uploads");
+        Directory.Delete(uploads, recursive: true);
+        await File.WriteAllTextAsync(uploads, "not a folder");
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 6 && refused is null; i++)
+        {
+            var response = await _client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/?digest={digest}", new ByteArrayContent(blob));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                refused = response;
+            }
+            else
+            {
+                response.Dispose();
+            }
+        }
+
+        Assert.True(refused is not null, "statuses: " + string.Join(",", statuses));
+        using (refused)
+        {
+            Assert.Contains("UNAVAILABLE", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.True(refused.Headers.RetryAfter is not null, "a 503 must say when to retry");
+        }
+
+        Assert.DoesNotContain(HttpStatusCode.Created, statuses);
+        var scrape = await MetricsScrape.TakeAsync(_client.Http);
+        Assert.Equal(2, scrape.Value("registry_storage_breaker_state{driver=\"filesystem\"}"));
+
+        // Repaired: after the pause the next push probes, succeeds, and closes the breaker.
+        File.Delete(uploads);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        using (var pushed = await _client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/?digest={digest}", new ByteArrayContent(blob)))
+        {
+            Assert.Equal(HttpStatusCode.Created, pushed.StatusCode);
+        }
+
+        using (var get = await _client.GetAsync($"/v2/{repo}/blobs/{digest}"))
+        {
+            Assert.Equal(blob, await get.Content.ReadAsByteArrayAsync());
+        }
+
+        scrape = await MetricsScrape.TakeAsync(_client.Http);
+        Assert.Equal(0, scrape.Value("registry_storage_breaker_state{driver=\"filesystem\"}"));
+    }
+}
