@@ -53,7 +53,12 @@ internal sealed class HeapSnapshotReader
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        return reader.Build();
+        var snapshot = reader.Build();
+
+        // The event source outlives this call (something in TraceEvent keeps the last one reachable, and
+        // with it the callbacks into this reader): drop what was read so only the empty reader stays.
+        reader.Release();
+        return snapshot;
     }
 
     private void Subscribe(EventPipeEventSource source)
@@ -308,6 +313,24 @@ internal sealed class HeapSnapshotReader
 
         root.Define(graph, types);
         return new HeapSnapshot(graph, objects, problem);
+    }
+
+    private void Release()
+    {
+        _nodeBatches.Clear();
+        _nodeBatches.TrimExcess();
+        _edgeBatches.Clear();
+        _edgeBatches.TrimExcess();
+        _rootEdges.Clear();
+        _rootEdges.TrimExcess();
+        _statics.Clear();
+        _statics.TrimExcess();
+        _dependents.Clear();
+        _dependents.TrimExcess();
+        _typeNames.Clear();
+        _typeNames.TrimExcess();
+        _modulePaths.Clear();
+        _modulePaths.TrimExcess();
     }
 
     private int TypeOf(HeapGraph graph, Dictionary<(string Name, string? Module), int> types, ulong typeId, long size)
