@@ -2,7 +2,8 @@
 # Installs what the test suite needs on a fresh Debian machine, then restores NuGet packages.
 #   scripts/setup.sh            (as root; idempotent: installs only what is missing)
 # Needs: the .NET SDK on PATH (not installed here). Installs from Debian: skopeo, podman, buildah and
-# umoci for the end-to-end tests with real clients (plus uidmap, which podman expects).
+# umoci for the end-to-end tests with real clients (plus uidmap, which podman expects). Installs the
+# dotnet-gcdump tool into .tools/ (no root needed for that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,4 +41,13 @@ fi
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 MSBUILDDISABLENODEREUSE=1
 timeout 1200 dotnet restore Registry.sln --verbosity quiet --nologo || die "dotnet restore failed"
+
+# dotnet-gcdump, in the repository's own tool folder: the integration tests open the admin port's
+# .gcdump files with it (and fail under CI=true without it).
+gcdump_version=10.0.750501
+if [ ! -x .tools/dotnet-gcdump ]; then
+  log "installing dotnet-gcdump $gcdump_version into .tools/"
+  timeout 600 dotnet tool install --tool-path .tools dotnet-gcdump --version "$gcdump_version" >/dev/null \
+    || die "dotnet tool install dotnet-gcdump $gcdump_version failed"
+fi
 log "ok"

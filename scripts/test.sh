@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The single test command: builds and runs every test project of Registry.sln in Release.
 #   scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Podman]
-# Runs scripts/setup.sh first when a tool the tests need is missing. Prints a summary line
+# Runs scripts/setup.sh first when a tool the tests need is missing (dotnet-gcdump in .tools/ included). Prints a summary line
 # "tests: N passed, N failed, N skipped" and exits non-zero on any failure or when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ for cmd in dotnet skopeo podman buildah umoci; do
     break
   fi
 done
+[ -x .tools/dotnet-gcdump ] || { echo "test: .tools/dotnet-gcdump is missing, running scripts/setup.sh"; bash scripts/setup.sh; }
 
 results=artifacts/test-results
 rm -rf "$results"

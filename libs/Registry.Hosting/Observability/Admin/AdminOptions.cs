@@ -14,4 +14,10 @@ public sealed class AdminOptions
 
     /// <summary>The longest CPU trace a request may ask for. Default 120 seconds.</summary>
     public int MaxTraceSeconds { get; set; } = 120;
+
+    /// <summary>
+    /// How long a GC heap dump (/admin/gcdump) may wait for the runtime's heap walk before it is abandoned
+    /// with 503. Default 60 seconds; the walk of a heap of a few hundred MB takes a few seconds.
+    /// </summary>
+    public int GcDumpTimeoutSeconds { get; set; } = 60;
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -10,15 +11,16 @@ using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Registry.Hosting.Observability.Admin.GcDump;
 
 namespace Registry.Hosting.Observability.Admin;
 
 /// <summary>
 /// On-demand diagnostics of the live process, on their own port, off by default and behind a bearer
 /// token: a CPU sampling trace for N seconds (.nettrace, as dotnet-trace writes), a process dump with
-/// the managed heap (as dotnet-dump writes), and a snapshot of the runtime counters (JSON). The
-/// process opens a diagnostics client on its own pid, so nothing has to be installed beside it. One
-/// capture runs at a time; a second gets 409.
+/// the managed heap (as dotnet-dump writes), the heap graph alone (.gcdump, as dotnet-gcdump writes),
+/// and a snapshot of the runtime counters (JSON). The process opens a diagnostics client on its own
+/// pid, so nothing has to be installed beside it. One capture runs at a time; a second gets 409.
 /// </summary>
 internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
 {
@@ -29,12 +31,14 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
     private readonly AdminOptions _options;
     private readonly ILogger<AdminServer> _logger;
     private readonly SemaphoreSlim _capture = new(1, 1);
+    private readonly GcDumpCollector _gcDumps;
     private WebApplication? _app;
 
     public AdminServer(IOptions<AdminOptions> options, ILogger<AdminServer> logger)
     {
         _options = options.Value;
         _logger = logger;
+        _gcDumps = new GcDumpCollector(logger);
     }
 
     /// <summary>Where the admin endpoints listen once started; null when they are off.</summary>
@@ -52,6 +56,11 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
             throw new InvalidOperationException("Registry:Admin:Url is set, so Registry:Admin:Token must be set too (at least 16 characters).");
         }
 
+        if (_options.GcDumpTimeoutSeconds < 1)
+        {
+            throw new InvalidOperationException("Registry:Admin:GcDumpTimeoutSeconds must be at least 1.");
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(_options.Url);
         builder.Logging.ClearProviders();
@@ -60,6 +69,7 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         app.MapGet("/admin/counters", WriteCountersAsync);
         app.MapGet("/admin/trace", WriteTraceAsync);
         app.MapGet("/admin/dump", WriteDumpAsync);
+        app.MapGet("/admin/gcdump", WriteGcDumpAsync);
         await app.StartAsync(cancellationToken);
         _app = app;
         Address = new Uri(app.Urls.First());
@@ -143,7 +153,7 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
 
         if (!await _capture.WaitAsync(0, context.RequestAborted))
         {
-            context.Response.StatusCode = StatusCodes.Status409Conflict;
+            await WriteErrorAsync(context, StatusCodes.Status409Conflict, "TOOMANYREQUESTS", "another capture is running; try again when it ends");
             return;
         }
 
@@ -209,12 +219,11 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         }
     }
 
-    // TODO: a .gcdump (the heap graph alone, as dotnet-gcdump writes) needs PerfView's heap-graph builder; until then this is the whole process.
     private async Task WriteDumpAsync(HttpContext context)
     {
         if (!await _capture.WaitAsync(0, context.RequestAborted))
         {
-            context.Response.StatusCode = StatusCodes.Status409Conflict;
+            await WriteErrorAsync(context, StatusCodes.Status409Conflict, "TOOMANYREQUESTS", "another capture is running; try again when it ends");
             return;
         }
 
@@ -237,6 +246,103 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         }
     }
 
+    // The heap graph alone, as `dotnet-gcdump collect` writes it: the session's events go to a temporary
+    // .nettrace, the graph is built from that file once the session has ended, written to a temporary
+    // .gcdump, and only then sent (with its length), so a client that leaves never holds the runtime up.
+    private async Task WriteGcDumpAsync(HttpContext context)
+    {
+        if (!await _capture.WaitAsync(0, context.RequestAborted))
+        {
+            await WriteErrorAsync(context, StatusCodes.Status409Conflict, "TOOMANYREQUESTS", "another capture is running; try again when it ends");
+            return;
+        }
+
+        var stem = Path.Combine(Path.GetTempPath(), $"registry-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var tracePath = stem + ".nettrace";
+        var dumpPath = stem + ".gcdump";
+        var aborted = context.RequestAborted;
+        try
+        {
+            Log.Capturing(_logger, "GC heap dump", _options.GcDumpTimeoutSeconds);
+            var started = Stopwatch.GetTimestamp();
+            var recorded = await _gcDumps.RecordHeapWalkAsync(tracePath, TimeSpan.FromSeconds(_options.GcDumpTimeoutSeconds), aborted);
+            if (aborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (!recorded)
+            {
+                await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "UNAVAILABLE",
+                    $"the runtime did not finish a heap walk within {_options.GcDumpTimeoutSeconds} s");
+                return;
+            }
+
+            var snapshot = await Task.Run(() => HeapSnapshotReader.Read(tracePath, Environment.ProcessId, aborted), aborted);
+            File.Delete(tracePath);
+            if (snapshot.Graph is null || snapshot.Problem is not null)
+            {
+                Log.GcDumpFailed(_logger, snapshot.Problem ?? "no heap walk");
+                await WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "UNKNOWN",
+                    $"the heap walk could not be read: {snapshot.Problem ?? "no heap walk"}");
+                return;
+            }
+
+            using var process = Process.GetCurrentProcess();
+            var metadata = new GcDumpWriter.Metadata(
+                DateTime.Now,
+                Environment.MachineName,
+                process.ProcessName,
+                Environment.ProcessId,
+                process.PrivateMemorySize64,
+                Environment.WorkingSet,
+                CollectionLog: null,
+                CreationTool: "registry /admin/gcdump",
+                Environment.Is64BitProcess);
+            await Task.Run(
+                () =>
+                {
+                    using var file = new FileStream(dumpPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+                    GcDumpWriter.Write(file, snapshot.Graph, metadata);
+                },
+                aborted);
+
+            await using var dump = new FileStream(dumpPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            Log.GcDumpWritten(_logger, snapshot.ObjectCount, snapshot.Graph.TypeCount, snapshot.Graph.TotalSize, dump.Length,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"registry-{Environment.ProcessId}.gcdump\"";
+            context.Response.ContentLength = dump.Length;
+            await dump.CopyToAsync(context.Response.Body, aborted);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The client left; the session was still stopped and read to its end.
+        }
+        finally
+        {
+            File.Delete(tracePath);
+            File.Delete(dumpPath);
+            _capture.Release();
+        }
+    }
+
+    // Refusals carry an OCI-style error body, as the registry's own API answers.
+    private static async Task WriteErrorAsync(HttpContext context, int status, string code, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        json.WriteStartObject();
+        json.WriteStartArray("errors");
+        json.WriteStartObject();
+        json.WriteString("code", code);
+        json.WriteString("message", message);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
     private static partial class Log
     {
         [LoggerMessage(EventId = 130, EventName = "AdminListening", Level = LogLevel.Information,
@@ -251,6 +357,14 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
             Message = "Capturing a {Kind} ({Seconds} s)")]
         public static partial void Capturing(ILogger logger, string kind, int seconds);
 
-        // Next free id: 133 (observability uses 110-139).
+        [LoggerMessage(EventId = 136, EventName = "AdminGcDumpWritten", Level = LogLevel.Information,
+            Message = "GC heap dump of {Objects} objects, {Types} types and {HeapBytes} heap bytes written ({FileBytes} bytes) in {ElapsedMs} ms")]
+        public static partial void GcDumpWritten(ILogger logger, int objects, int types, long heapBytes, long fileBytes, double elapsedMs);
+
+        [LoggerMessage(EventId = 137, EventName = "AdminGcDumpFailed", Level = LogLevel.Error,
+            Message = "GC heap dump failed: {Problem}")]
+        public static partial void GcDumpFailed(ILogger logger, string problem);
+
+        // 133-135 are GcDumpCollector's. Next free id: 138 (observability uses 110-139).
     }
 }
