@@ -89,8 +89,10 @@ internal sealed class DownloadSigner
             return SignatureCheck.Invalid;
         }
 
-        Span<byte> given = stackalloc byte[SignatureBytes + 3];
-        if (Base64Url.GetMaxDecodedLength(signature.Length) > given.Length
+        // IsValid first: the decoder throws on characters outside the alphabet, and a bad query is not an exception.
+        Span<byte> given = stackalloc byte[SignatureBytes];
+        if (!Base64Url.IsValid(signature, out var decodedLength)
+            || decodedLength != SignatureBytes
             || !Base64Url.TryDecodeFromChars(signature, given, out var written)
             || written != SignatureBytes)
         {
@@ -99,7 +101,7 @@ internal sealed class DownloadSigner
 
         Span<byte> expected = stackalloc byte[SignatureBytes];
         if (!TryMac(path, expires, expected)
-            || !CryptographicOperations.FixedTimeEquals(expected, given[..SignatureBytes]))
+            || !CryptographicOperations.FixedTimeEquals(expected, given))
         {
             return SignatureCheck.Invalid;
         }
