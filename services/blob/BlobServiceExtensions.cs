@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using System.Security.Cryptography;
+using Registry.Blob.Downloads;
 using Registry.Blob.Grpc;
 using Registry.Blob.Metadata;
 using Registry.Blob.Storage;
@@ -50,6 +52,7 @@ public static class BlobServiceExtensions
         services.AddSingleton<UploadMetrics>();
         services.AddHostedService(provider => provider.GetRequiredService<UploadMetrics>());
         services.AddSingleton<ILeakSignal>(provider => provider.GetRequiredService<UploadMetrics>());
+        AddDirectDownloads(services, configuration);
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration(
                 "blob-storage",
@@ -62,6 +65,30 @@ public static class BlobServiceExtensions
                 HealthStatus.Unhealthy,
                 [HealthTags.Ready]));
         return services;
+    }
+
+    // The direct download server and the redirects to it exist only when turned on; StatBlob then offers URLs.
+    private static void AddDirectDownloads(IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(DirectDownloadOptions.SectionName);
+        services.AddOptions<DirectDownloadOptions>().Bind(section)
+            .Validate(options => { options.Validate(); return true; }).ValidateOnStart();
+        if (!section.GetValue<bool>(nameof(DirectDownloadOptions.Enabled)))
+        {
+            return;
+        }
+
+        services.AddSingleton(provider =>
+        {
+            var configured = provider.GetRequiredService<IOptions<DirectDownloadOptions>>().Value.SigningKey;
+            var key = string.IsNullOrEmpty(configured)
+                ? RandomNumberGenerator.GetBytes(DownloadSigner.MinimumKeyBytes)
+                : DownloadSigner.DecodeKey(configured);
+            return new DownloadSigner(key, provider.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton<DirectDownloadServer>();
+        services.AddHostedService(provider => provider.GetRequiredService<DirectDownloadServer>());
+        services.AddSingleton<IBlobRedirector, DirectDownloadRedirector>();
     }
 
     private static string StorageRoot(IServiceProvider provider, IConfiguration configuration)

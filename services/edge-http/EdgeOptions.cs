@@ -24,6 +24,13 @@ public sealed class EdgeOptions
     /// </summary>
     public bool DirectBlobReads { get; set; } = true;
 
+    /// <summary>
+    /// Blob GETs of at least <see cref="BlobRedirectOptions.MinimumSize"/> bytes are answered with 307 and a
+    /// short-lived URL when the blob service offers one (its direct download server, or a storage driver's
+    /// presigned URL); the blob service offers none unless Registry:Blob:DirectDownloads:Enabled is set.
+    /// </summary>
+    public BlobRedirectOptions BlobRedirects { get; set; } = new();
+
     /// <summary>The largest manifest accepted, in bytes. Default 4 MiB; larger pushes get 413.</summary>
     public int MaxManifestBytes { get; set; } = Registry.Oci.Manifests.ManifestParser.DefaultMaxManifestBytes;
 

@@ -21,17 +21,24 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     private readonly BlobMetadataStore _metadata;
     private readonly UploadManager _uploads;
     private readonly BlobServiceOptions _options;
+    private readonly IBlobRedirector? _redirector;
 
-    public BlobGrpcService(IStorageDriver storage, BlobMetadataStore metadata, UploadManager uploads, IOptions<BlobServiceOptions> options)
+    public BlobGrpcService(
+        IStorageDriver storage,
+        BlobMetadataStore metadata,
+        UploadManager uploads,
+        IOptions<BlobServiceOptions> options,
+        IBlobRedirector? redirector = null)
     {
         _storage = storage;
         _metadata = metadata;
         _uploads = uploads;
         _options = options.Value;
+        _redirector = redirector;
     }
 
     /// <inheritdoc />
-    public override Task<StatBlobReply> StatBlob(StatBlobRequest request, ServerCallContext context)
+    public override async Task<StatBlobReply> StatBlob(StatBlobRequest request, ServerCallContext context)
     {
         var digest = ValidDigest(request.Digest);
         var size = LinkedSize(ValidName(request.Repository), digest);
@@ -41,7 +48,12 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
             reply.LocalPath = _storage.GetLocalPath(BlobPaths.Blob(digest)) ?? string.Empty;
         }
 
-        return Task.FromResult(reply);
+        if (request.WantRedirect && _redirector is not null && size >= request.RedirectMinSize)
+        {
+            reply.RedirectUrl = await _redirector.GetRedirectUrlAsync(digest, size, context.CancellationToken) ?? string.Empty;
+        }
+
+        return reply;
     }
 
     /// <inheritdoc />

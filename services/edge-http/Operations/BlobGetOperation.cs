@@ -13,8 +13,8 @@ namespace Registry.EdgeHttp.Operations;
 
 /// <summary>
 /// GET and HEAD of a blob (end-2), with single byte ranges (case BL-19). The control path asks the blob
-/// service; the bytes are read straight from the file the service names, or stream over gRPC when
-/// there is no such file.
+/// service; a large GET without Range is redirected (307) to the URL the service offers, if any; otherwise
+/// the bytes are read straight from the file the service names, or stream over gRPC when there is no such file.
 /// </summary>
 // TODO: If-None-Match and If-Range are ignored on blobs (manifests honour If-None-Match).
 internal sealed class BlobGetOperation : OciOperation
@@ -35,11 +35,20 @@ internal sealed class BlobGetOperation : OciOperation
 
     public override async Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken)
     {
+        // Only whole-blob GETs are redirected: a ranged GET (a resumed download, usually) is served here, so
+        // its answer never depends on the client carrying Range across the redirect; HEAD is cheap here.
+        var redirects = edge.Options.BlobRedirects;
+        var request = new StatBlobRequest
+        {
+            Repository = Route.Name,
+            Digest = Route.Reference,
+            WantLocalPath = edge.Options.DirectBlobReads,
+            WantRedirect = redirects.Enabled && HttpMethods.IsGet(Context.Request.Method) && Context.Request.Headers.Range.Count == 0,
+            RedirectMinSize = Math.Max(0, redirects.MinimumSize),
+        };
         try
         {
-            _stat = await edge.Clients.Blobs.StatBlobAsync(
-                new StatBlobRequest { Repository = Route.Name, Digest = Route.Reference, WantLocalPath = edge.Options.DirectBlobReads },
-                edge.Clients.Unary(cancellationToken));
+            _stat = await edge.Clients.Blobs.StatBlobAsync(request, edge.Clients.Unary(cancellationToken));
         }
         catch (RpcException ex)
         {
@@ -52,6 +61,15 @@ internal sealed class BlobGetOperation : OciOperation
         var size = _stat!.Size;
         var response = Context.Response;
         response.Headers[OciHeaders.ContentDigest] = Route.Reference;
+        if (_stat.RedirectUrl.Length > 0)
+        {
+            // The URL carries its own short-lived authorisation; clients follow 307 with the same method.
+            response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            response.Headers.Location = _stat.RedirectUrl;
+            response.ContentLength = 0;
+            return;
+        }
+
         response.Headers.ETag = $"\"{Route.Reference}\"";
         response.Headers.AcceptRanges = "bytes";
         response.ContentType = MediaTypes.OctetStream;
