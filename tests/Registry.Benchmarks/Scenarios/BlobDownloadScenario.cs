@@ -4,7 +4,10 @@ using Registry.Benchmarks.Reporting;
 
 namespace Registry.Benchmarks.Scenarios;
 
-/// <summary>S2: clients GET the 32 MiB blob in a loop; the first download is verified by digest, the rest counted.</summary>
+/// <summary>
+/// S2: clients GET the 32 MiB blob in a loop, following a redirect to a direct download URL when the
+/// registry answers one; the first download is verified by digest, the rest counted.
+/// </summary>
 internal sealed class BlobDownloadScenario : IScenario
 {
     public string Name => "s2";
@@ -21,7 +24,7 @@ internal sealed class BlobDownloadScenario : IScenario
         var fixtures = context.Fixtures;
         var request = RawRequest.Build("GET", $"/v2/{Fixtures.BigRepository}/blobs/{fixtures.BigDigest}", context.Target.Host);
         var connections = Enumerable.Range(0, scenarioCase.Clients)
-            .Select(_ => new RawHttpConnection(context.Target.EndPoint, 256 * 1024))
+            .Select(_ => new RedirectingConnection(new RawHttpConnection(context.Target.EndPoint, 256 * 1024), 256 * 1024))
             .ToArray();
         var bytes = new ByteCounter();
         var verified = 0;
@@ -35,7 +38,7 @@ internal sealed class BlobDownloadScenario : IScenario
                     : null;
                 try
                 {
-                    var response = await connection.SendAsync(request, default, false, false, hash, token);
+                    var response = await connection.GetAsync(request, hash, token);
                     bytes.Add(response.BodyBytes);
                     if (response.Status != 200)
                     {

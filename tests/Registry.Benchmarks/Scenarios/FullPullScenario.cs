@@ -5,7 +5,8 @@ namespace Registry.Benchmarks.Scenarios;
 
 /// <summary>
 /// S4: concurrent pulls the way docker and containerd do them: GET /v2/, HEAD the tag for its digest, GET the
-/// manifest by digest, GET the config, then the five layers three at a time on separate connections.
+/// manifest by digest, GET the config, then the five layers three at a time on separate connections
+/// (following a redirect to a direct download URL when the registry answers one).
 /// </summary>
 internal sealed class FullPullScenario : IScenario
 {
@@ -33,7 +34,9 @@ internal sealed class FullPullScenario : IScenario
             .Select(d => RawRequest.Build("GET", $"/v2/{repository}/blobs/{d}", target.Host))
             .ToArray();
         var connections = Enumerable.Range(0, scenarioCase.Clients)
-            .Select(_ => Enumerable.Range(0, LayerLanes).Select(_ => new RawHttpConnection(target.EndPoint, 64 * 1024)).ToArray())
+            .Select(_ => Enumerable.Range(0, LayerLanes)
+                .Select(_ => new RedirectingConnection(new RawHttpConnection(target.EndPoint, 64 * 1024), 64 * 1024))
+                .ToArray())
             .ToArray();
         var bytes = new ByteCounter();
 
@@ -42,7 +45,7 @@ internal sealed class FullPullScenario : IScenario
             var lanes = connections[worker];
             try
             {
-                var main = lanes[0];
+                var main = lanes[0].Origin;
                 var response = await main.SendAsync(baseRequest, default, false, false, null, token);
                 if (response.Status is not (200 or 401))
                 {
@@ -81,7 +84,7 @@ internal sealed class FullPullScenario : IScenario
                     int index;
                     while ((index = Interlocked.Increment(ref next)) < getLayers.Length)
                     {
-                        var layer = await lane.SendAsync(getLayers[index], default, false, false, null, token);
+                        var layer = await lane.GetAsync(getLayers[index], null, token);
                         if (layer.Status != 200 || layer.BodyBytes != fixtures.Layers[index].Length)
                         {
                             return "layer_" + layer.Status;
