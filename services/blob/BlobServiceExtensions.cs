@@ -60,6 +60,11 @@ public static class BlobServiceExtensions
                 HealthStatus.Unhealthy,
                 [HealthTags.Ready]))
             .Add(new HealthCheckRegistration(
+                "blob-storage-breaker",
+                provider => new StorageBreakerHealthCheck(provider.GetRequiredService<IStorageDriver>()),
+                HealthStatus.Unhealthy,
+                [HealthTags.Ready]))
+            .Add(new HealthCheckRegistration(
                 "blob-metadata",
                 provider => new DirectoryHealthCheck(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir),
                 HealthStatus.Unhealthy,

@@ -18,7 +18,7 @@ internal sealed partial class SecretRedactor : ILogEventEnricher
 
     private static readonly string[] SecretNames =
     [
-        "authorization", "cookie", "password", "secret", "token", "credential", "apikey", "api_key", "querystring", "signature",
+        "authorization", "cookie", "password", "passwd", "pwd", "secret", "token", "credential", "apikey", "api_key", "querystring", "signature",
     ];
 
     private static readonly string[] Schemes = ["bearer ", "basic ", "negotiate ", "digest "];
@@ -113,6 +113,8 @@ internal sealed partial class SecretRedactor : ILogEventEnricher
     /// <summary>A value without credentials: the same instance when it had none.</summary>
     internal static string Scrub(string text)
     {
+        text = ScrubUserInfo(text);
+        text = EscapeLineBreaks(text);
         foreach (var scheme in Schemes)
         {
             if (text.Contains(scheme, StringComparison.OrdinalIgnoreCase))
@@ -126,6 +128,28 @@ internal sealed partial class SecretRedactor : ILogEventEnricher
             ? string.Concat(text.AsSpan(0, query + 1), Mask)
             : text;
     }
+
+    /// <summary>"scheme://user:password@host…" without its user information: "scheme://***@host…".</summary>
+    private static string ScrubUserInfo(string text)
+    {
+        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme < 0)
+        {
+            return text;
+        }
+
+        var authority = scheme + 3;
+        var end = text.IndexOfAny(['/', '?', '#', ' '], authority);
+        var at = text.LastIndexOf('@', end < 0 ? text.Length - 1 : end - 1);
+        return at >= authority ? string.Concat(text.AsSpan(0, authority), Mask, text.AsSpan(at)) : text;
+    }
+
+    /// <summary>
+    /// Line breaks a client put in a value (an encoded CR LF in a path) are written escaped, so a console
+    /// log line cannot be split into a forged second one.
+    /// </summary>
+    private static string EscapeLineBreaks(string text) =>
+        text.AsSpan().IndexOfAny('\r', '\n') < 0 ? text : text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
     private static bool IsSecretName(string name)
     {

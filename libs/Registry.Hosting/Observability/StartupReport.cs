@@ -13,7 +13,8 @@ namespace Registry.Hosting.Observability;
 /// </summary>
 internal sealed partial class StartupReport : IHostedService
 {
-    private static readonly string[] SecretWords = ["secret", "password", "token", "key", "credential", "connectionstring"];
+    private static readonly string[] SecretWords =
+        ["secret", "password", "passwd", "pwd", "token", "key", "credential", "connectionstring", "apikey"];
 
     private readonly IConfiguration _configuration;
     private readonly IServer _server;
@@ -59,7 +60,9 @@ internal sealed partial class StartupReport : IHostedService
         foreach (var key in keys)
         {
             var value = configuration[key];
-            settings[key] = IsSecret(key) && !string.IsNullOrEmpty(value) ? "***" : value;
+            // A URL's user information and query are cut from any value (http://user:pass@host/?sig=…).
+            settings[key] = IsSecret(key) && !string.IsNullOrEmpty(value) ? "***"
+                : value is null ? null : Logging.SecretRedactor.Scrub(value);
         }
 
         return settings;

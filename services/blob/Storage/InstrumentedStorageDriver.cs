@@ -174,7 +174,10 @@ internal sealed class InstrumentedStorageDriver : IStorageDriver
 
     private void Failed(Op op, (long Started, Activity? Span) call, Exception exception)
     {
-        if (exception is StorageNotFoundException or OperationCanceledException or FileNotFoundException or DirectoryNotFoundException)
+        // A write creates its folders: a missing one there is a broken storage, not a missing object.
+        var writing = op is Op.OpenWriter or Op.Commit;
+        if (exception is StorageNotFoundException or OperationCanceledException
+            || (!writing && exception is FileNotFoundException or DirectoryNotFoundException))
         {
             return;
         }

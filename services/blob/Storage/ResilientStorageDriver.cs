@@ -19,6 +19,9 @@ internal sealed class ResilientStorageDriver : IStorageDriver
     private const int HalfOpen = 1;
     private const int Open = 2;
 
+    /// <summary>The value of <see cref="State"/> while the breaker is open.</summary>
+    internal const int OpenState = Open;
+
     private static readonly Counter Retries = Metrics.CreateCounter(
         "registry_storage_retries_total", "Storage calls made again after a transient error, by driver and operation.",
         "driver", "operation");

@@ -116,15 +116,23 @@ internal sealed class BlobGetOperation : OciOperation
             new ReadBlobRequest { Repository = Route.Name, Digest = Route.Reference, Offset = _offset, Length = _count },
             Clients.ServiceClients.Streaming(cancellationToken));
         var body = Context.Response.Body;
-        await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
+        try
         {
-            await body.WriteAsync(chunk.Data.Memory, cancellationToken);
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
+            {
+                await body.WriteAsync(chunk.Data.Memory, cancellationToken);
+            }
+        }
+        catch (RpcException ex) when (!Context.Response.HasStarted)
+        {
+            // The service refused before the first byte (blob gone, storage breaker open): answer as OCI.
+            throw OciStatus.ToOciException(ex);
         }
     }
 
     // Reads the file straight into the response pipe's buffers: one copy from the page cache, no
     // intermediate buffer. Kestrel has no zero-copy sendfile; this is the closest it gets.
-    // TODO perf: true sendfile (or a redirect to a zero-copy data endpoint) would save the remaining copy.
+    // With Registry:Blob:DirectDownloads on, large whole-blob GETs are redirected to a sendfile server instead.
     private async Task SendLocalFileAsync(string path, CancellationToken cancellationToken)
     {
         const int ReadSize = 64 * 1024;

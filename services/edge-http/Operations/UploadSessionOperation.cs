@@ -1,5 +1,6 @@
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
+using Registry.Oci.Errors;
 using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
@@ -20,9 +21,34 @@ internal sealed class UploadSessionOperation : UploadOperation
 
     private string UploadId => Route.Reference;
 
+    /// <summary>Upload ids are what the blob service hands out: short runs of letters, digits, '-' and '_'.</summary>
+    internal static bool IsPlausibleUploadId(string id)
+    {
+        if (id.Length is 0 or > 128)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public override async Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken)
     {
         var method = Context.Request.Method;
+        if (!IsPlausibleUploadId(UploadId))
+        {
+            // No session was ever named so; and the id must not reach a response header as it is.
+            throw new OciException(OciErrorCode.BlobUploadUnknown, "blob upload unknown to registry");
+        }
+
         var blobs = edge.Clients.Blobs;
         var session = new UploadRef { Repository = Route.Name, UploadId = UploadId };
         if (HttpMethods.IsDelete(method))

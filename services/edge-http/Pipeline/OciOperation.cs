@@ -11,8 +11,13 @@ namespace Registry.EdgeHttp.Pipeline;
 /// </summary>
 internal abstract class OciOperation
 {
+    private const int Idle = 0;
+    private const int InStep = 1;
+    private const int Abandoned = 2;
+
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _abortedAt;
+    private int _stepState;
 
     protected OciOperation(HttpContext context, OciRoute route)
     {
@@ -57,7 +62,39 @@ internal abstract class OciOperation
     /// Notes the moment the client went away: from the abort token's callback, or where a read or write
     /// found the connection gone before Kestrel raised the abort signal. The first call wins.
     /// </summary>
-    public void MarkAborted() => Interlocked.CompareExchange(ref _abortedAt, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
+    public void MarkAborted()
+    {
+        Interlocked.CompareExchange(ref _abortedAt, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
+        TryAbandon();
+    }
+
+    /// <summary>
+    /// Claims the operation for one stage step. False when it is finished, or was abandoned while it
+    /// waited in a queue (its request has returned, so nothing may touch its HTTP context any more).
+    /// </summary>
+    public bool TryBeginStep() => !IsFinished && Interlocked.CompareExchange(ref _stepState, InStep, Idle) == Idle;
+
+    /// <summary>Releases the claim; a client that left during the step has its operation ended now, not at the next stage.</summary>
+    public void EndStep()
+    {
+        Volatile.Write(ref _stepState, Idle);
+        if (AbortedAt != 0)
+        {
+            TryAbandon();
+        }
+    }
+
+    /// <summary>
+    /// Ends an operation whose client left while it waits between steps, so the request returns at
+    /// once instead of when a busy stage reaches it; the stages later pass it by.
+    /// </summary>
+    private void TryAbandon()
+    {
+        if (!IsFinished && Interlocked.CompareExchange(ref _stepState, Abandoned, Idle) == Idle)
+        {
+            _completion.TrySetException(new OperationCanceledException("the client went away"));
+        }
+    }
 
     /// <summary>Completes when the pipeline is done with the operation; faults with its failure.</summary>
     public Task Completion => _completion.Task;

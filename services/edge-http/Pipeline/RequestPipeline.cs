@@ -53,17 +53,19 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
         // Every link has a predicate and exactly one matches each operation: a source offers an operation
         // to its links in order, so a catch-all link would take operations whose stage is merely full
-        // and let them skip it.
+        // and let them skip it. Finished operations are dropped first; the stage links look only at what
+        // never changes, so an operation abandoned between two predicate checks still finds one link
+        // (the next stage then passes it by) instead of none.
         var drop = DataflowBlock.NullTarget<OciOperation>();
         _auth.LinkTo(drop, op => op.IsFinished);
-        _auth.LinkTo(_manifest, op => !op.IsFinished && op.UsesManifestStage);
-        _auth.LinkTo(_blob, op => !op.IsFinished && !op.UsesManifestStage && op.UsesBlobStage);
-        _auth.LinkTo(_assemble, op => !op.IsFinished && !op.UsesManifestStage && !op.UsesBlobStage);
+        _auth.LinkTo(_manifest, op => op.UsesManifestStage);
+        _auth.LinkTo(_blob, op => !op.UsesManifestStage && op.UsesBlobStage);
+        _auth.LinkTo(_assemble, op => !op.UsesManifestStage && !op.UsesBlobStage);
         _manifest.LinkTo(drop, op => op.IsFinished);
-        _manifest.LinkTo(_blob, op => !op.IsFinished && op.UsesBlobStage);
-        _manifest.LinkTo(_assemble, op => !op.IsFinished && !op.UsesBlobStage);
+        _manifest.LinkTo(_blob, op => op.UsesBlobStage);
+        _manifest.LinkTo(_assemble, op => !op.UsesBlobStage);
         _blob.LinkTo(drop, op => op.IsFinished);
-        _blob.LinkTo(_assemble, op => !op.IsFinished);
+        _blob.LinkTo(_assemble);
 
         Supervise(_auth, "auth");
         Supervise(_manifest, "manifest");
@@ -151,7 +153,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         int stage,
         Func<EdgeContext, OciOperation, CancellationToken, Task> step)
     {
-        if (operation.IsFinished)
+        if (!operation.TryBeginStep())
         {
             return operation;
         }
@@ -178,6 +180,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
             Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
             _metrics.StepFinished(stage, started);
+            operation.EndStep();
         }
 
         return operation;
@@ -226,7 +229,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     private void AssembleStep(OciOperation operation)
     {
-        if (operation.IsFinished)
+        if (!operation.TryBeginStep())
         {
             return;
         }
@@ -245,6 +248,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
             Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
             _metrics.StepFinished(PipelineMetrics.Assemble, started);
+            operation.EndStep();
         }
     }
 

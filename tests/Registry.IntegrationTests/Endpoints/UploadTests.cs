@@ -149,6 +149,23 @@ public sealed class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixt
         Assert.False(string.IsNullOrEmpty(OciAssert.Header(response, "Docker-Upload-UUID")));
     }
 
+    [Theory]
+    [InlineData("GET", "a%0Ab")]
+    [InlineData("PATCH", "a%0Ab")]
+    [InlineData("PUT", "%C3%A9")]
+    [InlineData("DELETE", "a%09b")]
+    [InlineData("GET", "a.b")]
+    public async Task UploadSession_IdNoSessionCouldHave_Returns404BlobUploadUnknown(string method, string id)
+    {
+        var repo = OciClient.UniqueRepo("up-badid");
+        using var response = await Client.SendAsync(
+            new HttpMethod(method),
+            $"/v2/{repo}/blobs/uploads/{id}?digest=sha256:{new string('0', 64)}",
+            method is "PATCH" or "PUT" ? new ByteArrayContent([1, 2, 3]) : null);
+        await OciAssert.ErrorAsync(response, HttpStatusCode.NotFound, "BLOB_UPLOAD_UNKNOWN");
+        Assert.Null(response.Headers.Location);
+    }
+
     [Fact]
     public async Task GetUpload_UnknownSession_Returns404BlobUploadUnknown()
     {

@@ -7,7 +7,8 @@ namespace Registry.IntegrationTests.Robustness;
 /// <summary>
 /// A storage that keeps failing (here: the uploads folder replaced by a file) opens the blob service's
 /// circuit breaker: pushes then fail at once with 503 UNAVAILABLE and Retry-After instead of each
-/// trying the broken storage; once the storage is repaired, a probe after the pause closes it.
+/// trying the broken storage, blob reads over gRPC get the same 503, and readiness turns unhealthy;
+/// once the storage is repaired, a probe after the pause closes it.
 /// </summary>
 [Collection(Observability.ObservabilityCollection.Name)]
 public sealed class StorageBreakerTests : IAsyncLifetime
@@ -20,6 +21,7 @@ public sealed class StorageBreakerTests : IAsyncLifetime
     {
         _registry = await RegistryFixture.StartAsync(
             _dataDir,
+            "--Registry:Edge:DirectBlobReads=false",
             "--Registry:Storage:Resilience:BreakerFailures=2",
             "--Registry:Storage:Resilience:BreakDuration=00:00:02");
         _client = new OciClient(_registry.Address);
@@ -38,7 +40,8 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         var repo = OciClient.UniqueRepo("breaker");
         var blob = RandomNumberGenerator.GetBytes(4096);
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(blob));
-        await _client.PushBlobAsync(repo, RandomNumberGenerator.GetBytes(64));
+        var existing = RandomNumberGenerator.GetBytes(64);
+        var existingDigest = await _client.PushBlobAsync(repo, existing);
 
         var uploads = Path.Combine(_dataDir, "docker", "registry", "v2", "_uploads");
         Directory.Delete(uploads, recursive: true);
@@ -70,6 +73,19 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         Assert.DoesNotContain(HttpStatusCode.Created, statuses);
         var scrape = await MetricsScrape.TakeAsync(_client.Http);
         Assert.Equal(2, scrape.Value("registry_storage_breaker_state{driver=\"filesystem\"}"));
+        Assert.True(scrape.Value("registry_storage_errors_total{driver=\"filesystem\",operation=\"open_writer\"}") >= 2);
+
+        // While open, a blob read through the storage fails fast the same way, and the process is not ready.
+        using (var read = await _client.GetAsync($"/v2/{repo}/blobs/{existingDigest}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, read.StatusCode);
+            Assert.Contains("UNAVAILABLE", await read.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var ready = await _client.GetAsync("/healthz/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        }
 
         // Repaired: after the pause the next push probes, succeeds, and closes the breaker.
         File.Delete(uploads);
@@ -86,5 +102,9 @@ public sealed class StorageBreakerTests : IAsyncLifetime
 
         scrape = await MetricsScrape.TakeAsync(_client.Http);
         Assert.Equal(0, scrape.Value("registry_storage_breaker_state{driver=\"filesystem\"}"));
+        using (var ready = await _client.GetAsync("/healthz/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
     }
 }

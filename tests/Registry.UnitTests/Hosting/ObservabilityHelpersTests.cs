@@ -17,6 +17,10 @@ public sealed class ObservabilityHelpersTests
     [InlineData("https://bucket.example/key?sig=abc", "https://bucket.example/key?***")]
     [InlineData("/v2/team/app/manifests/latest", "/v2/team/app/manifests/latest")]
     [InlineData("is this a question?", "is this a question?")]
+    [InlineData("http://alice:s3cret@127.0.0.1:18000", "http://***@127.0.0.1:18000")]
+    [InlineData("http://bob:pw@127.0.0.1:1/base?token=q", "http://***@127.0.0.1:1/base?***")]
+    [InlineData("mailto-like user@example.org stays", "mailto-like user@example.org stays")]
+    [InlineData("/v2/a/manifests/x\r\n2026 FAKE line", "/v2/a/manifests/x\\r\\n2026 FAKE line")]
     public void Scrub_RemovesCredentialsAndQueries(string value, string expected)
     {
         Assert.Equal(expected, SecretRedactor.Scrub(value));

@@ -136,6 +136,40 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         Assert.False(operation.ManifestStageRan);
     }
 
+    [Fact]
+    public async Task Operation_ClientGoneWhileQueuedBehindABusyStage_EndsAtOnce_AndTheStagePassesItBy()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var busy = new BlockingOperation(gate.Task);
+        Assert.True(_pipeline.TryEnter(busy));
+        var deadline = DateTime.UtcNow + Bound;
+        while (!busy.ManifestStageRan && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.True(busy.ManifestStageRan);
+
+        // Queued behind the step that holds the only manifest slot, the client leaves.
+        var queued = new BlockingOperation(Task.CompletedTask);
+        Assert.True(_pipeline.TryEnter(queued));
+        await Task.Delay(50);
+        Assert.False(queued.Completion.IsCompleted);
+        queued.MarkAborted();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued.Completion.WaitAsync(TimeSpan.FromSeconds(1)));
+        Assert.False(gate.Task.IsCompleted);
+
+        // Once the stage frees up it passes the abandoned operation by, and serves the next one.
+        gate.TrySetResult();
+        await busy.Completion.WaitAsync(Bound);
+        var next = new BlockingOperation(Task.CompletedTask);
+        Assert.True(_pipeline.TryEnter(next));
+        await next.Completion.WaitAsync(Bound);
+        Assert.False(queued.ManifestStageRan);
+        Assert.False(queued.Assembled);
+    }
+
     private sealed class BlockingOperation : OciOperation
     {
         private readonly Task _gate;
