@@ -114,18 +114,19 @@ internal sealed partial class OciEndpoint
 
             // The path is never logged whole: its query may carry a signed URL's signature or a token.
             var status = gone ? 499 : context.Response.StatusCode;
+            var elapsedMs = Math.Round(elapsed * 1000, 3);
             var operationName = EdgeMetrics.OperationNames[(int)kind];
             if (string.IsNullOrEmpty(route.Name))
             {
-                RequestLog.Request(_requests, context.Request.Method, operationName, status, elapsed * 1000);
+                RequestLog.Request(_requests, context.Request.Method, operationName, status, elapsedMs);
             }
             else if (string.IsNullOrEmpty(route.Reference))
             {
-                RequestLog.InRepository.Request(_requests, context.Request.Method, operationName, route.Name, status, elapsed * 1000);
+                RequestLog.InRepository.Request(_requests, context.Request.Method, operationName, route.Name, status, elapsedMs);
             }
             else
             {
-                Log.Request(_requests, context.Request.Method, operationName, route.Name, route.Reference, status, elapsed * 1000);
+                Log.Request(_requests, context.Request.Method, operationName, route.Name, route.Reference, status, elapsedMs);
             }
         }
     }
