@@ -21,6 +21,9 @@ public static class OciStatus
     /// <summary>Trailer with the HTTP status the edge should answer with.</summary>
     public const string HttpStatusKey = "oci-http-status";
 
+    /// <summary>Trailer with the whole seconds after which the client may retry (Retry-After).</summary>
+    public const string RetryAfterKey = "oci-retry-after";
+
     /// <summary>Turns an <see cref="OciException"/> into the <see cref="RpcException"/> that carries it.</summary>
     public static RpcException ToRpcException(OciException exception)
     {
@@ -40,6 +43,11 @@ public static class OciStatus
             trailers.Add(RangeKey, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
+        if (exception.RetryAfter is { } retryAfter)
+        {
+            trailers.Add(RetryAfterKey, RetrySeconds(retryAfter).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         return new RpcException(new Status(StatusFor(exception), Sanitize(exception.Message)), trailers);
     }
 
@@ -56,9 +64,13 @@ public static class OciStatus
         {
             int? status = int.TryParse(trailers.GetValue(HttpStatusKey), out var parsed) ? parsed : null;
             long? size = long.TryParse(trailers.GetValue(RangeKey), out var range) ? range : null;
+            TimeSpan? retryAfter = int.TryParse(trailers.GetValue(RetryAfterKey), out var seconds) && seconds > 0
+                ? TimeSpan.FromSeconds(seconds)
+                : null;
             return new OciException(code, exception.Status.Detail, trailers.GetValue(DetailKey), status)
             {
                 UploadSize = size,
+                RetryAfter = retryAfter,
             };
         }
 
@@ -70,6 +82,9 @@ public static class OciStatus
             _ => new OciException(OciErrorCode.Unknown, "internal error", exception.Status.Detail),
         };
     }
+
+    /// <summary>A retry delay as the whole seconds of a Retry-After header: rounded up, at least 1.</summary>
+    public static int RetrySeconds(TimeSpan delay) => Math.Max(1, (int)Math.Ceiling(delay.TotalSeconds));
 
     private static StatusCode StatusFor(OciException exception) => exception.HttpStatus switch
     {

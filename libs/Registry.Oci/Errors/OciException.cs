@@ -28,6 +28,9 @@ public sealed class OciException : Exception
     /// <summary>For upload range errors: the bytes the session holds, so the edge can send a Range header.</summary>
     public long? UploadSize { get; init; }
 
+    /// <summary>For TOOMANYREQUESTS and UNAVAILABLE: when the client may try again (the Retry-After header).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>Throws an <see cref="OciException"/>.</summary>
     [DoesNotReturn]
     public static void Throw(OciErrorCode code, string? message = null, string? detail = null) =>

@@ -215,7 +215,11 @@ internal sealed class ResilientStorageDriver : IStorageDriver
         }
 
         _rejected.Inc();
-        throw new OciException(OciErrorCode.Unavailable, "the storage is failing; calls resume after a pause", $"storage driver {_inner.Name}");
+        var wait = _openUntil - _time.GetUtcNow();
+        throw new OciException(OciErrorCode.Unavailable, "the storage is failing; calls resume after a pause", $"storage driver {_inner.Name}")
+        {
+            RetryAfter = wait > TimeSpan.Zero ? wait : TimeSpan.FromSeconds(1),
+        };
     }
 
     private void Succeeded(bool probe)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Registry.Hosting.Grpc;
 using Registry.Oci.Errors;
 
 namespace Registry.EdgeHttp.Http;
@@ -43,7 +44,9 @@ internal static class OciErrorWriter
         response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         if ((error.Code == OciErrorCode.TooManyRequests || error.Code == OciErrorCode.Unavailable) && response.Headers.RetryAfter.Count == 0)
         {
-            response.Headers.RetryAfter = "1";
+            response.Headers.RetryAfter = error.RetryAfter is { } retryAfter
+                ? OciStatus.RetrySeconds(retryAfter).ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : "1";
         }
 
         if (error.UploadSize is { } size)

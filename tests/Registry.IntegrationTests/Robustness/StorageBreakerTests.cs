@@ -68,6 +68,9 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         {
             Assert.Contains("UNAVAILABLE", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             Assert.True(refused.Headers.RetryAfter is not null, "a 503 must say when to retry");
+
+            // The breaker stays open for two seconds: the client is told to wait for about that long.
+            Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 2);
         }
 
         Assert.DoesNotContain(HttpStatusCode.Created, statuses);
