@@ -61,6 +61,7 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        DownloadMetrics.Publish();
         var endpoint = DirectDownloadEndpoint.ParseListenUrl(_options.Url);
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try

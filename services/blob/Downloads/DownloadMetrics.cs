@@ -25,4 +25,14 @@ internal static class DownloadMetrics
         "registry_direct_download_rejections_total",
         "Direct download requests refused: expired, bad_signature, connection_limit, bad_request.",
         new CounterConfiguration { LabelNames = ["reason"] });
+
+    /// <summary>Exports every series at once (zero until the first download), so dashboards and alerts see them from the start.</summary>
+    public static void Publish()
+    {
+        Started.Publish();
+        Completed.Publish();
+        Aborted.Publish();
+        BytesSent.Publish();
+        Connections.Publish();
+    }
 }
