@@ -61,7 +61,9 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
             throw new InvalidOperationException("Registry:Admin:GcDumpTimeoutSeconds must be at least 1.");
         }
 
-        var builder = WebApplication.CreateSlimBuilder();
+        // Rooted at the binaries, not the working folder: a host watches its content root for settings
+        // changes, and the working folder may hold the registry's data, whose every write it would see.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls(_options.Url);
         builder.Logging.ClearProviders();
         var app = builder.Build();
