@@ -11,35 +11,24 @@ namespace Registry.IntegrationTests.Observability;
 [Collection(ObservabilityCollection.Name)]
 public sealed partial class DashboardTests : IAsyncLifetime
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _instance = null!;
-    private OciClient _client = null!;
+    private OwnRegistry _registry = null!;
 
-    public async Task InitializeAsync()
-    {
-        _instance = await RegistryFixture.StartAsync(_dataDir, "--Registry:Blob:DirectDownloads:Enabled=true");
-        _client = new OciClient(_instance.Address);
-    }
+    public async Task InitializeAsync() => _registry = await OwnRegistry.StartAsync("--Registry:Blob:DirectDownloads:Enabled=true");
 
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _instance.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
+    public async Task DisposeAsync() => await _registry.DisposeAsync();
 
     [Fact]
     public async Task EveryMetricTheDashboardQueries_IsExported()
     {
         // Traffic of every kind the dashboard shows, so labelled series exist.
-        var client = _client;
+        var client = _registry.Client;
         var repo = OciClient.UniqueRepo("dashboard");
         var pushed = await client.PushImageAsync(repo, "v1");
         (await client.GetAsync($"/v2/{repo}/manifests/v1", r => r.Headers.Accept.ParseAdd(pushed.MediaType))).Dispose();
         (await client.GetAsync($"/v2/{repo}/blobs/{pushed.LayerDigest}")).Dispose();
         (await client.GetAsync($"/v2/{repo}/manifests/absent")).Dispose();
         await client.StartUploadAsync(repo);
-        await AbortedRequests.AbandonedPatchAsync(_instance.Address, await client.StartUploadAsync(repo));
+        await AbortedRequests.AbandonedPatchAsync(_registry.Address, await client.StartUploadAsync(repo));
         await Task.Delay(500);
 
         var scrape = await MetricsScrape.TakeAsync(client.Http);

@@ -12,37 +12,26 @@ public sealed class StreamingCallMetricsTests : IAsyncLifetime
 {
     private const string ReadBlob = "/registry.v1.Blobs/ReadBlob";
 
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-    private OciClient _client = null!;
+    private OwnRegistry _registry = null!;
 
-    public async Task InitializeAsync()
-    {
-        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:DirectBlobReads=false");
-        _client = new OciClient(_registry.Address);
-    }
+    public async Task InitializeAsync() => _registry = await OwnRegistry.StartAsync("--Registry:Edge:DirectBlobReads=false");
 
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
+    public async Task DisposeAsync() => await _registry.DisposeAsync();
 
     [Fact]
     public async Task BlobReadOverGrpc_IsCountedOnTheClientSide()
     {
         var repo = OciClient.UniqueRepo("stream-metrics");
-        var pushed = await _client.PushImageAsync(repo, "v1");
-        var before = await MetricsScrape.TakeAsync(_client.Http);
+        var pushed = await _registry.Client.PushImageAsync(repo, "v1");
+        var before = await MetricsScrape.TakeAsync(_registry.Client.Http);
 
-        using (var layer = await _client.GetAsync($"/v2/{repo}/blobs/{pushed.LayerDigest}"))
+        using (var layer = await _registry.Client.GetAsync($"/v2/{repo}/blobs/{pushed.LayerDigest}"))
         {
             Assert.Equal(HttpStatusCode.OK, layer.StatusCode);
             Assert.Equal(pushed.Layer, await layer.Content.ReadAsByteArrayAsync());
         }
 
-        var after = await MetricsScrape.TakeAsync(_client.Http);
+        var after = await MetricsScrape.TakeAsync(_registry.Client.Http);
         Assert.Equal(1, after.Delta(before, $"registry_grpc_client_calls_total{{method=\"{ReadBlob}\",code=\"OK\"}}"));
         Assert.Equal(1, after.Delta(before, $"registry_grpc_client_call_duration_seconds_count{{method=\"{ReadBlob}\",code=\"OK\"}}"));
         Assert.Equal(1, after.Delta(before, $"registry_grpc_server_calls_total{{method=\"{ReadBlob}\",code=\"OK\"}}"));

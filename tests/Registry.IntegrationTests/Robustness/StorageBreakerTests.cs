@@ -13,26 +13,14 @@ namespace Registry.IntegrationTests.Robustness;
 [Collection(Observability.ObservabilityCollection.Name)]
 public sealed class StorageBreakerTests : IAsyncLifetime
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-    private OciClient _client = null!;
+    private OwnRegistry _registry = null!;
 
-    public async Task InitializeAsync()
-    {
-        _registry = await RegistryFixture.StartAsync(
-            _dataDir,
-            "--Registry:Edge:DirectBlobReads=false",
-            "--Registry:Storage:Resilience:BreakerFailures=2",
-            "--Registry:Storage:Resilience:BreakDuration=00:00:02");
-        _client = new OciClient(_registry.Address);
-    }
+    public async Task InitializeAsync() => _registry = await OwnRegistry.StartAsync(
+        "--Registry:Edge:DirectBlobReads=false",
+        "--Registry:Storage:Resilience:BreakerFailures=2",
+        "--Registry:Storage:Resilience:BreakDuration=00:00:02");
 
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
+    public async Task DisposeAsync() => await _registry.DisposeAsync();
 
     [Fact]
     public async Task FailingStorage_OpensTheBreaker_ThenRecovers()
@@ -41,9 +29,9 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         var blob = RandomNumberGenerator.GetBytes(4096);
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(blob));
         var existing = RandomNumberGenerator.GetBytes(64);
-        var existingDigest = await _client.PushBlobAsync(repo, existing);
+        var existingDigest = await _registry.Client.PushBlobAsync(repo, existing);
 
-        var uploads = Path.Combine(_dataDir, "docker", "registry", "v2", "_uploads");
+        var uploads = Path.Combine(_registry.DataDir, "docker", "registry", "v2", "_uploads");
         Directory.Delete(uploads, recursive: true);
         await File.WriteAllTextAsync(uploads, "not a folder");
 
@@ -51,7 +39,7 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         HttpResponseMessage? refused = null;
         for (var i = 0; i < 6 && refused is null; i++)
         {
-            var response = await _client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/?digest={digest}", new ByteArrayContent(blob));
+            var response = await _registry.Client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/?digest={digest}", new ByteArrayContent(blob));
             statuses.Add(response.StatusCode);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
@@ -74,18 +62,18 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         }
 
         Assert.DoesNotContain(HttpStatusCode.Created, statuses);
-        var scrape = await MetricsScrape.TakeAsync(_client.Http);
+        var scrape = await MetricsScrape.TakeAsync(_registry.Client.Http);
         Assert.Equal(2, scrape.Value("registry_storage_breaker_state{driver=\"filesystem\"}"));
         Assert.True(scrape.Value("registry_storage_errors_total{driver=\"filesystem\",operation=\"open_writer\"}") >= 2);
 
         // While open, a blob read through the storage fails fast the same way, and the process is not ready.
-        using (var read = await _client.GetAsync($"/v2/{repo}/blobs/{existingDigest}"))
+        using (var read = await _registry.Client.GetAsync($"/v2/{repo}/blobs/{existingDigest}"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, read.StatusCode);
             Assert.Contains("UNAVAILABLE", await read.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
-        using (var ready = await _client.GetAsync("/healthz/ready"))
+        using (var ready = await _registry.Client.GetAsync("/healthz/ready"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         }
@@ -93,19 +81,19 @@ public sealed class StorageBreakerTests : IAsyncLifetime
         // Repaired: after the pause the next push probes, succeeds, and closes the breaker.
         File.Delete(uploads);
         await Task.Delay(TimeSpan.FromSeconds(2.5));
-        using (var pushed = await _client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/?digest={digest}", new ByteArrayContent(blob)))
+        using (var pushed = await _registry.Client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/?digest={digest}", new ByteArrayContent(blob)))
         {
             Assert.Equal(HttpStatusCode.Created, pushed.StatusCode);
         }
 
-        using (var get = await _client.GetAsync($"/v2/{repo}/blobs/{digest}"))
+        using (var get = await _registry.Client.GetAsync($"/v2/{repo}/blobs/{digest}"))
         {
             Assert.Equal(blob, await get.Content.ReadAsByteArrayAsync());
         }
 
-        scrape = await MetricsScrape.TakeAsync(_client.Http);
+        scrape = await MetricsScrape.TakeAsync(_registry.Client.Http);
         Assert.Equal(0, scrape.Value("registry_storage_breaker_state{driver=\"filesystem\"}"));
-        using (var ready = await _client.GetAsync("/healthz/ready"))
+        using (var ready = await _registry.Client.GetAsync("/healthz/ready"))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
