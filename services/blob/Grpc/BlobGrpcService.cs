@@ -149,7 +149,16 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     public override async Task<UploadStatus> AppendUpload(IAsyncStreamReader<UploadChunk> requestStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
-        if (!await NextAsync(requestStream, cancellationToken) || requestStream.Current.Header is not { } header)
+        if (!await NextAsync(requestStream, cancellationToken))
+        {
+            // The edge always writes the header first, so a stream with no message at all was sent again
+            // by the HTTP/2 client after its connection went away (a request it may retry, whose body it
+            // no longer has). The bytes never arrived: a retry of the whole request is safe.
+            // TODO: find what closes the shared connection when many uploads are answered early (RejectionRaceTests under load).
+            throw new OciException(OciErrorCode.Unavailable, "the upload stream arrived empty; send the request again");
+        }
+
+        if (requestStream.Current.Header is not { } header)
         {
             throw new OciException(OciErrorCode.BlobUploadInvalid, "the first message must carry the upload header");
         }
