@@ -17,6 +17,10 @@ public sealed class SqliteDatabase
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
 
+    // Per physical connection (pooled connections keep their handle): whether its settings were applied,
+    // and whether its commits are flushed (synchronous=FULL) or not (NORMAL).
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, ConnectionState> _states = [];
+
     public SqliteDatabase(string path, string schema)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -37,14 +41,40 @@ public sealed class SqliteDatabase
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Opens a pooled connection with the per-connection settings applied.</summary>
-    public SqliteConnection Open()
+    /// <summary>
+    /// Opens a pooled connection for reading, with the per-connection settings applied (once per
+    /// physical connection: a pooled one keeps them).
+    /// </summary>
+    public SqliteConnection Open() => Open(durable: null);
+
+    // durable: whether commits must be flushed to disk (synchronous=FULL) or not (NORMAL); null when
+    // the caller only reads.
+    private SqliteConnection Open(bool? durable)
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;";
-        command.ExecuteNonQuery();
+        var state = _states.GetOrCreateValue(connection.Handle!);
+        string? settings = null;
+        if (!state.Initialised)
+        {
+            settings = "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;";
+        }
+
+        var wanted = durable ?? (state.Initialised ? state.Durable : true);
+        if (!state.Initialised || state.Durable != wanted)
+        {
+            settings += wanted ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+        }
+
+        if (settings is not null)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = settings;
+            command.ExecuteNonQuery();
+            state.Initialised = true;
+            state.Durable = wanted;
+        }
+
         return connection;
     }
 
@@ -62,14 +92,7 @@ public sealed class SqliteDatabase
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
-            using var connection = Open();
-            if (!durable)
-            {
-                // Pooled connections get synchronous=FULL back from Open() on their next use.
-                using var relax = connection.CreateCommand();
-                relax.CommandText = "PRAGMA synchronous=NORMAL;";
-                await relax.ExecuteNonQueryAsync(cancellationToken);
-            }
+            using var connection = Open(durable);
 
             using var transaction = connection.BeginTransaction(deferred: false);
             var result = work(connection, transaction);
@@ -80,5 +103,12 @@ public sealed class SqliteDatabase
         {
             _writeGate.Release();
         }
+    }
+
+    private sealed class ConnectionState
+    {
+        public bool Initialised { get; set; }
+
+        public bool Durable { get; set; }
     }
 }
