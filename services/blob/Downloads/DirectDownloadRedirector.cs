@@ -28,7 +28,8 @@ internal sealed class DirectDownloadRedirector : IBlobRedirector
     {
         ArgumentNullException.ThrowIfNull(digest);
         var baseUrl = _server.PublicBaseUrl;
-        if (baseUrl is null || _server.Stopping.IsCancellationRequested || _storage.GetLocalPath(BlobPaths.Blob(digest)) is null)
+        if (baseUrl is null || _server.Stopping.IsCancellationRequested || _server.IsFull
+            || _storage.GetLocalPath(BlobPaths.Blob(digest)) is null)
         {
             return ValueTask.FromResult<string?>(null);
         }

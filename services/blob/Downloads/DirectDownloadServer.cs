@@ -41,6 +41,12 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
     /// <summary>The base URL put in redirects, e.g. "http://127.0.0.1:41234"; null until the server listens.</summary>
     public string? PublicBaseUrl { get; private set; }
 
+    /// <summary>
+    /// True when every connection slot is taken: a redirect now would only earn the client a 503, so
+    /// the edge serves the blob itself instead.
+    /// </summary>
+    public bool IsFull => Volatile.Read(ref _active) >= _options.MaxConnections;
+
     /// <summary>The address the server listens on; null until it listens.</summary>
     public IPEndPoint? BoundEndPoint { get; private set; }
 
