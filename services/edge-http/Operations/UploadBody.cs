@@ -166,6 +166,15 @@ internal static class UploadBody
     {
         try
         {
+            if (call.ResponseAsync.IsCompleted)
+            {
+                // The service has answered already (an unknown session, a chunk that does not continue the
+                // upload): it reads no more. More DATA on its finished stream would, once the server has
+                // forgotten the stream (a few seconds later, e.g. while a slow client trickles its body in),
+                // be a connection error that takes every call on the shared connection down with it.
+                throw new IOException("the service ended the upload call before taking all of its bytes");
+            }
+
             var write = call.RequestStream.WriteAsync(chunk, cancellationToken);
             if (!write.IsCompleted && await Task.WhenAny(write, call.ResponseAsync) != write)
             {

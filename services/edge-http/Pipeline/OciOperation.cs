@@ -16,6 +16,7 @@ internal abstract class OciOperation
     private const int Abandoned = 2;
 
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _mayAbandon;
     private long _abortedAt;
     private int _stepState;
 
@@ -24,6 +25,12 @@ internal abstract class OciOperation
         Context = context;
         Route = route;
         ExecutionContext = System.Threading.ExecutionContext.Capture();
+
+        // A request with a body is never abandoned early: the server would start draining a body that
+        // the request's own step may still come to read (seen as Kestrel's "Reading is already in
+        // progress" and broken connections under load). Its step notices the client is gone instead.
+        // TODO: find why an upload waiting between stages gets abandoned while its client is still there.
+        _mayAbandon = !Operations.UploadBody.HasBody(context);
     }
 
     /// <summary>
@@ -90,7 +97,7 @@ internal abstract class OciOperation
     /// </summary>
     private void TryAbandon()
     {
-        if (!IsFinished && Interlocked.CompareExchange(ref _stepState, Abandoned, Idle) == Idle)
+        if (_mayAbandon && !IsFinished && Interlocked.CompareExchange(ref _stepState, Abandoned, Idle) == Idle)
         {
             _completion.TrySetException(new OperationCanceledException("the client went away"));
         }
