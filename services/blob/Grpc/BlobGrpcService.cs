@@ -154,7 +154,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
             // The edge always writes the header first, so a stream with no message at all was sent again
             // by the HTTP/2 client after its connection went away (a request it may retry, whose body it
             // no longer has). The bytes never arrived: a retry of the whole request is safe.
-            // TODO: find what closes the shared connection when many uploads are answered early (RejectionRaceTests under load).
+            // TODO: under load, uploads answered early break the shared connection ("DATA frame to closed stream") and the edge logs "Reading is already in progress".
             throw new OciException(OciErrorCode.Unavailable, "the upload stream arrived empty; send the request again");
         }
 

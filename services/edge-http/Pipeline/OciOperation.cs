@@ -26,10 +26,9 @@ internal abstract class OciOperation
         Route = route;
         ExecutionContext = System.Threading.ExecutionContext.Capture();
 
-        // A request with a body is never abandoned early: the server would start draining a body that
-        // the request's own step may still come to read (seen as Kestrel's "Reading is already in
-        // progress" and broken connections under load). Its step notices the client is gone instead.
-        // TODO: find why an upload waiting between stages gets abandoned while its client is still there.
+        // A request with a body is not abandoned early (conservative): its step may still come to read the
+        // body Kestrel would then drain, and uploads answered early already break under load (see the
+        // TODO in BlobGrpcService.AppendUpload). Its step notices the client is gone instead.
         _mayAbandon = !Operations.UploadBody.HasBody(context);
     }
 
