@@ -164,14 +164,46 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
         }
 
         var first = requestStream.Current.Data;
-        var size = await _uploads.AppendAsync(
-            ValidName(header.Repository),
-            header.UploadId,
-            header.Offset,
-            header.Length,
-            ReadChunksAsync(first, requestStream, cancellationToken),
-            cancellationToken);
-        return new UploadStatus { UploadId = header.UploadId, Size = size };
+        try
+        {
+            var size = await _uploads.AppendAsync(
+                ValidName(header.Repository),
+                header.UploadId,
+                header.Offset,
+                header.Length,
+                ReadChunksAsync(first, requestStream, cancellationToken),
+                cancellationToken);
+            return new UploadStatus { UploadId = header.UploadId, Size = size };
+        }
+        catch (OciException) when (header.Length is >= 0 and <= DrainLimit)
+        {
+            // A refusal (unknown session, a chunk that does not continue the upload) is answered after the
+            // rest of a small body has arrived: answering mid-stream makes the edge reset a stream it may
+            // still be writing to, and DATA that reaches the server after the reset closes the whole shared
+            // connection. Bounded by size and time; past them the answer goes at once.
+            await DrainAsync(requestStream, cancellationToken);
+            throw;
+        }
+    }
+
+    // Refusals wait for the rest of a body up to this size (bytes) and this long.
+    private const long DrainLimit = 16L * 1024 * 1024;
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private static async Task DrainAsync(IAsyncStreamReader<UploadChunk> stream, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(DrainTimeout);
+        try
+        {
+            while (await stream.MoveNext(timeout.Token))
+            {
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or RpcException)
+        {
+            // Out of time or the caller went away: the refusal goes as it is.
+        }
     }
 
     /// <inheritdoc />
