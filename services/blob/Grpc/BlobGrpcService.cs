@@ -154,7 +154,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
             // The edge always writes the header first, so a stream with no message at all was sent again
             // by the HTTP/2 client after its connection went away (a request it may retry, whose body it
             // no longer has). The bytes never arrived: a retry of the whole request is safe.
-            // TODO: under load, uploads answered early break the shared connection ("DATA frame to closed stream") and the edge logs "Reading is already in progress".
+            // (Seen when refusals were answered mid-stream; they now wait for small bodies to end, below.)
             throw new OciException(OciErrorCode.Unavailable, "the upload stream arrived empty; send the request again");
         }
 

@@ -16,7 +16,6 @@ internal abstract class OciOperation
     private const int Abandoned = 2;
 
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly bool _mayAbandon;
     private long _abortedAt;
     private int _stepState;
 
@@ -25,11 +24,6 @@ internal abstract class OciOperation
         Context = context;
         Route = route;
         ExecutionContext = System.Threading.ExecutionContext.Capture();
-
-        // A request with a body is not abandoned early (conservative): its step may still come to read the
-        // body Kestrel would then drain, and uploads answered early already break under load (see the
-        // TODO in BlobGrpcService.AppendUpload). Its step notices the client is gone instead.
-        _mayAbandon = !Operations.UploadBody.HasBody(context);
     }
 
     /// <summary>
@@ -96,7 +90,7 @@ internal abstract class OciOperation
     /// </summary>
     private void TryAbandon()
     {
-        if (_mayAbandon && !IsFinished && Interlocked.CompareExchange(ref _stepState, Abandoned, Idle) == Idle)
+        if (!IsFinished && Interlocked.CompareExchange(ref _stepState, Abandoned, Idle) == Idle)
         {
             _completion.TrySetException(new OperationCanceledException("the client went away"));
         }
