@@ -86,30 +86,19 @@ public sealed class LoggingTests
                 Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
             }
 
-            var messages = (await File.ReadAllLinesAsync(logFile))
-                .Select(line => JsonDocument.Parse(line).RootElement)
-                .Where(root => root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 1004)
+            var lines = await JsonLinesAsync(logFile);
+            var messages = lines
+                .Where(root => IsRequestLine(root))
                 .Select(root => root.GetProperty("@m").GetString()!)
                 .ToList();
             Assert.Contains(messages, m => m.StartsWith("GET base answered 200 in ", StringComparison.Ordinal));
             Assert.Contains(messages, m => m.StartsWith($"GET tags_list {repo} answered 404 in ", StringComparison.Ordinal));
             Assert.Contains(messages, m => m.StartsWith($"GET manifest_get {repo} v9 answered 404 in ", StringComparison.Ordinal));
 
-            var requests = new List<JsonElement>();
-            foreach (var line in await File.ReadAllLinesAsync(logFile))
-            {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                Assert.True(root.TryGetProperty("@t", out _), line);
-                if (root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 1004
-                    && root.TryGetProperty("Repository", out var repository) && repository.GetString() == repo
-                    && root.GetProperty("Operation").GetString() == "manifest_get")
-                {
-                    requests.Add(root.Clone());
-                }
-            }
-
-            var request = Assert.Single(requests);
+            Assert.All(lines, root => Assert.True(root.TryGetProperty("@t", out _), root.ToString()));
+            var request = Assert.Single(lines, root => IsRequestLine(root)
+                && root.TryGetProperty("Repository", out var repository) && repository.GetString() == repo
+                && root.GetProperty("Operation").GetString() == "manifest_get");
             Assert.Equal("manifest_get", request.GetProperty("Operation").GetString());
             Assert.Equal("v9", request.GetProperty("Reference").GetString());
             Assert.Equal(404, request.GetProperty("StatusCode").GetInt32());
@@ -151,15 +140,8 @@ public sealed class LoggingTests
                 await Task.WhenAll(requests);
             }
 
-            var lines = new List<JsonElement>();
-            foreach (var line in await File.ReadAllLinesAsync(logFile))
-            {
-                using var json = JsonDocument.Parse(line);
-                lines.Add(json.RootElement.Clone());
-            }
-
-            var requestLines = lines.Where(l => l.TryGetProperty("EventId", out var id)
-                && id.GetProperty("Id").GetInt32() == 1004
+            var lines = await JsonLinesAsync(logFile);
+            var requestLines = lines.Where(l => IsRequestLine(l)
                 && l.TryGetProperty("Repository", out var r) && r.GetString()!.StartsWith(prefix, StringComparison.Ordinal)).ToList();
             Assert.Equal(24, requestLines.Count);
             var checkedLines = 0;
@@ -291,4 +273,21 @@ public sealed class LoggingTests
         using var reader = new StreamReader(stream);
         return await reader.ReadToEndAsync();
     }
+
+    /// <summary>Every line of a JSON log file, parsed.</summary>
+    private static async Task<List<JsonElement>> JsonLinesAsync(string path)
+    {
+        var lines = new List<JsonElement>();
+        foreach (var line in await File.ReadAllLinesAsync(path))
+        {
+            using var json = JsonDocument.Parse(line);
+            lines.Add(json.RootElement.Clone());
+        }
+
+        return lines;
+    }
+
+    /// <summary>The edge's one line per request (event 1004).</summary>
+    private static bool IsRequestLine(JsonElement root) =>
+        root.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 1004;
 }
