@@ -68,6 +68,7 @@ internal static class UploadBody
         }
 
         using var call = edge.Clients.Blobs.AppendUpload(ServiceClients.Streaming(cancellationToken));
+        using var reads = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
@@ -84,7 +85,7 @@ internal static class UploadBody
                 var filled = 0;
                 while (filled < buffer.Length)
                 {
-                    var read = await ReadBodyAsync(operation, body, buffer.AsMemory(filled), cancellationToken);
+                    var read = await ReadRacingAnswerAsync(operation, body, buffer.AsMemory(filled), call, reads);
                     if (read == 0)
                     {
                         break;
@@ -127,6 +128,42 @@ internal static class UploadBody
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    // A client slow to send its body must not hold the request once the service has answered (a session
+    // it does not know, a chunk that does not continue the upload): the read then stops, and is waited
+    // for, since a read left pending would be in Kestrel's way when it drains the rest of the body.
+    private static async ValueTask<int> ReadRacingAnswerAsync(
+        OciOperation operation,
+        Stream body,
+        Memory<byte> buffer,
+        AsyncClientStreamingCall<UploadChunk, UploadStatus> call,
+        CancellationTokenSource reads)
+    {
+        var read = ReadBodyAsync(operation, body, buffer, reads.Token);
+        if (read.IsCompleted)
+        {
+            return await read;
+        }
+
+        var reading = read.AsTask();
+        if (await Task.WhenAny(reading, call.ResponseAsync) == reading)
+        {
+            return await reading;
+        }
+
+        // TODO: after a cancelled read Kestrel cannot drain the rest of the body (it logs "Reading is already in progress") and closes the connection.
+        await reads.CancelAsync();
+        try
+        {
+            await reading;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Http.BadHttpRequestException or OciException)
+        {
+            // The read ended because it was stopped, or failed on its own: the service's answer stands.
+        }
+
+        throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
     }
 
     // A body that ends before its declared length, or a reset connection, means the client went away:

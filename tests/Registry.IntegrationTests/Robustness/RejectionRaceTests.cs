@@ -55,4 +55,23 @@ public sealed class RejectionRaceTests(RegistryFixture fixture) : RegistryTestBa
         using var status = await Client.GetAsync(location);
         OciAssert.HeaderEqual(status, "Range", "0-1023");
     }
+
+    [Fact]
+    public async Task PatchUpload_UnknownSession_ClientStallsMidBody_StillGets404()
+    {
+        // Declares 4 MiB, sends 1 MiB, then sends nothing more: the refusal must not wait for the client.
+        var repo = OciClient.UniqueRepo("race-stall");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(Client.BaseAddress.Host, Client.BaseAddress.Port);
+        var head = $"PATCH /v2/{repo}/blobs/uploads/{Guid.NewGuid():N} HTTP/1.1\r\nHost: {Client.BaseAddress.Authority}\r\n"
+            + "Content-Type: application/octet-stream\r\nContent-Length: 4194304\r\n\r\n";
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        await socket.SendAsync(OciClient.RandomBytes(1024 * 1024));
+
+        var answer = new byte[512];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var received = await socket.ReceiveAsync(answer, System.Net.Sockets.SocketFlags.None, timeout.Token);
+        var statusLine = System.Text.Encoding.ASCII.GetString(answer, 0, received).Split("\r\n")[0];
+        Assert.Equal("HTTP/1.1 404 Not Found", statusLine);
+    }
 }
