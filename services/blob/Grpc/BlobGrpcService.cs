@@ -17,6 +17,10 @@ namespace Registry.Blob.Grpc;
 /// <summary>The gRPC face of the blob service (contract in protos/blob.proto).</summary>
 internal sealed class BlobGrpcService : Blobs.BlobsBase
 {
+    // A refused upload waits for the rest of its body up to this size (bytes) and this long.
+    private const long DrainLimit = 16L * 1024 * 1024;
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IStorageDriver _storage;
     private readonly BlobMetadataStore _metadata;
     private readonly UploadManager _uploads;
@@ -185,10 +189,6 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
             throw;
         }
     }
-
-    // Refusals wait for the rest of a body up to this size (bytes) and this long.
-    private const long DrainLimit = 16L * 1024 * 1024;
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
     private static async Task DrainAsync(IAsyncStreamReader<UploadChunk> stream, CancellationToken cancellationToken)
     {
