@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
 namespace Registry.Hosting.Sqlite;
@@ -9,13 +10,17 @@ namespace Registry.Hosting.Sqlite;
 /// commit with synchronous=NORMAL: atomic and kept through a crash of the process, only a power cut can
 /// take back the last of them.
 ///
-/// Writes are serialised in the process by an async gate before they reach SQLite's own lock, so
-/// concurrent writers wait without blocking thread-pool threads (SQLite allows one writer at a time).
+/// Writes go through one writer loop (SQLite allows one writer at a time) that commits them in groups:
+/// every write waiting when the previous commit ends joins the next transaction, each inside its own
+/// savepoint (a write that fails is rolled back alone), and the group is flushed to disk once. Under
+/// concurrent writers one fsync then serves many of them instead of each waiting its turn for its own.
 /// </summary>
 public sealed class SqliteDatabase
 {
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    // Writes waiting for the writer loop; at most this many share one transaction.
+    private const int MaxGroup = 64;
+    private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
 
     // Per physical connection (pooled connections keep their handle): whether its settings were applied,
     // and whether its commits are flushed (synchronous=FULL) or not (NORMAL).
@@ -39,6 +44,9 @@ public sealed class SqliteDatabase
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode=WAL;" + schema;
         command.ExecuteNonQuery();
+
+        // Waits without a thread while no write is queued; runs SQLite's (blocking) calls when there are.
+        _ = Task.Run(RunWriterAsync);
     }
 
     /// <summary>
@@ -83,25 +91,170 @@ public sealed class SqliteDatabase
         WriteAsync(work, durable: true, cancellationToken);
 
     /// <summary>
-    /// Runs <paramref name="work"/> in a write transaction taken at once (BEGIN IMMEDIATE); when
-    /// <paramref name="durable"/> is false the commit is not flushed to disk (see the class remarks).
+    /// Runs <paramref name="work"/> in a write transaction taken at once (BEGIN IMMEDIATE), possibly shared
+    /// with other writes (see the class remarks); when <paramref name="durable"/> is false and no write of
+    /// the group is, the commit is not flushed to disk. A write already running when
+    /// <paramref name="cancellationToken"/> fires is committed anyway.
     /// </summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, CancellationToken cancellationToken)
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await _writeGate.WaitAsync(cancellationToken);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+
+        var write = new Write<T>(work, durable, cancellationToken);
+        _writes.Writer.TryWrite(write);
+        return write.Task;
+    }
+
+    private async Task RunWriterAsync()
+    {
+        var group = new List<Write>(MaxGroup);
+        while (await _writes.Reader.WaitToReadAsync())
+        {
+            while (group.Count < MaxGroup && _writes.Reader.TryRead(out var write))
+            {
+                if (!write.TryCancel())
+                {
+                    group.Add(write);
+                }
+            }
+
+            if (group.Count > 0)
+            {
+                CommitGroup(group);
+                group.Clear();
+            }
+        }
+    }
+
+    private void CommitGroup(List<Write> group)
+    {
+        var durable = false;
+        foreach (var write in group)
+        {
+            durable |= write.Durable;
+        }
+
         try
         {
             using var connection = Open(durable);
-
             using var transaction = connection.BeginTransaction(deferred: false);
-            var result = work(connection, transaction);
-            await transaction.CommitAsync(cancellationToken);
-            return result;
+            if (group.Count == 1)
+            {
+                // Alone: a failure rolls the whole transaction back, no savepoint needed.
+                group[0].Run(connection, transaction);
+            }
+            else
+            {
+                foreach (var write in group)
+                {
+                    RunInSavepoint(connection, transaction, write);
+                }
+            }
+
+            transaction.Commit();
         }
-        finally
+        catch (Exception ex)
         {
-            _writeGate.Release();
+            // The transaction did not commit: every write of the group failed with it.
+            foreach (var write in group)
+            {
+                write.Fail(ex);
+                write.Complete();
+            }
+
+            return;
+        }
+
+        foreach (var write in group)
+        {
+            write.Complete();
+        }
+    }
+
+    private static void RunInSavepoint(SqliteConnection connection, SqliteTransaction transaction, Write write)
+    {
+        Execute(connection, transaction, "SAVEPOINT w");
+        try
+        {
+            write.Run(connection, transaction);
+        }
+        catch (Exception ex)
+        {
+            // Undone alone; the others in the group go on. (Should the rollback itself fail, the group fails.)
+            write.Fail(ex);
+            Execute(connection, transaction, "ROLLBACK TO w");
+        }
+
+        Execute(connection, transaction, "RELEASE w");
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    // One queued write; its outcome is published only once the group's commit is known.
+    private abstract class Write
+    {
+        protected Write(bool durable, CancellationToken cancellationToken)
+        {
+            Durable = durable;
+            CancellationToken = cancellationToken;
+        }
+
+        public bool Durable { get; }
+
+        protected CancellationToken CancellationToken { get; }
+
+        public abstract bool TryCancel();
+
+        public abstract void Run(SqliteConnection connection, SqliteTransaction transaction);
+
+        public abstract void Fail(Exception exception);
+
+        public abstract void Complete();
+    }
+
+    private sealed class Write<T> : Write
+    {
+        private readonly Func<SqliteConnection, SqliteTransaction, T> _work;
+        private readonly TaskCompletionSource<T> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+        private Exception? _failure;
+
+        public Write(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, CancellationToken cancellationToken)
+            : base(durable, cancellationToken)
+        {
+            _work = work;
+        }
+
+        public Task<T> Task => _outcome.Task;
+
+        public override bool TryCancel() =>
+            CancellationToken.IsCancellationRequested && _outcome.TrySetCanceled(CancellationToken);
+
+        public override void Run(SqliteConnection connection, SqliteTransaction transaction) =>
+            _result = _work(connection, transaction);
+
+        public override void Fail(Exception exception) => _failure ??= exception;
+
+        public override void Complete()
+        {
+            if (_failure is null)
+            {
+                _outcome.TrySetResult(_result!);
+            }
+            else
+            {
+                _outcome.TrySetException(_failure);
+            }
         }
     }
 

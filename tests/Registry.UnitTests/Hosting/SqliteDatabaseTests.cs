@@ -4,7 +4,10 @@ using Registry.UnitTests.Support;
 
 namespace Registry.UnitTests.Hosting;
 
-/// <summary>Connection settings are applied once per physical connection and follow each write's durability.</summary>
+/// <summary>
+/// Connection settings are applied once per physical connection and follow each write's durability;
+/// concurrent writes are committed in groups where one failing write is undone alone.
+/// </summary>
 public sealed class SqliteDatabaseTests : IDisposable
 {
     private readonly TempDirectory _root = new();
@@ -27,6 +30,71 @@ public sealed class SqliteDatabaseTests : IDisposable
         using var reader = database.Open();
         Assert.Equal(1L, Pragma(reader, null, "foreign_keys"));
         Assert.Equal(30000L, Pragma(reader, null, "busy_timeout"));
+    }
+
+    [Fact]
+    public async Task ConcurrentWrites_AllCommitted_AndAFailingOneIsUndoneAlone()
+    {
+        var database = new SqliteDatabase(Path.Combine(_root.Path, "g.db"), "CREATE TABLE IF NOT EXISTS t (v INTEGER PRIMARY KEY);");
+        const int Writers = 200;
+        const int Failing = 77;
+
+        // Started together so that many of them wait behind one commit and share the next.
+        using var start = new ManualResetEventSlim();
+        var writes = Enumerable.Range(0, Writers).Select(i => Task.Run(() =>
+        {
+            start.Wait();
+            return database.WriteAsync((c, t) =>
+            {
+                using (var insert = c.Command("INSERT INTO t (v) VALUES ($v)", t).With("$v", i))
+                {
+                    insert.ExecuteNonQuery();
+                }
+
+                // Its row was written inside the group's transaction: the failure must take it back.
+                return i == Failing ? throw new InvalidOperationException("refused") : i;
+            }, durable: i % 2 == 0, CancellationToken.None);
+        })).ToArray();
+        start.Set();
+
+        for (var i = 0; i < Writers; i++)
+        {
+            if (i == Failing)
+            {
+                await Assert.ThrowsAsync<InvalidOperationException>(() => writes[i]);
+            }
+            else
+            {
+                Assert.Equal(i, await writes[i]);
+            }
+        }
+
+        using var reader = database.Open();
+        using var count = reader.Command("SELECT count(*), sum(v) FROM t");
+        using var row = await count.ExecuteReaderAsync();
+        Assert.True(await row.ReadAsync());
+        Assert.Equal(Writers - 1, row.GetInt64(0));
+        Assert.Equal((Writers * (Writers - 1) / 2) - Failing, row.GetInt64(1));
+    }
+
+    [Fact]
+    public async Task Write_CancelledBeforeItRuns_IsNotCommitted()
+    {
+        var database = new SqliteDatabase(Path.Combine(_root.Path, "c.db"), "CREATE TABLE IF NOT EXISTS t (v INTEGER);");
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => database.WriteAsync((c, t) =>
+        {
+            using var insert = c.Command("INSERT INTO t (v) VALUES (1)", t);
+            return insert.ExecuteNonQuery();
+        }, cancelled.Token));
+
+        Assert.Equal(0L, await database.WriteAsync((c, t) =>
+        {
+            using var count = c.Command("SELECT count(*) FROM t", t);
+            return (long)count.ExecuteScalar()!;
+        }, CancellationToken.None));
     }
 
     private static long Pragma(SqliteConnection connection, SqliteTransaction? transaction, string name)
