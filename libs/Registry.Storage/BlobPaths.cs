@@ -24,6 +24,9 @@ public static class BlobPaths
     /// <summary>The data file of an upload session.</summary>
     public static string UploadData(string uploadId) => $"{Root}/_uploads/{uploadId}/data";
 
+    /// <summary>A chunk file written next to a session's data before it is appended (names are checked by the caller).</summary>
+    public static string UploadStaged(string uploadId, string name) => $"{Root}/_uploads/{uploadId}/{name}";
+
     /// <summary>The folder that holds every upload session.</summary>
     public static string UploadsRoot => $"{Root}/_uploads";
 }

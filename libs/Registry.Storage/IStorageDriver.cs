@@ -29,6 +29,14 @@ public interface IStorageDriver
     /// </summary>
     ValueTask MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Puts the object at <paramref name="sourcePath"/> in the place of the one at
+    /// <paramref name="destinationPath"/> (which may exist), in one step where storage allows. Not made
+    /// durable: that is <see cref="MoveAsync"/>'s job when bytes become a blob. Throws
+    /// <see cref="StorageNotFoundException"/> when the source is missing.
+    /// </summary>
+    ValueTask ReplaceAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken);
+
     /// <summary>Deletes an object or a whole folder of objects; nothing happens when there is none.</summary>
     ValueTask DeleteAsync(string path, CancellationToken cancellationToken);
 

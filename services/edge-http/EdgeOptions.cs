@@ -25,6 +25,13 @@ public sealed class EdgeOptions
     public bool DirectBlobReads { get; set; } = true;
 
     /// <summary>
+    /// When true (the default), upload bodies are written by the edge into a file the blob service names in
+    /// the session's folder and handed over by name, so the bytes never cross gRPC; when false, or when the
+    /// service has no local files or the edge cannot reach them, they are streamed over gRPC.
+    /// </summary>
+    public bool DirectUploadWrites { get; set; } = true;
+
+    /// <summary>
     /// Blob GETs of at least <see cref="BlobRedirectOptions.MinimumSize"/> bytes are answered with 307 and a
     /// short-lived URL when the blob service offers one (its direct download server, or a storage driver's
     /// presigned URL); the blob service offers none unless Registry:Blob:DirectDownloads:Enabled is set.

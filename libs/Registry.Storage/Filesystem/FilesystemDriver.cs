@@ -138,6 +138,22 @@ public sealed class FilesystemDriver : IStorageDriver
     }
 
     /// <inheritdoc />
+    public ValueTask ReplaceAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // rename(2): the destination's old bytes go and the new ones take its name in one step.
+            File.Move(FullPath(sourcePath), FullPath(destinationPath), overwrite: true);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new StorageNotFoundException(Name, sourcePath);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public ValueTask DeleteAsync(string path, CancellationToken cancellationToken)
     {
         var fullPath = FullPath(path);

@@ -190,6 +190,21 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
         }
     }
 
+    /// <inheritdoc />
+    public override Task<StagedAppend> PrepareStagedAppend(UploadRef request, ServerCallContext context)
+    {
+        var (path, name, size) = _uploads.PrepareStaged(ValidName(request.Repository), request.UploadId);
+        return Task.FromResult(new StagedAppend { Path = path ?? string.Empty, Name = name, Size = size });
+    }
+
+    /// <inheritdoc />
+    public override async Task<UploadStatus> AppendStaged(AppendStagedRequest request, ServerCallContext context)
+    {
+        var size = await _uploads.AppendStagedAsync(
+            ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name, context.CancellationToken);
+        return new UploadStatus { UploadId = request.UploadId, Size = size };
+    }
+
     private static async Task DrainAsync(IAsyncStreamReader<UploadChunk> stream, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -13,10 +13,10 @@ namespace Registry.Blob.Storage;
 /// </summary>
 internal sealed class InstrumentedStorageDriver : IStorageDriver
 {
-    private static readonly string[] OperationNames = ["size", "open_read", "open_writer", "commit", "move", "delete", "list"];
+    private static readonly string[] OperationNames = ["size", "open_read", "open_writer", "commit", "move", "delete", "list", "replace"];
 
     private static readonly string[] SpanNames =
-        ["storage size", "storage open_read", "storage open_writer", "storage commit", "storage move", "storage delete", "storage list"];
+        ["storage size", "storage open_read", "storage open_writer", "storage commit", "storage move", "storage delete", "storage list", "storage replace"];
 
     private static readonly Histogram Durations = Metrics.CreateHistogram(
         "registry_storage_operation_duration_seconds", "Storage driver call duration, in seconds, by driver and operation.",
@@ -50,6 +50,7 @@ internal sealed class InstrumentedStorageDriver : IStorageDriver
         Move,
         Delete,
         List,
+        Replace,
     }
 
     public string Name => _inner.Name;
@@ -123,6 +124,24 @@ internal sealed class InstrumentedStorageDriver : IStorageDriver
         finally
         {
             Finish(Op.Move, call);
+        }
+    }
+
+    public async ValueTask ReplaceAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
+    {
+        var call = Start(Op.Replace);
+        try
+        {
+            await _inner.ReplaceAsync(sourcePath, destinationPath, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Failed(Op.Replace, call, ex);
+            throw;
+        }
+        finally
+        {
+            Finish(Op.Replace, call);
         }
     }
 

@@ -125,6 +125,22 @@ internal sealed class ResilientStorageDriver : IStorageDriver
         }
     }
 
+    public async ValueTask ReplaceAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken)
+    {
+        // Not retried: like a move, a failure may have happened after the rename.
+        var probe = Enter();
+        try
+        {
+            await _inner.ReplaceAsync(sourcePath, destinationPath, cancellationToken);
+            Succeeded(probe);
+        }
+        catch (Exception ex)
+        {
+            Failed(probe, ex);
+            throw;
+        }
+    }
+
     public async IAsyncEnumerable<string> ListAsync(string folder, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var probe = Enter();

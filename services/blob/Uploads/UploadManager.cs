@@ -79,27 +79,9 @@ internal sealed partial class UploadManager
     {
         // Waiting here would leave this request's bytes unread in the shared gRPC connection; a second
         // writer to one session is a client error anyway (chunks are sequential).
-        if (!_locks.TryAcquire(uploadId, out var held))
+        using (var held = TryLockForAppend(repository, uploadId))
         {
-            var busy = Get(repository, uploadId);
-            throw new OciException(
-                OciErrorCode.BlobUploadInvalid,
-                "another request is writing to this upload; ask for its status and continue from there",
-                uploadId,
-                httpStatus: 416) { UploadSize = busy.Size };
-        }
-
-        using (held)
-        {
-            var session = Get(repository, uploadId);
-            if (offset >= 0 && offset != session.Size)
-            {
-                throw new OciException(
-                    OciErrorCode.BlobUploadInvalid,
-                    "chunk does not continue the upload",
-                    $"chunk starts at {offset}, the session holds {session.Size} bytes",
-                    httpStatus: 416) { UploadSize = session.Size };
-            }
+            var session = GetContinued(repository, uploadId, offset);
 
             var hash = _hashes.Take(uploadId, session.Algorithm, session.Size);
             var acknowledged = false;
@@ -156,6 +138,205 @@ internal sealed partial class UploadManager
                     hash?.Dispose();
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Names a new file in the session's folder that a caller sharing this filesystem may write a chunk
+    /// into (<see cref="AppendStagedAsync"/> hands it over), with the session's size; null path when
+    /// storage has no local files.
+    /// </summary>
+    public (string? Path, string Name, long Size) PrepareStaged(string repository, string uploadId)
+    {
+        var session = Get(repository, uploadId);
+        var name = StagedPrefix + Guid.NewGuid().ToString("N");
+        return (_storage.GetLocalPath(BlobPaths.UploadStaged(uploadId, name)), name, session.Size);
+    }
+
+    /// <summary>
+    /// Appends the bytes of a staged chunk file (see <see cref="PrepareStaged"/>) with the checks and
+    /// guarantees of <see cref="AppendAsync"/>, and removes the file whatever happens. A first chunk
+    /// takes the place of the session's empty data file by a rename; later chunks are copied.
+    /// </summary>
+    public async Task<long> AppendStagedAsync(
+        string repository,
+        string uploadId,
+        long offset,
+        long length,
+        string name,
+        CancellationToken cancellationToken)
+    {
+        if (!IsValidId(uploadId) || !IsValidStagedName(name))
+        {
+            throw new OciException(OciErrorCode.BlobUploadInvalid, "malformed upload id or chunk file name", name);
+        }
+
+        var stagedPath = BlobPaths.UploadStaged(uploadId, name);
+        try
+        {
+            using var held = TryLockForAppend(repository, uploadId);
+            var session = GetContinued(repository, uploadId, offset);
+            var received = await _storage.GetSizeAsync(stagedPath, cancellationToken)
+                ?? throw new OciException(OciErrorCode.BlobUploadInvalid, "the chunk's file is missing", name);
+            if (length >= 0 && received != length)
+            {
+                throw new OciException(OciErrorCode.SizeInvalid, "the chunk's size differs from the declared length",
+                    $"declared {length}, received {received}");
+            }
+
+            var hash = _hashes.Take(uploadId, session.Algorithm, session.Size);
+            var acknowledged = false;
+            try
+            {
+                long size;
+                if (session.Size == 0)
+                {
+                    if (hash is not null)
+                    {
+                        await HashFileAsync(hash, stagedPath, received, cancellationToken);
+                    }
+
+                    // The session's data file is empty: the chunk's file simply becomes it.
+                    await _storage.ReplaceAsync(stagedPath, BlobPaths.UploadData(uploadId), cancellationToken);
+                    size = received;
+                }
+                else
+                {
+                    size = await CopyStagedAsync(uploadId, session.Size, stagedPath, hash, cancellationToken);
+                }
+
+                await _metadata.SetUploadSizeAsync(uploadId, size, cancellationToken);
+                acknowledged = true;
+                if (hash is not null)
+                {
+                    _hashes.Put(uploadId, session.Algorithm, size, hash);
+                }
+
+                Log.ChunkAppended(_logger, uploadId, received, size);
+                return size;
+            }
+            finally
+            {
+                if (!acknowledged)
+                {
+                    hash?.Dispose();
+                }
+            }
+        }
+        finally
+        {
+            try
+            {
+                await _storage.DeleteAsync(stagedPath, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The session's folder goes with the session: a leftover file is removed then.
+                Log.CleanupFailed(_logger, uploadId, ex);
+            }
+        }
+    }
+
+    /// <summary>Chunk file names: the prefix and 32 lowercase hex characters.</summary>
+    public static bool IsValidStagedName(string name) =>
+        name.Length == StagedPrefix.Length + 32
+        && name.StartsWith(StagedPrefix, StringComparison.Ordinal)
+        && IsValidId(name[StagedPrefix.Length..]);
+
+    private const string StagedPrefix = "chunk-";
+
+    private SessionLocks.Holder TryLockForAppend(string repository, string uploadId)
+    {
+        if (_locks.TryAcquire(uploadId, out var held))
+        {
+            return held;
+        }
+
+        var busy = Get(repository, uploadId);
+        throw new OciException(
+            OciErrorCode.BlobUploadInvalid,
+            "another request is writing to this upload; ask for its status and continue from there",
+            uploadId,
+            httpStatus: 416) { UploadSize = busy.Size };
+    }
+
+    // The session, when the chunk continues it (offset negative: wherever it is); 416 otherwise.
+    private UploadSession GetContinued(string repository, string uploadId, long offset)
+    {
+        var session = Get(repository, uploadId);
+        if (offset >= 0 && offset != session.Size)
+        {
+            throw new OciException(
+                OciErrorCode.BlobUploadInvalid,
+                "chunk does not continue the upload",
+                $"chunk starts at {offset}, the session holds {session.Size} bytes",
+                httpStatus: 416) { UploadSize = session.Size };
+        }
+
+        return session;
+    }
+
+    private async Task HashFileAsync(System.Security.Cryptography.IncrementalHash hash, string path, long length, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
+        try
+        {
+            await using var stream = await _storage.OpenReadAsync(path, 0, cancellationToken);
+            var remaining = length;
+            while (remaining > 0)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new InvalidOperationException($"{path} holds fewer bytes than it did a moment ago");
+                }
+
+                hash.AppendData(buffer, 0, read);
+                remaining -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<long> CopyStagedAsync(
+        string uploadId,
+        long resumeAt,
+        string stagedPath,
+        System.Security.Cryptography.IncrementalHash? hash,
+        CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
+        try
+        {
+            IStorageWriter opened;
+            try
+            {
+                opened = await _storage.OpenWriterAsync(BlobPaths.UploadData(uploadId), resumeAt, cancellationToken);
+            }
+            catch (StorageNotFoundException)
+            {
+                await RemoveAsync(uploadId, CancellationToken.None);
+                throw new OciException(OciErrorCode.BlobUploadUnknown, "the upload's bytes are gone; start a new upload", uploadId);
+            }
+
+            await using var writer = opened;
+            await using var source = await _storage.OpenReadAsync(stagedPath, 0, cancellationToken);
+            int read;
+            while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                hash?.AppendData(buffer, 0, read);
+            }
+
+            await writer.CommitAsync(cancellationToken);
+            return writer.Size;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -67,6 +67,14 @@ internal static class UploadBody
             limit.MaxRequestBodySize = null;
         }
 
+        var kind = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
+            : HttpMethods.IsPost(request.Method) ? EdgeOperation.UploadStart : EdgeOperation.UploadPut;
+        if (edge.Options.DirectUploadWrites
+            && await StagedUploadBody.TryAppendAsync(edge, operation, repository, uploadId, offset, length, kind, cancellationToken) is { } size)
+        {
+            return size;
+        }
+
         using var call = edge.Clients.Blobs.AppendUpload(ServiceClients.Streaming(cancellationToken));
         using var reads = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
@@ -78,8 +86,6 @@ internal static class UploadBody
             }, cancellationToken);
 
             var body = request.Body;
-            var kind = HttpMethods.IsPatch(request.Method) ? EdgeOperation.UploadPatch
-                : HttpMethods.IsPost(request.Method) ? EdgeOperation.UploadStart : EdgeOperation.UploadPut;
             while (true)
             {
                 var filled = 0;
@@ -140,7 +146,7 @@ internal static class UploadBody
         AsyncClientStreamingCall<UploadChunk, UploadStatus> call,
         CancellationTokenSource reads)
     {
-        var read = ReadBodyAsync(operation, body, buffer, reads.Token);
+        var read = ReadGuardedAsync(operation, static (s, ct) => s.body.ReadAsync(s.buffer, ct), (body, buffer), reads.Token);
         if (read.IsCompleted)
         {
             return await read;
@@ -166,14 +172,21 @@ internal static class UploadBody
         throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
     }
 
-    // A body that ends before its declared length, or a reset connection, means the client went away:
-    // the operation notes the moment (so the endpoint counts how fast the work behind it stopped) and the
-    // failure ends the upload like a cancellation. A malformed body from a client still there is a 400.
-    private static async ValueTask<int> ReadBodyAsync(OciOperation operation, Stream body, Memory<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads from the request body. A body that ends before its declared length, or a reset connection,
+    /// means the client went away: the operation notes the moment (so the endpoint counts how fast the work
+    /// behind it stopped) and the failure ends the upload like a cancellation. A malformed body from a
+    /// client still there is a 400.
+    /// </summary>
+    public static async ValueTask<T> ReadGuardedAsync<TSource, T>(
+        OciOperation operation,
+        Func<TSource, CancellationToken, ValueTask<T>> read,
+        TSource source,
+        CancellationToken cancellationToken)
     {
         try
         {
-            return await body.ReadAsync(buffer, cancellationToken);
+            return await read(source, cancellationToken);
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

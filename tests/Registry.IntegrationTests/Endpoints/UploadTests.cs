@@ -4,7 +4,7 @@ using Registry.IntegrationTests.Support;
 namespace Registry.IntegrationTests.Endpoints;
 
 /// <summary>end-4a, end-4b, end-5, end-6, end-11, end-13 and upload cancellation.</summary>
-public sealed class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixture)
+public class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixture)
 {
     [Fact]
     public async Task PostUpload_EmptyBody_Returns202WithRelativeLocationAndUuid()
@@ -271,3 +271,6 @@ public sealed class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixt
         await OciAssert.ErrorAsync(response, HttpStatusCode.NotFound, "BLOB_UPLOAD_UNKNOWN");
     }
 }
+
+/// <summary>The same tests with upload bodies streamed over gRPC instead of written to a file the blob service names.</summary>
+public sealed class UploadTestsStreamed(StreamedUploadsFixture fixture) : UploadTests(fixture), IClassFixture<StreamedUploadsFixture>;

@@ -7,7 +7,7 @@ namespace Registry.IntegrationTests.Robustness;
 /// A PATCH the blob service rejects while the edge is still streaming the body must get the service's
 /// answer (404, 416), not a 500, however the rejection and the edge's next write interleave.
 /// </summary>
-public sealed class RejectionRaceTests(RegistryFixture fixture) : RegistryTestBase(fixture)
+public class RejectionRaceTests(RegistryFixture fixture) : RegistryTestBase(fixture)
 {
     private const int Attempts = 40;
 
@@ -75,3 +75,6 @@ public sealed class RejectionRaceTests(RegistryFixture fixture) : RegistryTestBa
         Assert.Equal("HTTP/1.1 404 Not Found", statusLine);
     }
 }
+
+/// <summary>The same tests with upload bodies streamed over gRPC instead of written to a file the blob service names.</summary>
+public sealed class RejectionRaceTestsStreamed(StreamedUploadsFixture fixture) : RejectionRaceTests(fixture), IClassFixture<StreamedUploadsFixture>;

@@ -6,7 +6,7 @@ using Registry.IntegrationTests.Support;
 namespace Registry.IntegrationTests.Robustness;
 
 /// <summary>Uploads that break, race or exceed default limits: nothing lost, nothing half-written.</summary>
-public sealed class UploadRobustnessTests(RegistryFixture fixture) : RegistryTestBase(fixture)
+public class UploadRobustnessTests(RegistryFixture fixture) : RegistryTestBase(fixture)
 {
     private const int MiB = 1024 * 1024;
 
@@ -29,6 +29,7 @@ public sealed class UploadRobustnessTests(RegistryFixture fixture) : RegistryTes
         // The failed PATCH either left no trace or kept a prefix of what was sent; the Range says which.
         var end = await WaitForSettledRangeAsync(location);
         Assert.InRange(end, 1023, 1024 + MiB - 1);
+        await AssertSessionHoldsOnlyItsBytesAsync(location, end + 1);
 
         using (var rest = await Client.PatchAsync(location, data[(int)(end + 1)..], $"{end + 1}-{data.Length - 1}"))
         {
@@ -123,6 +124,7 @@ public sealed class UploadRobustnessTests(RegistryFixture fixture) : RegistryTes
         using var status = await Client.GetAsync(location);
         OciAssert.Status(status, HttpStatusCode.NoContent);
         OciAssert.HeaderEqual(status, "Range", "0-0");
+        await AssertSessionHoldsOnlyItsBytesAsync(location, 0);
     }
 
     [Fact]
@@ -142,6 +144,7 @@ public sealed class UploadRobustnessTests(RegistryFixture fixture) : RegistryTes
         using var status = await Client.GetAsync(location);
         OciAssert.Status(status, HttpStatusCode.NoContent);
         OciAssert.HeaderEqual(status, "Range", "0-0");
+        await AssertSessionHoldsOnlyItsBytesAsync(location, 0);
     }
 
     [Fact]
@@ -181,6 +184,28 @@ public sealed class UploadRobustnessTests(RegistryFixture fixture) : RegistryTes
     }
 
     // After an aborted request the server may still be unwinding it; poll briefly until two reads agree.
+    // The session's folder holds its data file of exactly the acknowledged size and nothing else: no bytes
+    // of a failed request, no chunk file the edge wrote for it (removed as the request unwinds: polled).
+    private async Task AssertSessionHoldsOnlyItsBytesAsync(string location, long size)
+    {
+        var id = location.Split('?')[0].TrimEnd('/').Split('/')[^1];
+        var folder = Path.Combine(Fixture.DataDir, "docker", "registry", "v2", "_uploads", id);
+        string[] files = [];
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            files = Directory.GetFiles(folder).Select(Path.GetFileName).ToArray()!;
+            if (files is ["data"])
+            {
+                Assert.Equal(size, new FileInfo(Path.Combine(folder, "data")).Length);
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"the session's folder holds {string.Join(", ", files)}");
+    }
+
     private async Task<long> WaitForSettledRangeAsync(string location)
     {
         string? previous = null;
@@ -204,3 +229,6 @@ public sealed class UploadRobustnessTests(RegistryFixture fixture) : RegistryTes
         return -1;
     }
 }
+
+/// <summary>The same tests with upload bodies streamed over gRPC instead of written to a file the blob service names.</summary>
+public sealed class UploadRobustnessTestsStreamed(StreamedUploadsFixture fixture) : UploadRobustnessTests(fixture), IClassFixture<StreamedUploadsFixture>;

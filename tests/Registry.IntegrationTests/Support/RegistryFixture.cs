@@ -8,7 +8,7 @@ namespace Registry.IntegrationTests.Support;
 /// directory that is deleted when the class is done. Tests use unique repository names so they can
 /// share it.
 /// </summary>
-public sealed class RegistryFixture : IAsyncLifetime
+public class RegistryFixture : IAsyncLifetime
 {
     private RegistryInstance? _instance;
 
@@ -21,9 +21,12 @@ public sealed class RegistryFixture : IAsyncLifetime
     /// <summary>A client for the registry that never follows redirects.</summary>
     public OciClient Client { get; private set; } = null!;
 
+    /// <summary>Settings ("--Key=Value") the registry starts with; none by default.</summary>
+    protected virtual string[] Settings => [];
+
     public async Task InitializeAsync()
     {
-        _instance = await StartAsync(DataDir);
+        _instance = await StartAsync(DataDir, Settings);
         Client = new OciClient(_instance.Address);
     }
 
@@ -47,4 +50,13 @@ public sealed class RegistryFixture : IAsyncLifetime
         Assert.Equal(IPAddress.Loopback.ToString(), instance.Address.Host);
         return instance;
     }
+}
+
+/// <summary>
+/// The shared registry with upload bodies streamed over gRPC (Registry:Edge:DirectUploadWrites=false), as
+/// when the edge does not share the blob service's filesystem: upload tests run against both paths.
+/// </summary>
+public sealed class StreamedUploadsFixture : RegistryFixture
+{
+    protected override string[] Settings => ["--Registry:Edge:DirectUploadWrites=false"];
 }

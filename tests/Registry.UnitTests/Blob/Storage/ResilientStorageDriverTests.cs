@@ -155,6 +155,8 @@ public sealed class ResilientStorageDriverTests
 
         public ValueTask MoveAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
+        public ValueTask ReplaceAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
         public ValueTask DeleteAsync(string path, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public async IAsyncEnumerable<string> ListAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)

@@ -1,0 +1,159 @@
+using Grpc.Core;
+using Microsoft.Win32.SafeHandles;
+using Registry.EdgeHttp.Observability;
+using Registry.EdgeHttp.Pipeline;
+using Registry.Hosting.Grpc;
+using Registry.Oci.Errors;
+using Registry.Protos;
+
+namespace Registry.EdgeHttp.Operations;
+
+/// <summary>
+/// The fast path of an upload body when the edge shares the blob service's filesystem: the service
+/// names a file in the session's folder (PrepareStagedAppend), the edge writes the body into it straight
+/// from Kestrel's buffers, and the service appends it under the session's lock (AppendStaged), so the
+/// bytes never cross gRPC. The service keeps every check and guarantee of the streamed path; a body
+/// that fails or is cut off leaves only the chunk file, which is removed here (or with the session).
+/// </summary>
+internal static class StagedUploadBody
+{
+    // pwritev takes at most this many buffers at once; Kestrel's are 4 KiB each.
+    private const int MaxSegmentsPerWrite = 256;
+
+    /// <summary>
+    /// Appends the body through a chunk file and returns the session's new size, or null when storage
+    /// has no local files (the caller then streams the body over gRPC).
+    /// </summary>
+    public static async Task<long?> TryAppendAsync(
+        EdgeContext edge,
+        OciOperation operation,
+        string repository,
+        string uploadId,
+        long offset,
+        long length,
+        EdgeOperation kind,
+        CancellationToken cancellationToken)
+    {
+        var staged = await CallAsync(edge.Clients.Blobs.PrepareStagedAppendAsync(
+            new UploadRef { Repository = repository, UploadId = uploadId }, edge.Clients.Unary(cancellationToken)));
+        if (staged.Path.Length == 0)
+        {
+            return null;
+        }
+
+        if (offset >= 0 && offset != staged.Size)
+        {
+            // The service checks again under the session's lock; this spares writing a chunk bound to fail.
+            throw new OciException(
+                OciErrorCode.BlobUploadInvalid,
+                "chunk does not continue the upload",
+                $"chunk starts at {offset}, the session holds {staged.Size} bytes",
+                httpStatus: 416) { UploadSize = staged.Size };
+        }
+
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(staged.Path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Not this edge's filesystem (a service elsewhere), or the session ended a moment ago: the
+            // streamed path tells the two apart, and nothing of the body has been read yet.
+            return null;
+        }
+
+        try
+        {
+            await WriteBodyAsync(operation, file, kind, cancellationToken);
+            var status = await CallAsync(edge.Clients.Blobs.AppendStagedAsync(
+                new AppendStagedRequest { Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = staged.Name },
+                edge.Clients.Unary(cancellationToken)));
+            return status.Size;
+        }
+        finally
+        {
+            // Gone already when the service took it; otherwise the body never became part of the session.
+            TryDelete(staged.Path);
+        }
+    }
+
+    private static async Task WriteBodyAsync(OciOperation operation, SafeFileHandle file, EdgeOperation kind, CancellationToken cancellationToken)
+    {
+        using (file)
+        {
+            var reader = operation.Context.Request.BodyReader;
+            var segments = new List<ReadOnlyMemory<byte>>(MaxSegmentsPerWrite);
+            long written = 0;
+            while (true)
+            {
+                var result = await UploadBody.ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    segments.Add(segment);
+                    if (segments.Count == MaxSegmentsPerWrite)
+                    {
+                        written += Write(file, segments, written);
+                    }
+                }
+
+                if (segments.Count > 0)
+                {
+                    written += Write(file, segments, written);
+                }
+
+                EdgeMetrics.AddBytesIn(kind, buffer.Length);
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    // Into the page cache, on this thread: a hop to the thread pool per write costs more than the copy.
+    private static long Write(SafeFileHandle file, List<ReadOnlyMemory<byte>> segments, long fileOffset)
+    {
+        long bytes = 0;
+        foreach (var segment in segments)
+        {
+            bytes += segment.Length;
+        }
+
+        RandomAccess.Write(file, segments, fileOffset);
+        segments.Clear();
+        return bytes;
+    }
+
+    private static async Task<T> CallAsync<T>(AsyncUnaryCall<T> call)
+    {
+        try
+        {
+            return await call;
+        }
+        catch (RpcException ex)
+        {
+            throw OciStatus.ToOciException(ex);
+        }
+        finally
+        {
+            call.Dispose();
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Removed with the session's folder later.
+        }
+    }
+}
