@@ -200,8 +200,16 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     /// <inheritdoc />
     public override async Task<UploadStatus> AppendStaged(AppendStagedRequest request, ServerCallContext context)
     {
-        var size = await _uploads.AppendStagedAsync(
-            ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name, context.CancellationToken);
+        Digest? complete = null;
+        if (request.CompleteDigest.Length > 0)
+        {
+            complete = Digest.TryParse(request.CompleteDigest, out var digest)
+                ? digest
+                : throw new OciException(OciErrorCode.DigestInvalid, "invalid or unsupported digest", request.CompleteDigest);
+        }
+
+        var (size, _) = await _uploads.AppendStagedAsync(
+            ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name, complete, context.CancellationToken);
         return new UploadStatus { UploadId = request.UploadId, Size = size };
     }
 

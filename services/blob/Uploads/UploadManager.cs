@@ -156,14 +156,19 @@ internal sealed partial class UploadManager
     /// <summary>
     /// Appends the bytes of a staged chunk file (see <see cref="PrepareStaged"/>) with the checks and
     /// guarantees of <see cref="AppendAsync"/>, and removes the file whatever happens. A first chunk
-    /// takes the place of the session's empty data file by a rename; later chunks are copied.
+    /// takes the place of the session's empty data file by a rename; later chunks are copied. When
+    /// <paramref name="completeWith"/> is given, the upload is completed too, under the same lock: the
+    /// session's bytes and the chunk are verified against the digest and committed as a blob (a first
+    /// chunk goes straight to the blob's path); on a wrong digest the session stays exactly as it was
+    /// before the chunk. Returns the session's (or the blob's) size and whether the blob was committed.
     /// </summary>
-    public async Task<long> AppendStagedAsync(
+    public async Task<(long Size, bool Committed)> AppendStagedAsync(
         string repository,
         string uploadId,
         long offset,
         long length,
         string name,
+        Digest? completeWith,
         CancellationToken cancellationToken)
     {
         if (!IsValidId(uploadId) || !IsValidStagedName(name))
@@ -182,6 +187,11 @@ internal sealed partial class UploadManager
             {
                 throw new OciException(OciErrorCode.SizeInvalid, "the chunk's size differs from the declared length",
                     $"declared {length}, received {received}");
+            }
+
+            if (completeWith is { } digest)
+            {
+                return (await CompleteWithStagedAsync(repository, session, stagedPath, received, digest, cancellationToken), true);
             }
 
             var hash = _hashes.Take(uploadId, session.Algorithm, session.Size);
@@ -213,7 +223,7 @@ internal sealed partial class UploadManager
                 }
 
                 Log.ChunkAppended(_logger, uploadId, received, size);
-                return size;
+                return (size, false);
             }
             finally
             {
@@ -234,6 +244,68 @@ internal sealed partial class UploadManager
                 // The session's folder goes with the session: a leftover file is removed then.
                 Log.CleanupFailed(_logger, uploadId, ex);
             }
+        }
+    }
+
+    // The last chunk and the completion in one step (the caller holds the session's lock). Nothing is
+    // recorded until the digest is proven, so a wrong digest leaves the session as it was.
+    private async Task<long> CompleteWithStagedAsync(
+        string repository,
+        UploadSession session,
+        string stagedPath,
+        long received,
+        Digest digest,
+        CancellationToken cancellationToken)
+    {
+        var dataPath = BlobPaths.UploadData(session.Id);
+        Digest actual;
+        using (var hash = _hashes.Take(session.Id, digest.Algorithm, session.Size) ?? await HashSessionAsync(session, digest.Algorithm, dataPath, cancellationToken))
+        {
+            await HashFileAsync(hash, stagedPath, received, cancellationToken);
+            actual = Digest.FromHash(digest.Algorithm, hash);
+        }
+
+        if (actual != digest)
+        {
+            // The running hash went into the check; a later completion reads the session's bytes back.
+            throw new OciException(OciErrorCode.DigestInvalid, detail: $"expected {digest}, content is {actual}");
+        }
+
+        var size = session.Size + received;
+        if (session.Size == 0)
+        {
+            // The chunk is the whole blob: it goes to the blob's path as it is.
+            await _storage.MoveAsync(stagedPath, BlobPaths.Blob(digest.Value), cancellationToken);
+        }
+        else
+        {
+            await CopyStagedAsync(session.Id, session.Size, stagedPath, hash: null, cancellationToken);
+            await _storage.MoveAsync(dataPath, BlobPaths.Blob(digest.Value), cancellationToken);
+        }
+
+        // Past the move there is no going back: the record must follow even if the caller has gone.
+        await _metadata.CommitBlobAsync(digest.Value, size, repository, session.Id, CancellationToken.None);
+        _hashes.Remove(session.Id);
+        await DeleteFolderQuietlyAsync(session.Id);
+        Log.UploadCommitted(_logger, session.Id, digest.Value, size);
+        return size;
+    }
+
+    // A fresh hash over the session's acknowledged bytes: no running hash (restart, cache full, or another
+    // algorithm than announced), so they are read back.
+    private async Task<System.Security.Cryptography.IncrementalHash> HashSessionAsync(
+        UploadSession session, DigestAlgorithm algorithm, string dataPath, CancellationToken cancellationToken)
+    {
+        var hash = algorithm.CreateHash();
+        try
+        {
+            await HashFileAsync(hash, dataPath, session.Size, cancellationToken);
+            return hash;
+        }
+        catch
+        {
+            hash.Dispose();
+            throw;
         }
     }
 
@@ -278,6 +350,11 @@ internal sealed partial class UploadManager
 
     private async Task HashFileAsync(System.Security.Cryptography.IncrementalHash hash, string path, long length, CancellationToken cancellationToken)
     {
+        if (length == 0)
+        {
+            return;
+        }
+
         var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
         try
         {
@@ -288,7 +365,7 @@ internal sealed partial class UploadManager
                 var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), cancellationToken);
                 if (read == 0)
                 {
-                    throw new InvalidOperationException($"{path} holds fewer bytes than it did a moment ago");
+                    throw new InvalidOperationException($"{path} holds fewer bytes than acknowledged");
                 }
 
                 hash.AppendData(buffer, 0, read);
@@ -469,38 +546,7 @@ internal sealed partial class UploadManager
 
     private async Task<Digest> ComputeDigestAsync(UploadSession session, DigestAlgorithm algorithm, string dataPath, CancellationToken cancellationToken)
     {
-        using (var cached = _hashes.Take(session.Id, algorithm, session.Size))
-        {
-            if (cached is not null)
-            {
-                return Digest.FromHash(algorithm, cached);
-            }
-        }
-
-        // No running hash (restart, cache full, or another algorithm than announced): read the bytes back.
-        using var hash = algorithm.CreateHash();
-        var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
-        try
-        {
-            await using var stream = await _storage.OpenReadAsync(dataPath, 0, cancellationToken);
-            long remaining = session.Size;
-            while (remaining > 0)
-            {
-                var read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), cancellationToken);
-                if (read == 0)
-                {
-                    throw new InvalidOperationException($"upload {session.Id} holds fewer bytes than acknowledged");
-                }
-
-                hash.AppendData(buffer, 0, read);
-                remaining -= read;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
+        using var hash = _hashes.Take(session.Id, algorithm, session.Size) ?? await HashSessionAsync(session, algorithm, dataPath, cancellationToken);
         return Digest.FromHash(algorithm, hash);
     }
 

@@ -22,7 +22,8 @@ internal static class StagedUploadBody
 
     /// <summary>
     /// Appends the body through a chunk file and returns the session's new size, or null when storage
-    /// has no local files (the caller then streams the body over gRPC).
+    /// has no local files (the caller then streams the body over gRPC). With <paramref name="completeWith"/>
+    /// the blob service completes the upload in the same call and the size is the blob's.
     /// </summary>
     public static async Task<long?> TryAppendAsync(
         EdgeContext edge,
@@ -32,6 +33,7 @@ internal static class StagedUploadBody
         long offset,
         long length,
         EdgeOperation kind,
+        string? completeWith,
         CancellationToken cancellationToken)
     {
         var staged = await CallAsync(edge.Clients.Blobs.PrepareStagedAppendAsync(
@@ -67,7 +69,11 @@ internal static class StagedUploadBody
         {
             await WriteBodyAsync(operation, file, kind, cancellationToken);
             var status = await CallAsync(edge.Clients.Blobs.AppendStagedAsync(
-                new AppendStagedRequest { Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = staged.Name },
+                new AppendStagedRequest
+                {
+                    Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = staged.Name,
+                    CompleteDigest = completeWith ?? string.Empty,
+                },
                 edge.Clients.Unary(cancellationToken)));
             return status.Size;
         }

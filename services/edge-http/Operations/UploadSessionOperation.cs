@@ -70,10 +70,10 @@ internal sealed class UploadSessionOperation : UploadOperation
         {
             // PUT: the digest is checked before any byte of a last chunk is taken.
             var digest = RequiredDigest();
-            // TODO: a last chunk stays in the session when the digest then proves wrong (no rollback of the append).
             if (UploadBody.HasBody(Context))
             {
-                await UploadBody.AppendAsync(edge, this, Route.Name, UploadId, cancellationToken);
+                _digest = await UploadBody.AppendAndCompleteAsync(edge, this, Route.Name, UploadId, digest, cancellationToken);
+                return;
             }
 
             var completed = await CallAsync(blobs.CompleteUploadAsync(

@@ -15,7 +15,6 @@ namespace Registry.EdgeHttp.Operations;
 internal sealed class UploadStartOperation : UploadOperation
 {
     private string _digest = string.Empty;
-    private long _size;
     private string _uploadId = string.Empty;
 
     public UploadStartOperation(HttpContext context, OciRoute route)
@@ -64,9 +63,12 @@ internal sealed class UploadStartOperation : UploadOperation
         }
 
         // Monolithic upload: the whole blob is the POST body.
-        _size = UploadBody.HasBody(Context)
-            ? await UploadBody.AppendAsync(edge, this, Route.Name, _uploadId, cancellationToken)
-            : 0;
+        if (UploadBody.HasBody(Context))
+        {
+            _digest = await UploadBody.AppendAndCompleteAsync(edge, this, Route.Name, _uploadId, digest, cancellationToken);
+            return;
+        }
+
         var completed = await CallAsync(blobs.CompleteUploadAsync(
             new CompleteUploadRequest { Repository = Route.Name, UploadId = _uploadId, Digest = digest },
             edge.Clients.Unary(cancellationToken)));
@@ -82,6 +84,6 @@ internal sealed class UploadStartOperation : UploadOperation
             return;
         }
 
-        SessionAnswer(StatusCodes.Status202Accepted, _size);
+        SessionAnswer(StatusCodes.Status202Accepted, 0);
     }
 }
