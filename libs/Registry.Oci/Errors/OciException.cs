@@ -31,6 +31,11 @@ public sealed class OciException : Exception
     /// <summary>For TOOMANYREQUESTS and UNAVAILABLE: when the client may try again (the Retry-After header).</summary>
     public TimeSpan? RetryAfter { get; init; }
 
+    /// <summary>416 BLOB_UPLOAD_INVALID for a chunk starting at <paramref name="offset"/> of a session holding <paramref name="size"/> bytes.</summary>
+    public static OciException ChunkDoesNotContinue(long offset, long size) =>
+        new(OciErrorCode.BlobUploadInvalid, "chunk does not continue the upload",
+            $"chunk starts at {offset}, the session holds {size} bytes", httpStatus: 416) { UploadSize = size };
+
     /// <summary>Throws an <see cref="OciException"/>.</summary>
     [DoesNotReturn]
     public static void Throw(OciErrorCode code, string? message = null, string? detail = null) =>

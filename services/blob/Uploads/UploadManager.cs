@@ -338,11 +338,7 @@ internal sealed partial class UploadManager
         var session = Get(repository, uploadId);
         if (offset >= 0 && offset != session.Size)
         {
-            throw new OciException(
-                OciErrorCode.BlobUploadInvalid,
-                "chunk does not continue the upload",
-                $"chunk starts at {offset}, the session holds {session.Size} bytes",
-                httpStatus: 416) { UploadSize = session.Size };
+            throw OciException.ChunkDoesNotContinue(offset, session.Size);
         }
 
         return session;

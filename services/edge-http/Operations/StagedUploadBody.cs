@@ -1,8 +1,6 @@
-using Grpc.Core;
 using Microsoft.Win32.SafeHandles;
 using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
-using Registry.Hosting.Grpc;
 using Registry.Oci.Errors;
 using Registry.Protos;
 
@@ -36,7 +34,7 @@ internal static class StagedUploadBody
         string? completeWith,
         CancellationToken cancellationToken)
     {
-        var staged = await CallAsync(edge.Clients.Blobs.PrepareStagedAppendAsync(
+        var staged = await UploadOperation.CallAsync(edge.Clients.Blobs.PrepareStagedAppendAsync(
             new UploadRef { Repository = repository, UploadId = uploadId }, edge.Clients.Unary(cancellationToken)));
         if (staged.Path.Length == 0)
         {
@@ -46,16 +44,13 @@ internal static class StagedUploadBody
         if (offset >= 0 && offset != staged.Size)
         {
             // The service checks again under the session's lock; this spares writing a chunk bound to fail.
-            throw new OciException(
-                OciErrorCode.BlobUploadInvalid,
-                "chunk does not continue the upload",
-                $"chunk starts at {offset}, the session holds {staged.Size} bytes",
-                httpStatus: 416) { UploadSize = staged.Size };
+            throw OciException.ChunkDoesNotContinue(offset, staged.Size);
         }
 
         SafeFileHandle file;
         try
         {
+            // TODO: the file gets this process's user and umask; a blob service running as another user on a shared volume must be able to read and rename it.
             file = File.OpenHandle(staged.Path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         }
         catch (DirectoryNotFoundException)
@@ -68,7 +63,7 @@ internal static class StagedUploadBody
         try
         {
             await WriteBodyAsync(operation, file, kind, cancellationToken);
-            var status = await CallAsync(edge.Clients.Blobs.AppendStagedAsync(
+            var status = await UploadOperation.CallAsync(edge.Clients.Blobs.AppendStagedAsync(
                 new AppendStagedRequest
                 {
                     Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = staged.Name,
@@ -133,22 +128,6 @@ internal static class StagedUploadBody
         RandomAccess.Write(file, segments, fileOffset);
         segments.Clear();
         return bytes;
-    }
-
-    private static async Task<T> CallAsync<T>(AsyncUnaryCall<T> call)
-    {
-        try
-        {
-            return await call;
-        }
-        catch (RpcException ex)
-        {
-            throw OciStatus.ToOciException(ex);
-        }
-        finally
-        {
-            call.Dispose();
-        }
     }
 
     private static void TryDelete(string path)

@@ -22,7 +22,7 @@ internal abstract class UploadOperation : OciOperation
     public override bool UsesBlobStage => true;
 
     /// <summary>Runs a service call, turning its gRPC failure into the OCI error it carries.</summary>
-    protected static async Task<T> CallAsync<T>(AsyncUnaryCall<T> call)
+    internal static async Task<T> CallAsync<T>(AsyncUnaryCall<T> call)
     {
         try
         {
