@@ -176,6 +176,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
                 header.Offset,
                 header.Length,
                 ReadChunksAsync(first, requestStream, cancellationToken),
+                CompletionDigest(header.CompleteDigest),
                 cancellationToken);
             return new UploadStatus { UploadId = header.UploadId, Size = size };
         }
@@ -200,18 +201,17 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     /// <inheritdoc />
     public override async Task<UploadStatus> AppendStaged(AppendStagedRequest request, ServerCallContext context)
     {
-        Digest? complete = null;
-        if (request.CompleteDigest.Length > 0)
-        {
-            complete = Digest.TryParse(request.CompleteDigest, out var digest)
-                ? digest
-                : throw new OciException(OciErrorCode.DigestInvalid, "invalid or unsupported digest", request.CompleteDigest);
-        }
-
         var (size, _) = await _uploads.AppendStagedAsync(
-            ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name, complete, context.CancellationToken);
+            ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name,
+            CompletionDigest(request.CompleteDigest), context.CancellationToken);
         return new UploadStatus { UploadId = request.UploadId, Size = size };
     }
+
+    // The digest an append that also completes the upload names; null when it only appends.
+    private static Digest? CompletionDigest(string text) =>
+        text.Length == 0 ? null
+        : Digest.TryParse(text, out var digest) ? digest
+        : throw new OciException(OciErrorCode.DigestInvalid, "invalid or unsupported digest", text);
 
     private static async Task DrainAsync(IAsyncStreamReader<UploadChunk> stream, CancellationToken cancellationToken)
     {

@@ -75,6 +75,22 @@ internal sealed partial class UploadManager
         long offset,
         long length,
         IAsyncEnumerable<ReadOnlyMemory<byte>> chunks,
+        CancellationToken cancellationToken) =>
+        await AppendAsync(repository, uploadId, offset, length, chunks, completeWith: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="AppendAsync(string, string, long, long, IAsyncEnumerable{ReadOnlyMemory{byte}}, CancellationToken)"/>;
+    /// when <paramref name="completeWith"/> is given the upload is also completed in the same locked step:
+    /// the bytes are committed as a blob only when their digest matches, and on a wrong digest the chunk
+    /// is taken back, so the session stays as it was. Returns the session's (or the blob's) size.
+    /// </summary>
+    public async Task<long> AppendAsync(
+        string repository,
+        string uploadId,
+        long offset,
+        long length,
+        IAsyncEnumerable<ReadOnlyMemory<byte>> chunks,
+        Digest? completeWith,
         CancellationToken cancellationToken)
     {
         // Waiting here would leave this request's bytes unread in the shared gRPC connection; a second
@@ -119,6 +135,23 @@ internal sealed partial class UploadManager
                         $"declared {length}, received {received}");
                 }
 
+                if (completeWith is { } digest)
+                {
+                    // Checked before the writer commits: a wrong digest leaves the chunk uncommitted, and
+                    // the writer takes it back on dispose.
+                    var actual = hash is not null && digest.Algorithm == session.Algorithm
+                        ? Digest.FromHash(digest.Algorithm, hash)
+                        : await DigestOfFileAsync(digest.Algorithm, BlobPaths.UploadData(uploadId), writer.Size, cancellationToken);
+                    if (actual != digest)
+                    {
+                        throw new OciException(OciErrorCode.DigestInvalid, detail: $"expected {digest}, content is {actual}");
+                    }
+
+                    await writer.CommitAsync(cancellationToken);
+                    await writer.DisposeAsync();
+                    return await CommitVerifiedAsync(repository, uploadId, BlobPaths.UploadData(uploadId), digest, writer.Size, cancellationToken);
+                }
+
                 await writer.CommitAsync(cancellationToken);
                 await _metadata.SetUploadSizeAsync(uploadId, writer.Size, cancellationToken);
                 acknowledged = true;
@@ -155,7 +188,7 @@ internal sealed partial class UploadManager
 
     /// <summary>
     /// Appends the bytes of a staged chunk file (see <see cref="PrepareStaged"/>) with the checks and
-    /// guarantees of <see cref="AppendAsync"/>, and removes the file whatever happens. A first chunk
+    /// guarantees of <see cref="AppendAsync(string, string, long, long, IAsyncEnumerable{ReadOnlyMemory{byte}}, CancellationToken)"/>, and removes the file whatever happens. A first chunk
     /// takes the place of the session's empty data file by a rename; later chunks are copied. When
     /// <paramref name="completeWith"/> is given, the upload is completed too, under the same lock: the
     /// session's bytes and the chunk are verified against the digest and committed as a blob (a first
@@ -271,24 +304,33 @@ internal sealed partial class UploadManager
             throw new OciException(OciErrorCode.DigestInvalid, detail: $"expected {digest}, content is {actual}");
         }
 
-        var size = session.Size + received;
         if (session.Size == 0)
         {
             // The chunk is the whole blob: it goes to the blob's path as it is.
-            await _storage.MoveAsync(stagedPath, BlobPaths.Blob(digest.Value), cancellationToken);
-        }
-        else
-        {
-            await CopyStagedAsync(session.Id, session.Size, stagedPath, hash: null, cancellationToken);
-            await _storage.MoveAsync(dataPath, BlobPaths.Blob(digest.Value), cancellationToken);
+            return await CommitVerifiedAsync(repository, session.Id, stagedPath, digest, received, cancellationToken);
         }
 
+        var size = await CopyStagedAsync(session.Id, session.Size, stagedPath, hash: null, cancellationToken);
+        return await CommitVerifiedAsync(repository, session.Id, dataPath, digest, size, cancellationToken);
+    }
+
+    // Moves verified bytes to the blob's path and records the blob, which ends the session.
+    private async Task<long> CommitVerifiedAsync(string repository, string uploadId, string path, Digest digest, long size, CancellationToken cancellationToken)
+    {
+        await _storage.MoveAsync(path, BlobPaths.Blob(digest.Value), cancellationToken);
         // Past the move there is no going back: the record must follow even if the caller has gone.
-        await _metadata.CommitBlobAsync(digest.Value, size, repository, session.Id, CancellationToken.None);
-        _hashes.Remove(session.Id);
-        await DeleteFolderQuietlyAsync(session.Id);
-        Log.UploadCommitted(_logger, session.Id, digest.Value, size);
+        await _metadata.CommitBlobAsync(digest.Value, size, repository, uploadId, CancellationToken.None);
+        _hashes.Remove(uploadId);
+        await DeleteFolderQuietlyAsync(uploadId);
+        Log.UploadCommitted(_logger, uploadId, digest.Value, size);
         return size;
+    }
+
+    private async Task<Digest> DigestOfFileAsync(DigestAlgorithm algorithm, string path, long length, CancellationToken cancellationToken)
+    {
+        using var hash = algorithm.CreateHash();
+        await HashFileAsync(hash, path, length, cancellationToken);
+        return Digest.FromHash(algorithm, hash);
     }
 
     // A fresh hash over the session's acknowledged bytes: no running hash (restart, cache full, or another

@@ -37,12 +37,12 @@ internal static class UploadBody
         string repository,
         string uploadId,
         CancellationToken cancellationToken) =>
-        (await AppendAsync(edge, operation, repository, uploadId, completeWith: null, cancellationToken)).Size;
+        await AppendAsync(edge, operation, repository, uploadId, completeWith: null, cancellationToken);
 
     /// <summary>
     /// Appends the body as the upload's last chunk and completes the upload with <paramref name="digest"/>;
-    /// returns the committed blob's digest. Through a chunk file both happen in one call to the blob
-    /// service, and a wrong digest leaves the session as it was before the chunk.
+    /// returns the committed blob's digest. Both happen in one call to the blob service, and a wrong
+    /// digest leaves the session as it was before the chunk.
     /// </summary>
     public static async Task<string> AppendAndCompleteAsync(
         EdgeContext edge,
@@ -52,20 +52,11 @@ internal static class UploadBody
         string digest,
         CancellationToken cancellationToken)
     {
-        var (_, completed) = await AppendAsync(edge, operation, repository, uploadId, digest, cancellationToken);
-        if (completed)
-        {
-            return digest;
-        }
-
-        // TODO: on this streamed path a last chunk stays in the session when the digest then proves wrong (no rollback of the append).
-        var reply = await UploadOperation.CallAsync(edge.Clients.Blobs.CompleteUploadAsync(
-            new CompleteUploadRequest { Repository = repository, UploadId = uploadId, Digest = digest },
-            edge.Clients.Unary(cancellationToken)));
-        return reply.Digest;
+        await AppendAsync(edge, operation, repository, uploadId, digest, cancellationToken);
+        return digest;
     }
 
-    private static async Task<(long Size, bool Completed)> AppendAsync(
+    private static async Task<long> AppendAsync(
         EdgeContext edge,
         OciOperation operation,
         string repository,
@@ -107,7 +98,7 @@ internal static class UploadBody
         if (edge.Options.DirectUploadWrites
             && await StagedUploadBody.TryAppendAsync(edge, operation, repository, uploadId, offset, length, kind, completeWith, cancellationToken) is { } size)
         {
-            return (size, completeWith is not null);
+            return size;
         }
 
         using var call = edge.Clients.Blobs.AppendUpload(ServiceClients.Streaming(cancellationToken));
@@ -117,7 +108,11 @@ internal static class UploadBody
         {
             await SendAsync(call, new UploadChunk
             {
-                Header = new UploadHeader { Repository = repository, UploadId = uploadId, Offset = offset, Length = length },
+                Header = new UploadHeader
+                {
+                    Repository = repository, UploadId = uploadId, Offset = offset, Length = length,
+                    CompleteDigest = completeWith ?? string.Empty,
+                },
             }, cancellationToken);
 
             var body = request.Body;
@@ -159,7 +154,7 @@ internal static class UploadBody
                 throw await ServiceFailureAsync(call, ex);
             }
 
-            return ((await call.ResponseAsync).Size, false);
+            return (await call.ResponseAsync).Size;
         }
         catch (RpcException ex)
         {

@@ -4,10 +4,10 @@ using Registry.IntegrationTests.Support;
 namespace Registry.IntegrationTests.Robustness;
 
 /// <summary>
-/// A PUT (or POST) that carries the last chunk and the digest: through a chunk file the blob service
-/// appends and completes in one step, so a wrong digest takes nothing of the chunk into the session.
+/// A PUT (or POST) that carries the last chunk and the digest: the blob service appends and completes in
+/// one step, so a wrong digest takes nothing of the chunk into the session.
 /// </summary>
-public sealed class LastChunkTests(RegistryFixture fixture) : RegistryTestBase(fixture)
+public class LastChunkTests(RegistryFixture fixture) : RegistryTestBase(fixture)
 {
     [Fact]
     public async Task PutUpload_LastChunkWithWrongDigest_SessionKeepsOnlyItsEarlierBytes_ThenCompletes()
@@ -63,3 +63,6 @@ public sealed class LastChunkTests(RegistryFixture fixture) : RegistryTestBase(f
         OciAssert.Status(claimedHead, HttpStatusCode.NotFound);
     }
 }
+
+/// <summary>The same tests with upload bodies streamed over gRPC instead of written to a file the blob service names.</summary>
+public sealed class LastChunkTestsStreamed(StreamedUploadsFixture fixture) : LastChunkTests(fixture), IClassFixture<StreamedUploadsFixture>;
