@@ -7,10 +7,14 @@ namespace Registry.EdgeHttp.Caching;
 /// <summary>
 /// Reuses auth decisions for the same Authorization header and scope for a short time, so a burst of
 /// pulls costs one call to the auth service instead of one per request. Bounded: when full it starts over.
+/// Requests that miss together share one call (<see cref="FetchOnceAsync"/>): a burst that arrives
+/// after the entry expired would otherwise hold the auth stage with as many calls as requests, and
+/// fill its queue.
 /// </summary>
 internal sealed class AuthDecisionCache
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<AuthorizeResponse>> _pending = new(StringComparer.Ordinal);
     private readonly TimeSpan _ttl;
     private readonly int _capacity;
     private readonly TimeProvider _time;
@@ -55,6 +59,46 @@ internal sealed class AuthDecisionCache
 
         var expires = _time.GetTimestamp() + (long)(_ttl.TotalSeconds * _time.TimestampFrequency);
         _entries[key] = new Entry(response, expires);
+    }
+
+    /// <summary>
+    /// The decision for <paramref name="key"/> from the call already asking for it, or from a new one made
+    /// with <paramref name="fetch"/> (cached when it succeeds). The shared call is not cancelled by any one
+    /// waiter: each stops waiting on its own token, and the call is bounded by its deadline.
+    /// </summary>
+    public Task<AuthorizeResponse> FetchOnceAsync(string key, Func<Task<AuthorizeResponse>> fetch)
+    {
+        if (_pending.TryGetValue(key, out var running))
+        {
+            return running;
+        }
+
+        var outcome = new TaskCompletionSource<AuthorizeResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_pending.TryAdd(key, outcome.Task))
+        {
+            return _pending.TryGetValue(key, out running) ? running : fetch();
+        }
+
+        _ = FetchAsync(key, fetch, outcome);
+        return outcome.Task;
+    }
+
+    private async Task FetchAsync(string key, Func<Task<AuthorizeResponse>> fetch, TaskCompletionSource<AuthorizeResponse> outcome)
+    {
+        try
+        {
+            var response = await fetch();
+            Set(key, response);
+            outcome.SetResult(response);
+        }
+        catch (Exception ex)
+        {
+            outcome.SetException(ex);
+        }
+        finally
+        {
+            _pending.TryRemove(new KeyValuePair<string, Task<AuthorizeResponse>>(key, outcome.Task));
+        }
     }
 
     private sealed record Entry(AuthorizeResponse Response, long Expires);

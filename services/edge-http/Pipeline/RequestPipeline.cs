@@ -199,21 +199,18 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
 
         var key = edge.AuthDecisions.KeyFor(request);
-        if (key is null || !edge.AuthDecisions.TryGet(key, out var response))
+        AuthorizeResponse? response;
+        try
         {
-            try
-            {
-                response = await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken));
-            }
-            catch (Grpc.Core.RpcException ex)
-            {
-                throw OciStatus.ToOciException(ex);
-            }
-
-            if (key is not null)
-            {
-                edge.AuthDecisions.Set(key, response);
-            }
+            response = key is null ? await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken))
+                : edge.AuthDecisions.TryGet(key, out var cached) ? cached
+                : await edge.AuthDecisions.FetchOnceAsync(
+                    key, async () => await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(CancellationToken.None)))
+                    .WaitAsync(cancellationToken);
+        }
+        catch (Grpc.Core.RpcException ex)
+        {
+            throw OciStatus.ToOciException(ex);
         }
 
         if (!response.Allowed)

@@ -63,11 +63,16 @@ internal sealed class RawHttpConnection : IDisposable
         await socket.SendAsync(data, SocketFlags.None, cancellationToken);
     }
 
-    /// <summary>Reads whatever arrives, head included, until <paramref name="limit"/> bytes or the end.</summary>
-    public async ValueTask<long> ReadAtMostAsync(long limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads whatever arrives, head included, until <paramref name="limit"/> bytes or the end, and the
+    /// response's status. A status other than 200 ends the read at once (an error answer is short and
+    /// the connection stays open: waiting for <paramref name="limit"/> bytes would only wait for a timeout).
+    /// </summary>
+    public async ValueTask<(long Bytes, int Status)> ReadAtMostAsync(long limit, CancellationToken cancellationToken)
     {
         var socket = await ConnectAsync(cancellationToken);
         long total = 0;
+        var status = 0;
         while (total < limit)
         {
             var read = await socket.ReceiveAsync(_buffer, SocketFlags.None, cancellationToken);
@@ -76,10 +81,20 @@ internal sealed class RawHttpConnection : IDisposable
                 break;
             }
 
+            if (total == 0 && read >= 12 && _buffer.AsSpan(0, 5).SequenceEqual("HTTP/"u8))
+            {
+                // "HTTP/1.1 200 ..."
+                status = ((_buffer[9] - '0') * 100) + ((_buffer[10] - '0') * 10) + (_buffer[11] - '0');
+            }
+
             total += read;
+            if (status is not (0 or 200))
+            {
+                break;
+            }
         }
 
-        return total;
+        return (total, status);
     }
 
     public void Close()

@@ -121,8 +121,13 @@ internal sealed class AbandonScenario : IScenario
         try
         {
             await connection.WriteAsync(RawRequest.Build("GET", $"/v2/{Fixtures.BigRepository}/blobs/{digest}", target.Host), cancellationToken);
-            var read = await connection.ReadAtMostAsync(ReadBeforeClose, cancellationToken);
-            if (read < ReadBeforeClose)
+            var (read, status) = await connection.ReadAtMostAsync(ReadBeforeClose, cancellationToken);
+            if (status is not (0 or 200))
+            {
+                // Shed (429) or refused: counted as such, not left to wait for the client timeout.
+                errors.Add($"get_{status}");
+            }
+            else if (read < ReadBeforeClose)
             {
                 errors.Add("get_short");
             }
