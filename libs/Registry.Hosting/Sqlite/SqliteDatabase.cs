@@ -13,7 +13,8 @@ namespace Registry.Hosting.Sqlite;
 /// Writes go through one writer loop (SQLite allows one writer at a time) that commits them in groups:
 /// every write waiting when the previous commit ends joins the next transaction, each inside its own
 /// savepoint (a write that fails is rolled back alone), and the group is flushed to disk once. Under
-/// concurrent writers one fsync then serves many of them instead of each waiting its turn for its own.
+/// concurrent writers one fsync then serves many of them instead of each waiting its turn for its own;
+/// writes that need no flush form a group of their own and do not wait for it.
 /// </summary>
 public sealed class SqliteDatabase
 {
@@ -111,33 +112,36 @@ public sealed class SqliteDatabase
 
     private async Task RunWriterAsync()
     {
-        var group = new List<Write>(MaxGroup);
+        // Writes that need no flush commit in a group of their own first, so they never wait for the
+        // fsync of a durable group (writes in flight together have no order among them to keep).
+        var quick = new List<Write>(MaxGroup);
+        var durable = new List<Write>(MaxGroup);
         while (await _writes.Reader.WaitToReadAsync())
         {
-            while (group.Count < MaxGroup && _writes.Reader.TryRead(out var write))
+            while (quick.Count + durable.Count < MaxGroup && _writes.Reader.TryRead(out var write))
             {
                 if (!write.TryCancel())
                 {
-                    group.Add(write);
+                    (write.Durable ? durable : quick).Add(write);
                 }
             }
 
-            if (group.Count > 0)
+            if (quick.Count > 0)
             {
-                CommitGroup(group);
-                group.Clear();
+                CommitGroup(quick, durable: false);
+                quick.Clear();
+            }
+
+            if (durable.Count > 0)
+            {
+                CommitGroup(durable, durable: true);
+                durable.Clear();
             }
         }
     }
 
-    private void CommitGroup(List<Write> group)
+    private void CommitGroup(List<Write> group, bool durable)
     {
-        var durable = false;
-        foreach (var write in group)
-        {
-            durable |= write.Durable;
-        }
-
         try
         {
             using var connection = Open(durable);
