@@ -201,7 +201,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     /// <inheritdoc />
     public override async Task<UploadStatus> AppendStaged(AppendStagedRequest request, ServerCallContext context)
     {
-        var (size, _) = await _uploads.AppendStagedAsync(
+        var size = await _uploads.AppendStagedAsync(
             ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name,
             CompletionDigest(request.CompleteDigest), context.CancellationToken);
         return new UploadStatus { UploadId = request.UploadId, Size = size };

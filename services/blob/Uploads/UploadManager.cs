@@ -193,9 +193,9 @@ internal sealed partial class UploadManager
     /// <paramref name="completeWith"/> is given, the upload is completed too, under the same lock: the
     /// session's bytes and the chunk are verified against the digest and committed as a blob (a first
     /// chunk goes straight to the blob's path); on a wrong digest the session stays exactly as it was
-    /// before the chunk. Returns the session's (or the blob's) size and whether the blob was committed.
+    /// before the chunk. Returns the session's (or the blob's) size.
     /// </summary>
-    public async Task<(long Size, bool Committed)> AppendStagedAsync(
+    public async Task<long> AppendStagedAsync(
         string repository,
         string uploadId,
         long offset,
@@ -224,7 +224,7 @@ internal sealed partial class UploadManager
 
             if (completeWith is { } digest)
             {
-                return (await CompleteWithStagedAsync(repository, session, stagedPath, received, digest, cancellationToken), true);
+                return await CompleteWithStagedAsync(repository, session, stagedPath, received, digest, cancellationToken);
             }
 
             var hash = _hashes.Take(uploadId, session.Algorithm, session.Size);
@@ -256,7 +256,7 @@ internal sealed partial class UploadManager
                 }
 
                 Log.ChunkAppended(_logger, uploadId, received, size);
-                return (size, false);
+                return size;
             }
             finally
             {
