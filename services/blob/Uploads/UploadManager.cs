@@ -573,6 +573,42 @@ internal sealed partial class UploadManager
         return orphans.Count;
     }
 
+    /// <summary>
+    /// Deletes chunk files (see <see cref="PrepareStaged"/>) last written before <paramref name="before"/>:
+    /// left by an edge that stopped mid-body (a crash), in sessions that live on. A request writes its
+    /// chunk file continuously (a stalled body is cut off within seconds), so an old one has no writer.
+    /// Returns how many went.
+    /// </summary>
+    public async Task<int> DeleteAbandonedChunksAsync(DateTimeOffset before, CancellationToken cancellationToken)
+    {
+        var abandoned = new List<string>();
+        await foreach (var id in _storage.ListAsync(BlobPaths.UploadsRoot, cancellationToken))
+        {
+            if (!IsValidId(id))
+            {
+                continue;
+            }
+
+            await foreach (var name in _storage.ListAsync(BlobPaths.UploadFolder(id), cancellationToken))
+            {
+                if (IsValidStagedName(name)
+                    && _storage.GetLocalPath(BlobPaths.UploadStaged(id, name)) is { } path
+                    && new FileInfo(path) is { Exists: true } file
+                    && file.LastWriteTimeUtc < before.UtcDateTime)
+                {
+                    abandoned.Add(BlobPaths.UploadStaged(id, name));
+                }
+            }
+        }
+
+        foreach (var path in abandoned)
+        {
+            await _storage.DeleteAsync(path, cancellationToken);
+        }
+
+        return abandoned.Count;
+    }
+
     private async Task RemoveAsync(string uploadId, CancellationToken cancellationToken)
     {
         // The record goes first: a crash between the two leaves only unreferenced bytes, never a

@@ -3,10 +3,16 @@ using Registry.Blob.Metadata;
 
 namespace Registry.Blob.Uploads;
 
-/// <summary>Deletes upload sessions (and their bytes) that nobody touched for <see cref="BlobServiceOptions.UploadMaxAge"/>.</summary>
+/// <summary>
+/// Deletes upload sessions (and their bytes) that nobody touched for <see cref="BlobServiceOptions.UploadMaxAge"/>,
+/// folders without a session, and chunk files an edge left behind in live sessions (older than an hour).
+/// </summary>
 internal sealed partial class UploadPurger : BackgroundService
 {
     private const int BatchSize = 256;
+
+    // A chunk file nobody wrote to for this long has no writer left (see UploadManager.DeleteAbandonedChunksAsync).
+    private static readonly TimeSpan AbandonedChunkAge = TimeSpan.FromHours(1);
 
     private readonly UploadManager _uploads;
     private readonly BlobMetadataStore _metadata;
@@ -48,6 +54,7 @@ internal sealed partial class UploadPurger : BackgroundService
         }
 
         purged += await _uploads.DeleteOrphansAsync(cancellationToken);
+        purged += await _uploads.DeleteAbandonedChunksAsync(_time.GetUtcNow() - AbandonedChunkAge, cancellationToken);
         if (purged > 0)
         {
             Log.Purged(_logger, purged);

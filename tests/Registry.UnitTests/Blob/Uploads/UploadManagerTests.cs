@@ -212,6 +212,37 @@ public sealed class UploadManagerTests : IDisposable
         Assert.Equal(0, _uploads.Get(Repository, fresh.Id).Size);
     }
 
+    [Fact]
+    public async Task Purger_ChunkFilesLeftInALiveSession_GoOnceOld_FreshOnesAndTheDataStay()
+    {
+        // The clock jumps to the files' real times below: sessions must not age out meanwhile.
+        var options = Options.Create(new BlobServiceOptions { UploadMaxAge = TimeSpan.FromDays(3650) });
+        var purger = new UploadPurger(_uploads, _metadata, options, _time, NullLogger<UploadPurger>.Instance);
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        Assert.Equal(3, await _uploads.AppendAsync(Repository, session.Id, 0, 3, Chunks([1, 2, 3]), CancellationToken.None));
+        var folder = Path.Combine(_root.Path, BlobPaths.UploadFolder(session.Id));
+        var left = Path.Combine(folder, "chunk-" + Guid.NewGuid().ToString("N"));
+        var writing = Path.Combine(folder, "chunk-" + Guid.NewGuid().ToString("N"));
+        var notOurs = Path.Combine(folder, "chunk-notahexname");
+        foreach (var path in new[] { left, writing, notOurs })
+        {
+            await File.WriteAllBytesAsync(path, [9, 9]);
+        }
+
+        // The purger's clock reads two hours after the left file was last written, and minutes after the other.
+        _time.Now = new DateTimeOffset(File.GetLastWriteTimeUtc(writing), TimeSpan.Zero) + TimeSpan.FromMinutes(5);
+        File.SetLastWriteTimeUtc(left, _time.Now.UtcDateTime - TimeSpan.FromHours(2));
+        File.SetLastWriteTimeUtc(notOurs, _time.Now.UtcDateTime - TimeSpan.FromHours(2));
+
+        Assert.Equal(1, await purger.PurgeOnceAsync(CancellationToken.None));
+
+        Assert.False(File.Exists(left));
+        Assert.True(File.Exists(writing));
+        Assert.True(File.Exists(notOurs));
+        Assert.Equal(3, _uploads.Get(Repository, session.Id).Size);
+        Assert.Equal(3, new FileInfo(Path.Combine(folder, "data")).Length);
+    }
+
     private UploadManager NewManager() => new(_storage, _metadata, NullLogger<UploadManager>.Instance);
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(byte[] content)
