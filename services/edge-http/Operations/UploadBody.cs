@@ -40,21 +40,18 @@ internal static class UploadBody
         await AppendAsync(edge, operation, repository, uploadId, completeWith: null, cancellationToken);
 
     /// <summary>
-    /// Appends the body as the upload's last chunk and completes the upload with <paramref name="digest"/>;
-    /// returns the committed blob's digest. Both happen in one call to the blob service, and a wrong
-    /// digest leaves the session as it was before the chunk.
+    /// Appends the body as the upload's last chunk and completes the upload with <paramref name="digest"/>.
+    /// Both happen in one call to the blob service, and a wrong digest leaves the session as it was
+    /// before the chunk.
     /// </summary>
-    public static async Task<string> AppendAndCompleteAsync(
+    public static Task AppendAndCompleteAsync(
         EdgeContext edge,
         OciOperation operation,
         string repository,
         string uploadId,
         string digest,
-        CancellationToken cancellationToken)
-    {
-        await AppendAsync(edge, operation, repository, uploadId, digest, cancellationToken);
-        return digest;
-    }
+        CancellationToken cancellationToken) =>
+        AppendAsync(edge, operation, repository, uploadId, digest, cancellationToken);
 
     private static async Task<long> AppendAsync(
         EdgeContext edge,

@@ -72,7 +72,8 @@ internal sealed class UploadSessionOperation : UploadOperation
             var digest = RequiredDigest();
             if (UploadBody.HasBody(Context))
             {
-                _digest = await UploadBody.AppendAndCompleteAsync(edge, this, Route.Name, UploadId, digest, cancellationToken);
+                await UploadBody.AppendAndCompleteAsync(edge, this, Route.Name, UploadId, digest, cancellationToken);
+                _digest = digest;
                 return;
             }
 

@@ -65,7 +65,8 @@ internal sealed class UploadStartOperation : UploadOperation
         // Monolithic upload: the whole blob is the POST body.
         if (UploadBody.HasBody(Context))
         {
-            _digest = await UploadBody.AppendAndCompleteAsync(edge, this, Route.Name, _uploadId, digest, cancellationToken);
+            await UploadBody.AppendAndCompleteAsync(edge, this, Route.Name, _uploadId, digest, cancellationToken);
+            _digest = digest;
             return;
         }
 
