@@ -1,11 +1,14 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Logging;
+using Registry.Hosting.Memory;
 using Registry.Hosting.Observability;
 using Registry.Hosting.Observability.Admin;
 using Registry.Hosting.Observability.Leaks;
@@ -76,6 +79,18 @@ public static class RegistryHost
             builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.SectionName));
             builder.Services.AddSingleton<AdminServer>();
             builder.Services.AddHostedService(provider => provider.GetRequiredService<AdminServer>());
+
+            // One runtime per process: the primary host trims it.
+            builder.Services.AddOptions<MemoryOptions>().Bind(builder.Configuration.GetSection(MemoryOptions.SectionName));
+            builder.Services.TryAddSingleton(TimeProvider.System);
+            builder.Services.AddHostedService<IdleMemoryTrimmer>();
+        }
+
+        var memory = builder.Configuration.GetSection(MemoryOptions.SectionName).Get<MemoryOptions>() ?? new MemoryOptions();
+        if (memory.RetainedPoolBytes >= 0)
+        {
+            // Registered after Kestrel's own factory, so Kestrel's listeners get this one.
+            builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new BoundedBlockPoolFactory(memory.RetainedPoolBytes));
         }
 
         builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);

@@ -141,6 +141,9 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         Assert.True(scrape.Value("registry_gc_heap_limit_bytes") > 0);
         Assert.True(scrape.Value("registry_process_working_set_bytes") > 0);
         Assert.True(scrape.Value("registry_threadpool_threads") > 0);
+
+        // Kestrel's listeners take their I/O buffers from the bounded pool (this scrape's own request needed some).
+        Assert.True(scrape.Value("registry_buffer_pool_allocated_bytes_total") > 0);
     }
 
     [Fact]

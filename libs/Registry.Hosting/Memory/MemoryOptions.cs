@@ -1,0 +1,36 @@
+namespace Registry.Hosting.Memory;
+
+/// <summary>How the process holds on to memory, bound from "Registry:Memory".</summary>
+public sealed class MemoryOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Registry:Memory";
+
+    /// <summary>Whether the process gives memory back to the system once a burst of work is over. Default true.</summary>
+    public bool IdleTrim { get; set; } = true;
+
+    /// <summary>How often the allocation rate and the committed heap are looked at. Default 2 seconds.</summary>
+    public TimeSpan IdleCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The process counts as idle while it allocates less than this many bytes per second (a Prometheus
+    /// scrape or a health probe allocates far less than a single push or pull). Default 1 MiB.
+    /// </summary>
+    public long IdleAllocationBytesPerSecond { get; set; } = 1024 * 1024;
+
+    /// <summary>Checks in a row that must find the process idle before it trims. Default 2.</summary>
+    public int IdleChecks { get; set; } = 2;
+
+    /// <summary>
+    /// The heap's committed memory must have grown by at least this much since the last trim (or since
+    /// start) for an idle spell to trim: an idle process is trimmed once, not over and over. Default 16 MiB.
+    /// </summary>
+    public long TrimMinimumGrowthBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Idle 4 KiB I/O buffers each Kestrel listener keeps for reuse; returned buffers beyond this go to the
+    /// GC (<see cref="BoundedBlockPool"/>). Default 8 MiB: enough for the steady state of 64 busy
+    /// connections, so only bursts allocate. Negative: Kestrel's own pool, which keeps everything.
+    /// </summary>
+    public long RetainedPoolBytes { get; set; } = 8 * 1024 * 1024;
+}

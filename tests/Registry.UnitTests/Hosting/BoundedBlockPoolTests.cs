@@ -1,0 +1,69 @@
+using System.Buffers;
+using Registry.Hosting.Memory;
+
+namespace Registry.UnitTests.Hosting;
+
+public sealed class BoundedBlockPoolTests
+{
+    [Fact]
+    public void ReturnedBlocks_AreKeptUpToTheCeiling_AndReused()
+    {
+        using var pool = new BoundedBlockPool(retainedBytes: 2 * BoundedBlockPool.BlockSize);
+        var rented = Enumerable.Range(0, 5).Select(_ => pool.Rent()).ToList();
+        Assert.All(rented, block => Assert.Equal(BoundedBlockPool.BlockSize, block.Memory.Length));
+
+        foreach (var block in rented)
+        {
+            block.Dispose();
+        }
+
+        Assert.Equal(2, pool.IdleBlocks);
+
+        // The two kept blocks come back first (the first two returned), then new ones.
+        var again = new[] { pool.Rent(), pool.Rent(), pool.Rent() };
+        Assert.Same(rented[0], again[0]);
+        Assert.Same(rented[1], again[1]);
+        Assert.DoesNotContain(again[2], rented);
+        Assert.Equal(0, pool.IdleBlocks);
+    }
+
+    [Fact]
+    public void ReleaseIdle_LetsEveryKeptBlockGo()
+    {
+        using var pool = new BoundedBlockPool(retainedBytes: 64 * BoundedBlockPool.BlockSize);
+        var first = pool.Rent();
+        first.Dispose();
+        pool.Rent().Dispose();
+        Assert.Equal(1, pool.IdleBlocks);
+
+        BoundedBlockPool.ReleaseAllIdle();
+
+        Assert.Equal(0, pool.IdleBlocks);
+        Assert.NotSame(first, pool.Rent());
+    }
+
+    [Fact]
+    public void DisposingABlockTwice_ReturnsItOnce()
+    {
+        using var pool = new BoundedBlockPool(retainedBytes: 64 * BoundedBlockPool.BlockSize);
+        var block = pool.Rent();
+        block.Dispose();
+        block.Dispose();
+
+        Assert.Equal(1, pool.IdleBlocks);
+        Assert.Same(block, pool.Rent());
+        Assert.NotSame(block, pool.Rent());
+    }
+
+    [Fact]
+    public void LargerThanABlock_IsRefused_AndBlocksAreOneArray()
+    {
+        using var pool = new BoundedBlockPool(retainedBytes: 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(BoundedBlockPool.BlockSize + 1));
+
+        using var block = pool.Rent(100);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(block.Memory, out var segment));
+        Assert.Equal(BoundedBlockPool.BlockSize, segment.Array!.Length);
+        Assert.Equal(0, pool.IdleBlocks);
+    }
+}
