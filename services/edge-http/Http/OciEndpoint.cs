@@ -64,7 +64,7 @@ internal sealed partial class OciEndpoint
             _inFlight.SetOperation(slot, kind);
             operation = OperationFactory.Create(context, route);
             abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
-            if (!_pipeline.TryEnter(operation))
+            if (!await _pipeline.TryEnterAsync(operation, aborted))
             {
                 // Shedding must cost less than serving, or overload feeds itself: no exception, a body made once.
                 EdgeMetrics.Rejected();

@@ -28,6 +28,11 @@ internal sealed class PipelineMetrics : IDisposable
     private static readonly Counter Rejections = Metrics.CreateCounter(
         "registry_pipeline_rejections_total", "Operations a pipeline stage refused because it was full.", "stage");
 
+    private static readonly Histogram AdmissionWaits = Metrics.CreateHistogram(
+        "registry_pipeline_admission_wait_seconds",
+        "Time a request that found the first stage full waited for a place, by outcome (admitted, or refused with 429).",
+        new HistogramConfiguration { LabelNames = ["outcome"], Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+
     private static readonly Histogram Durations = Metrics.CreateHistogram(
         "registry_pipeline_stage_duration_seconds", "Time an operation spends in a stage's step, in seconds.",
         new HistogramConfiguration { LabelNames = ["stage"], Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10, 60] });
@@ -67,6 +72,10 @@ internal sealed class PipelineMetrics : IDisposable
         Interlocked.Decrement(ref _inFlight[stage]);
         DurationChildren[stage].Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
     }
+
+    /// <summary>Records how long a request waited for a place in the full first stage, and whether it got one.</summary>
+    public static void AdmissionWaited(bool admitted, TimeSpan waited) =>
+        AdmissionWaits.WithLabels(admitted ? "admitted" : "refused").Observe(waited.TotalSeconds);
 
     /// <summary>Counts an operation a stage refused.</summary>
     public static void Rejected(int stage) => RejectionChildren[stage].Inc();

@@ -21,6 +21,14 @@ public sealed class PipelineOptions
     /// </summary>
     public int StallSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Milliseconds a request that finds the first stage full may wait for a place before it is answered
+    /// 429: a burst that arrives while the first decisions are still pending (a cold auth cache) is taken
+    /// instead of shed, while a stage that cannot make room within this time still refuses. 0 refuses at
+    /// once. Default 100.
+    /// </summary>
+    public int AdmissionWaitMilliseconds { get; set; } = 100;
+
     /// <summary>Seconds a client is told to wait (Retry-After) when the pipeline is full. Default 1.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -31,7 +39,8 @@ public sealed class PipelineOptions
     /// <summary>Checks the options; a bad value stops the process at startup.</summary>
     public void Validate()
     {
-        if (ControlParallelism < 0 || BlobParallelism < 0 || CapacityFactor < 1 || RetryAfterSeconds < 0 || StallSeconds < 1)
+        if (ControlParallelism < 0 || BlobParallelism < 0 || CapacityFactor < 1 || RetryAfterSeconds < 0 || StallSeconds < 1
+            || AdmissionWaitMilliseconds < 0)
         {
             throw new InvalidOperationException("Registry:Edge:Pipeline values must be positive (or 0 for the default).");
         }

@@ -29,6 +29,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     // When a step last finished (Stopwatch ticks): the stall check's measure of progress.
     private long _lastProgress = Stopwatch.GetTimestamp();
     private readonly PipelineMetrics _metrics;
+    private readonly TimeSpan _admissionWait;
 
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
     {
@@ -36,6 +37,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         _logger = logger;
         var pipeline = options.Value.Pipeline;
         pipeline.Validate();
+        _admissionWait = TimeSpan.FromMilliseconds(pipeline.AdmissionWaitMilliseconds);
         var control = StageOptions(pipeline.EffectiveControlParallelism, pipeline.CapacityFactor);
         var blob = StageOptions(pipeline.EffectiveBlobParallelism, pipeline.CapacityFactor);
 
@@ -106,6 +108,43 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return true;
         }
 
+        PipelineMetrics.Rejected(PipelineMetrics.Auth);
+        return false;
+    }
+
+    /// <summary>
+    /// Admits an operation; when the first stage is full, waits up to the admission wait for a place
+    /// (in arrival order), then returns false. Without an admission wait this is <see cref="TryEnter"/>.
+    /// </summary>
+    public ValueTask<bool> TryEnterAsync(OciOperation operation, CancellationToken aborted)
+    {
+        if (_admissionWait <= TimeSpan.Zero)
+        {
+            return new ValueTask<bool>(TryEnter(operation));
+        }
+
+        return _auth.Post(operation) ? new ValueTask<bool>(true) : WaitForPlaceAsync(operation, aborted);
+    }
+
+    private async ValueTask<bool> WaitForPlaceAsync(OciOperation operation, CancellationToken aborted)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        wait.CancelAfter(_admissionWait);
+        try
+        {
+            // The offer is withdrawn when the wait ends unanswered: nothing is left queued behind a refusal.
+            if (await _auth.SendAsync(operation, wait.Token))
+            {
+                PipelineMetrics.AdmissionWaited(admitted: true, Stopwatch.GetElapsedTime(started));
+                return true;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        PipelineMetrics.AdmissionWaited(admitted: false, Stopwatch.GetElapsedTime(started));
         PipelineMetrics.Rejected(PipelineMetrics.Auth);
         return false;
     }

@@ -109,6 +109,97 @@ public sealed class RequestPipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TryEnterAsync_StagesFull_RefusesOnlyAfterTheAdmissionWait()
+    {
+        await using var pipeline = CreatePipeline(admissionWaitMilliseconds: 200);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = await FillAsync(pipeline, gate.Task);
+        try
+        {
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            Assert.False(await pipeline.TryEnterAsync(new BlockingOperation(Task.CompletedTask), CancellationToken.None));
+
+            // The wait's timer cannot fire early; the upper end is only a bound against hanging.
+            Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(190), Bound);
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        await Task.WhenAll(held.Select(operation => operation.Completion)).WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task TryEnterAsync_StagesFull_AdmitsWhenAPlaceFreesDuringTheWait()
+    {
+        await using var pipeline = CreatePipeline(admissionWaitMilliseconds: 60_000);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = await FillAsync(pipeline, gate.Task);
+
+        var waiting = new BlockingOperation(Task.CompletedTask);
+        var entering = pipeline.TryEnterAsync(waiting, CancellationToken.None).AsTask();
+        await Task.Delay(100);
+        Assert.False(entering.IsCompleted);
+
+        gate.SetResult();
+        Assert.True(await entering.WaitAsync(Bound));
+        await waiting.Completion.WaitAsync(Bound);
+        Assert.True(waiting.Assembled);
+        await Task.WhenAll(held.Select(operation => operation.Completion)).WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task TryEnterAsync_ClientLeavesWhileWaiting_IsRefusedAtOnce()
+    {
+        await using var pipeline = CreatePipeline(admissionWaitMilliseconds: 60_000);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = await FillAsync(pipeline, gate.Task);
+        using var aborted = new CancellationTokenSource();
+
+        var entering = pipeline.TryEnterAsync(new BlockingOperation(Task.CompletedTask), aborted.Token).AsTask();
+        await aborted.CancelAsync();
+        Assert.False(await entering.WaitAsync(Bound));
+
+        // The withdrawn offer left nothing behind: once the held operations finish, the stages are empty.
+        gate.SetResult();
+        await Task.WhenAll(held.Select(operation => operation.Completion)).WaitAsync(Bound);
+        var later = new BlockingOperation(Task.CompletedTask);
+        Assert.True(await pipeline.TryEnterAsync(later, CancellationToken.None));
+        await later.Completion.WaitAsync(Bound);
+    }
+
+    private RequestPipeline CreatePipeline(int admissionWaitMilliseconds) => new(
+        _edge,
+        Options.Create(new EdgeOptions
+        {
+            Pipeline = new PipelineOptions
+            {
+                ControlParallelism = 1, BlobParallelism = 1, CapacityFactor = 1, AdmissionWaitMilliseconds = admissionWaitMilliseconds,
+            },
+        }),
+        NullLogger<RequestPipeline>.Instance);
+
+    // Admits operations that wait on the gate until the first stage refuses one.
+    private static async Task<List<BlockingOperation>> FillAsync(RequestPipeline pipeline, Task gate)
+    {
+        var held = new List<BlockingOperation>();
+        for (var i = 0; i < 10; i++)
+        {
+            var operation = new BlockingOperation(gate);
+            if (!pipeline.TryEnter(operation))
+            {
+                return held;
+            }
+
+            held.Add(operation);
+            await Task.Delay(20);
+        }
+
+        throw new InvalidOperationException($"all {held.Count} operations were admitted");
+    }
+
+    [Fact]
     public async Task Operation_StepThrows_FailsThatOperationOnly()
     {
         var failing = new BlockingOperation(Task.FromException(new InvalidOperationException("boom")));
