@@ -63,6 +63,10 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
         Action collect)
     {
         ArgumentNullException.ThrowIfNull(options);
+
+        // Exported from the start (at zero), not only after the first trim.
+        Trims.Publish();
+        TrimmedBytes.Publish();
         _options = options.Value;
         _time = time;
         _logger = logger;

@@ -66,6 +66,12 @@ internal sealed partial class OciEndpoint
             abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!await _pipeline.TryEnterAsync(operation, aborted))
             {
+                if (aborted.IsCancellationRequested)
+                {
+                    // The client left while it waited for a place: nothing was refused, nobody to answer.
+                    return;
+                }
+
                 // Shedding must cost less than serving, or overload feeds itself: no exception, a body made once.
                 EdgeMetrics.Rejected();
                 Log.Rejected(_logger, context.Request.Method, route.Kind.ToString());

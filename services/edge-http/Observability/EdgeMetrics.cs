@@ -54,7 +54,7 @@ internal static class EdgeMetrics
         "registry_pushes_total", "Manifests stored with 201: one per image or index pushed.");
 
     private static readonly Counter AdmissionRejections = Metrics.CreateCounter(
-        "registry_admission_rejections_total", "Requests answered 429 at once because the pipeline was full.");
+        "registry_admission_rejections_total", "Requests answered 429 because the pipeline was full (after the admission wait, if one is set).");
 
     private static readonly Counter.Child[] RequestChildren = new Counter.Child[OperationNames.Length * StatusClasses.Length];
     private static readonly Histogram.Child[] DurationChildren = new Histogram.Child[OperationNames.Length * StatusClasses.Length];

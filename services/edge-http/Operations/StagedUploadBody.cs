@@ -62,7 +62,7 @@ internal static class StagedUploadBody
 
         try
         {
-            await WriteBodyAsync(operation, file, kind, cancellationToken);
+            await WriteBodyAsync(edge, operation, file, kind, cancellationToken);
             var status = await UploadOperation.CallAsync(edge.Clients.Blobs.AppendStagedAsync(
                 new AppendStagedRequest
                 {
@@ -79,7 +79,7 @@ internal static class StagedUploadBody
         }
     }
 
-    private static async Task WriteBodyAsync(OciOperation operation, SafeFileHandle file, EdgeOperation kind, CancellationToken cancellationToken)
+    private static async Task WriteBodyAsync(EdgeContext edge, OciOperation operation, SafeFileHandle file, EdgeOperation kind, CancellationToken cancellationToken)
     {
         using (file)
         {
@@ -105,6 +105,7 @@ internal static class StagedUploadBody
                 }
 
                 EdgeMetrics.AddBytesIn(kind, buffer.Length);
+                edge.MarkProgress();
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {

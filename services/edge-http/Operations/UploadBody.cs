@@ -133,6 +133,7 @@ internal static class UploadBody
                 }
 
                 EdgeMetrics.AddBytesIn(kind, filled);
+                edge.MarkProgress();
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
                 await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);

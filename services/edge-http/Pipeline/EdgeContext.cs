@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Registry.EdgeHttp.Caching;
 using Registry.EdgeHttp.Clients;
@@ -33,4 +34,14 @@ internal sealed class EdgeContext
     public AuthDecisionCache AuthDecisions { get; }
 
     public EdgeOptions Options { get; }
+
+    // When a pipeline step last finished or an upload body last moved (Stopwatch ticks): the stall check's
+    // measure of progress, so that long uploads that keep receiving bytes never look like a wedge.
+    private long _lastProgress = Stopwatch.GetTimestamp();
+
+    /// <summary>Notes that work moved forward (a step finished, body bytes arrived).</summary>
+    public void MarkProgress() => Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+
+    /// <summary>Time since anything moved forward.</summary>
+    public TimeSpan SinceProgress => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress));
 }

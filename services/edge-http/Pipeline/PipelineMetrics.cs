@@ -30,7 +30,7 @@ internal sealed class PipelineMetrics : IDisposable
 
     private static readonly Histogram AdmissionWaits = Metrics.CreateHistogram(
         "registry_pipeline_admission_wait_seconds",
-        "Time a request that found the first stage full waited for a place, by outcome (admitted, or refused with 429).",
+        "Time a request that found the first stage full waited for a place, by outcome (admitted, refused with 429, abandoned by its client).",
         new HistogramConfiguration { LabelNames = ["outcome"], Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
 
     private static readonly Histogram Durations = Metrics.CreateHistogram(
@@ -73,9 +73,22 @@ internal sealed class PipelineMetrics : IDisposable
         DurationChildren[stage].Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
     }
 
-    /// <summary>Records how long a request waited for a place in the full first stage, and whether it got one.</summary>
-    public static void AdmissionWaited(bool admitted, TimeSpan waited) =>
-        AdmissionWaits.WithLabels(admitted ? "admitted" : "refused").Observe(waited.TotalSeconds);
+    /// <summary>How a wait for a place in the full first stage ended.</summary>
+    public enum AdmissionOutcome
+    {
+        Admitted,
+        Refused,
+        Abandoned,
+    }
+
+    /// <summary>Records how long a request waited for a place in the full first stage, and how it ended.</summary>
+    public static void AdmissionWaited(AdmissionOutcome outcome, TimeSpan waited) =>
+        AdmissionWaits.WithLabels(outcome switch
+        {
+            AdmissionOutcome.Admitted => "admitted",
+            AdmissionOutcome.Refused => "refused",
+            _ => "abandoned",
+        }).Observe(waited.TotalSeconds);
 
     /// <summary>Counts an operation a stage refused.</summary>
     public static void Rejected(int stage) => RejectionChildren[stage].Inc();

@@ -26,8 +26,6 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly TransformBlock<OciOperation, OciOperation> _blob;
     private readonly ActionBlock<OciOperation> _assemble;
 
-    // When a step last finished (Stopwatch ticks): the stall check's measure of progress.
-    private long _lastProgress = Stopwatch.GetTimestamp();
     private readonly PipelineMetrics _metrics;
     private readonly TimeSpan _admissionWait;
 
@@ -97,7 +95,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         // Waiting: in a stage's input, or done with a stage and unable to move on (its output).
         var (auth, manifest, blob, assemble) = QueueDepths;
         var waiting = auth + manifest + blob + assemble;
-        return waiting > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress)) > limit;
+        return waiting > 0 && _edge.SinceProgress > limit;
     }
 
     /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
@@ -114,7 +112,8 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     /// <summary>
     /// Admits an operation; when the first stage is full, waits up to the admission wait for a place
-    /// (in arrival order), then returns false. Without an admission wait this is <see cref="TryEnter"/>.
+    /// (in arrival order), then returns false (also when the client leaves while it waits: the caller
+    /// tells the two apart by its abort token). Without an admission wait this is <see cref="TryEnter"/>.
     /// </summary>
     public ValueTask<bool> TryEnterAsync(OciOperation operation, CancellationToken aborted)
     {
@@ -136,7 +135,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             // The offer is withdrawn when the wait ends unanswered: nothing is left queued behind a refusal.
             if (await _auth.SendAsync(operation, wait.Token))
             {
-                PipelineMetrics.AdmissionWaited(admitted: true, Stopwatch.GetElapsedTime(started));
+                PipelineMetrics.AdmissionWaited(PipelineMetrics.AdmissionOutcome.Admitted, Stopwatch.GetElapsedTime(started));
                 return true;
             }
         }
@@ -144,7 +143,14 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
         }
 
-        PipelineMetrics.AdmissionWaited(admitted: false, Stopwatch.GetElapsedTime(started));
+        if (aborted.IsCancellationRequested)
+        {
+            // The client left while it waited: nobody to refuse.
+            PipelineMetrics.AdmissionWaited(PipelineMetrics.AdmissionOutcome.Abandoned, Stopwatch.GetElapsedTime(started));
+            return false;
+        }
+
+        PipelineMetrics.AdmissionWaited(PipelineMetrics.AdmissionOutcome.Refused, Stopwatch.GetElapsedTime(started));
         PipelineMetrics.Rejected(PipelineMetrics.Auth);
         return false;
     }
@@ -217,7 +223,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         finally
         {
-            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+            _edge.MarkProgress();
             _metrics.StepFinished(stage, started);
             operation.EndStep();
         }
@@ -282,7 +288,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         finally
         {
-            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+            _edge.MarkProgress();
             _metrics.StepFinished(PipelineMetrics.Assemble, started);
             operation.EndStep();
         }
