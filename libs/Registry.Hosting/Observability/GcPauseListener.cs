@@ -82,12 +82,13 @@ internal sealed class GcPauseListener : EventListener
         }
     }
 
-    // GCStart's "Reason": 1 induced, 7 induced but not forced, 9 induced for low memory, 10 induced compacting.
+    // GCStart's "Reason": 1 induced, 7 induced but not forced, 9 induced for low memory, 10 induced
+    // compacting, 17 induced aggressive (GCCollectionMode.Aggressive, what the idle trim asks for).
     private static bool IsInduced(EventWrittenEventArgs eventData)
     {
         var index = eventData.PayloadNames?.IndexOf("Reason") ?? -1;
         return index >= 0
             && eventData.Payload?[index] is { } reason
-            && Convert.ToUInt32(reason, System.Globalization.CultureInfo.InvariantCulture) is 1 or 7 or 9 or 10;
+            && Convert.ToUInt32(reason, System.Globalization.CultureInfo.InvariantCulture) is 1 or 7 or 9 or 10 or 17;
     }
 }

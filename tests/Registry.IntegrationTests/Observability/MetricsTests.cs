@@ -161,10 +161,13 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         Assert.True(kept > 0);
         GC.Collect(2, GCCollectionMode.Forced, blocking: true);
 
+        // The idle trim's kind of collection counts as induced too.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
         // Runtime events reach the listener asynchronously: poll, bounded.
         MetricsScrape after = before;
         for (var i = 0; i < 50 && (after.Delta(before, "registry_gc_pause_seconds_count") < 1
-            || after.Delta(before, "registry_gc_induced_pause_seconds_count") < 1); i++)
+            || after.Delta(before, "registry_gc_induced_pause_seconds_count") < 2); i++)
         {
             await Task.Delay(100);
             after = await MetricsScrape.TakeAsync(Client.Http);
@@ -173,7 +176,7 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         Assert.True(after.Delta(before, "registry_gc_pause_seconds_count") >= 1);
         Assert.True(after.Delta(before, "registry_gc_pause_seconds_sum") > 0);
         Assert.True(after.Samples.ContainsKey("registry_gc_pause_seconds_bucket{le=\"0.001\"}"));
-        Assert.True(after.Delta(before, "registry_gc_induced_pause_seconds_count") >= 1);
+        Assert.True(after.Delta(before, "registry_gc_induced_pause_seconds_count") >= 2);
         Assert.True(after.Delta(before, "registry_gc_collections_total{generation=\"2\"}") >= 1);
     }
 
