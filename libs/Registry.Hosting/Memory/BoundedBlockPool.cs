@@ -98,19 +98,20 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         }
 
         block.Leased = false;
-        if (_disposed || Interlocked.Increment(ref _idleBlocks) > _maxIdleBlocks)
+        if (!_disposed && Interlocked.Increment(ref _idleBlocks) <= _maxIdleBlocks)
         {
-            if (!_disposed)
-            {
-                Interlocked.Decrement(ref _idleBlocks);
-            }
-
-            Released.Inc(BlockSize);
+            Retained.Inc(BlockSize);
+            _idle.Enqueue(block);
             return;
         }
 
-        Retained.Inc(BlockSize);
-        _idle.Enqueue(block);
+        if (!_disposed)
+        {
+            // Over the ceiling: take back the place counted above.
+            Interlocked.Decrement(ref _idleBlocks);
+        }
+
+        Released.Inc(BlockSize);
     }
 
     /// <inheritdoc />
@@ -118,10 +119,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     {
         _disposed = true;
         Live.TryRemove(this, out _);
-        while (_idle.TryDequeue(out _))
-        {
-            Retained.Dec(BlockSize);
-        }
+        ReleaseIdle();
     }
 
     private sealed class Block : IMemoryOwner<byte>

@@ -14,7 +14,7 @@ namespace Registry.Hosting.Memory;
 /// This watches the allocation rate; once the process has been idle for a few checks and its committed
 /// heap has grown since the last trim, it runs one full, compacting collection that decommits what it
 /// frees (<see cref="GCCollectionMode.Aggressive"/>). It runs only while the process is nearly idle, so
-/// its pause (8-25 ms measured after benchmark bursts) meets few requests; an idle process is trimmed
+/// its pause (8-23 ms measured after benchmark bursts) meets few requests; an idle process is trimmed
 /// once per burst, not repeatedly.
 /// </summary>
 public sealed partial class IdleMemoryTrimmer : BackgroundService

@@ -43,6 +43,10 @@ internal sealed class PipelineMetrics : IDisposable
     private static readonly Counter.Child[] RejectionChildren = Children(Rejections);
     private static readonly Histogram.Child[] DurationChildren = Children(Durations);
 
+    // Indexed by AdmissionOutcome: the children are looked up once, not per waiting request.
+    private static readonly Histogram.Child[] AdmissionWaitChildren =
+        [AdmissionWaits.WithLabels("admitted"), AdmissionWaits.WithLabels("refused"), AdmissionWaits.WithLabels("abandoned")];
+
     private readonly int[] _inFlight = new int[StageNames.Length];
     private readonly List<IDisposable> _registrations = [];
 
@@ -76,19 +80,14 @@ internal sealed class PipelineMetrics : IDisposable
     /// <summary>How a wait for a place in the full first stage ended.</summary>
     public enum AdmissionOutcome
     {
-        Admitted,
-        Refused,
-        Abandoned,
+        Admitted = 0,
+        Refused = 1,
+        Abandoned = 2,
     }
 
     /// <summary>Records how long a request waited for a place in the full first stage, and how it ended.</summary>
     public static void AdmissionWaited(AdmissionOutcome outcome, TimeSpan waited) =>
-        AdmissionWaits.WithLabels(outcome switch
-        {
-            AdmissionOutcome.Admitted => "admitted",
-            AdmissionOutcome.Refused => "refused",
-            _ => "abandoned",
-        }).Observe(waited.TotalSeconds);
+        AdmissionWaitChildren[(int)outcome].Observe(waited.TotalSeconds);
 
     /// <summary>Counts an operation a stage refused.</summary>
     public static void Rejected(int stage) => RejectionChildren[stage].Inc();
