@@ -8,9 +8,9 @@ public sealed class BoundedBlockPoolTests
     [Fact]
     public void ReturnedBlocks_AreKeptUpToTheCeiling_AndReused()
     {
-        using var pool = new BoundedBlockPool(retainedBytes: 2 * BoundedBlockPool.BlockSize);
+        using var pool = new BoundedBlockPool(retainedBytes: 2 * BoundedBlockPool.DefaultBlockSize);
         var rented = Enumerable.Range(0, 5).Select(_ => pool.Rent()).ToList();
-        Assert.All(rented, block => Assert.Equal(BoundedBlockPool.BlockSize, block.Memory.Length));
+        Assert.All(rented, block => Assert.Equal(BoundedBlockPool.DefaultBlockSize, block.Memory.Length));
 
         foreach (var block in rented)
         {
@@ -30,7 +30,7 @@ public sealed class BoundedBlockPoolTests
     [Fact]
     public void ReleaseIdle_LetsEveryKeptBlockGo()
     {
-        using var pool = new BoundedBlockPool(retainedBytes: 64 * BoundedBlockPool.BlockSize);
+        using var pool = new BoundedBlockPool(retainedBytes: 64 * BoundedBlockPool.DefaultBlockSize);
         var first = pool.Rent();
         first.Dispose();
         pool.Rent().Dispose();
@@ -45,7 +45,7 @@ public sealed class BoundedBlockPoolTests
     [Fact]
     public void DisposingABlockTwice_ReturnsItOnce()
     {
-        using var pool = new BoundedBlockPool(retainedBytes: 64 * BoundedBlockPool.BlockSize);
+        using var pool = new BoundedBlockPool(retainedBytes: 64 * BoundedBlockPool.DefaultBlockSize);
         var block = pool.Rent();
         block.Dispose();
         block.Dispose();
@@ -59,11 +59,36 @@ public sealed class BoundedBlockPoolTests
     public void LargerThanABlock_IsRefused_AndBlocksAreOneArray()
     {
         using var pool = new BoundedBlockPool(retainedBytes: 0);
-        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(BoundedBlockPool.BlockSize + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(BoundedBlockPool.DefaultBlockSize + 1));
 
         using var block = pool.Rent(100);
         Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(block.Memory, out var segment));
-        Assert.Equal(BoundedBlockPool.BlockSize, segment.Array!.Length);
+        Assert.Equal(BoundedBlockPool.DefaultBlockSize, segment.Array!.Length);
         Assert.Equal(0, pool.IdleBlocks);
     }
+
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(65536)]
+    public void BlockSize_IsChosen_AndBoundsTheRetainedCount(int blockSize)
+    {
+        using var pool = new BoundedBlockPool(retainedBytes: 2L * blockSize, blockSize);
+        Assert.Equal(blockSize, pool.MaxBufferSize);
+        var rented = new[] { pool.Rent(), pool.Rent(), pool.Rent() };
+        Assert.All(rented, block => Assert.Equal(blockSize, block.Memory.Length));
+        foreach (var block in rented)
+        {
+            block.Dispose();
+        }
+
+        Assert.Equal(2, pool.IdleBlocks);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2048)]
+    [InlineData(4097)]
+    [InlineData(40000)]
+    public void BlockSize_MustBeAPowerOfTwoOfAtLeastAPage(int blockSize) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BoundedBlockPool(retainedBytes: 0, blockSize));
 }
