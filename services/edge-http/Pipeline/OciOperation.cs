@@ -18,6 +18,7 @@ internal abstract class OciOperation
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _abortedAt;
     private int _stepState;
+    private int _heldPlaces;
 
     protected OciOperation(HttpContext context, OciRoute route)
     {
@@ -95,6 +96,15 @@ internal abstract class OciOperation
             _completion.TrySetException(new OperationCanceledException("the client went away"));
         }
     }
+
+    /// <summary>Notes a place reserved for this operation in a stage (a bit per stage, see <see cref="RequestPipeline"/>).</summary>
+    internal void HoldPlace(int stageBit) => Interlocked.Or(ref _heldPlaces, stageBit);
+
+    /// <summary>True while the operation holds a place in the stage.</summary>
+    internal bool HoldsPlace(int stageBit) => (Volatile.Read(ref _heldPlaces) & stageBit) != 0;
+
+    /// <summary>Gives up the place in the stage; true only for the one call that held it.</summary>
+    internal bool TryReleasePlace(int stageBit) => (Interlocked.And(ref _heldPlaces, ~stageBit) & stageBit) != 0;
 
     /// <summary>Completes when the pipeline is done with the operation; faults with its failure.</summary>
     public Task Completion => _completion.Task;

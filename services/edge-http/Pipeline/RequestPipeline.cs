@@ -10,14 +10,21 @@ namespace Registry.EdgeHttp.Pipeline;
 
 /// <summary>
 /// The request pipeline: auth → manifest → blob → assemble, one bounded Dataflow block per stage.
-/// Operations skip the stages they have no work for (link predicates). A full first stage refuses at
-/// once (Post declines) so the edge can answer 429 instead of queueing without bound; later stages push
-/// back on earlier ones through their bounded capacity. Stage steps never throw into the block: a
-/// failure ends the operation, not the pipeline.
+/// Operations skip the stages they have no work for (link predicates). Admission reserves a place in
+/// each of the manifest and blob stages an operation will use before it enters the first stage, and
+/// refuses (after the admission wait) when one is full, so the edge answers 429 instead of queueing
+/// without bound. Reserving up front keeps one kind of work from blocking another: a Dataflow block
+/// offers only the head of its output, so an upload waiting at the door of a full blob stage would
+/// otherwise hold every manifest GET queued behind it in the auth stage. Stage steps never throw into
+/// the block: a failure ends the operation, not the pipeline.
 /// </summary>
 internal sealed partial class RequestPipeline : IAsyncDisposable
 {
     private static readonly string[] StageSpanNames = ["pipeline auth", "pipeline manifest", "pipeline blob", "pipeline assemble"];
+
+    // Bits of the places an operation holds (OciOperation.HoldPlace).
+    private const int ManifestPlace = 1;
+    private const int BlobPlace = 2;
 
     private readonly EdgeContext _edge;
     private readonly ILogger<RequestPipeline> _logger;
@@ -29,6 +36,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly PipelineMetrics _metrics;
     private readonly TimeSpan _admissionWait;
 
+    // Places in the manifest and blob stages, reserved at admission and given back when the stage has
+    // handled the operation (or when it ends before reaching the stage).
+    private readonly SemaphoreSlim _manifestPlaces;
+    private readonly SemaphoreSlim _blobPlaces;
+
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
     {
         _edge = edge;
@@ -38,12 +50,22 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         _admissionWait = TimeSpan.FromMilliseconds(pipeline.AdmissionWaitMilliseconds);
         var control = StageOptions(pipeline.EffectiveControlParallelism, pipeline.CapacityFactor);
         var blob = StageOptions(pipeline.EffectiveBlobParallelism, pipeline.CapacityFactor);
+        var controlPlaces = control.BoundedCapacity;
+        var blobPlaces = blob.BoundedCapacity;
+        _manifestPlaces = new SemaphoreSlim(controlPlaces, controlPlaces);
+        _blobPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
+
+        // The places bound the manifest and blob stages. Their blocks get room to spare, because a place
+        // is given back as the step ends, a moment before the block hands the operation on: a block that
+        // declined would stop its upstream block's whole output behind one operation.
+        var manifestBlock = StageOptions(pipeline.EffectiveControlParallelism, pipeline.CapacityFactor * 2);
+        var blobBlock = StageOptions(pipeline.EffectiveBlobParallelism, pipeline.CapacityFactor * 2);
 
         _auth = new TransformBlock<OciOperation, OciOperation>(op => RunStepAsync(op, PipelineMetrics.Auth, AuthorizeAsync), control);
         _manifest = new TransformBlock<OciOperation, OciOperation>(
-            op => RunStepAsync(op, PipelineMetrics.Manifest, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), control);
+            op => RunStepAsync(op, PipelineMetrics.Manifest, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), manifestBlock);
         _blob = new TransformBlock<OciOperation, OciOperation>(
-            op => RunStepAsync(op, PipelineMetrics.Blob, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blob);
+            op => RunStepAsync(op, PipelineMetrics.Blob, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blobBlock);
         _assemble = new ActionBlock<OciOperation>(AssembleStep, new ExecutionDataflowBlockOptions
         {
             BoundedCapacity = control.BoundedCapacity,
@@ -56,7 +78,8 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         // and let them skip it. Finished operations are dropped first; the stage links look only at what
         // never changes, so an operation abandoned between two predicate checks still finds one link
         // (the next stage then passes it by) instead of none.
-        var drop = DataflowBlock.NullTarget<OciOperation>();
+        // Operations that end before a stage they reserved are dropped here, giving their places back.
+        var drop = new ActionBlock<OciOperation>(ReleasePlaces);
         _auth.LinkTo(drop, op => op.IsFinished);
         _auth.LinkTo(_manifest, op => op.UsesManifestStage);
         _auth.LinkTo(_blob, op => !op.UsesManifestStage && op.UsesBlobStage);
@@ -72,9 +95,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         Supervise(_blob, "blob");
         Supervise(_assemble, "assemble");
 
-        _metrics = new PipelineMetrics(
-            QueueLength,
-            [control.BoundedCapacity, control.BoundedCapacity, blob.BoundedCapacity, control.BoundedCapacity]);
+        _metrics = new PipelineMetrics(QueueLength, [control.BoundedCapacity, controlPlaces, blobPlaces, control.BoundedCapacity]);
     }
 
     /// <summary>The pipeline's stage metrics.</summary>
@@ -98,20 +119,27 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         return waiting > 0 && _edge.SinceProgress > limit;
     }
 
-    /// <summary>Admits an operation, or returns false at once when the first stage is full.</summary>
+    /// <summary>Admits an operation, or returns false at once when a stage it needs is full.</summary>
     public bool TryEnter(OciOperation operation)
     {
-        if (_auth.Post(operation))
+        var full = TryReservePlaces(operation);
+        if (full < 0)
         {
-            return true;
+            if (_auth.Post(operation))
+            {
+                return true;
+            }
+
+            full = PipelineMetrics.Auth;
+            ReleasePlaces(operation);
         }
 
-        PipelineMetrics.Rejected(PipelineMetrics.Auth);
+        PipelineMetrics.Rejected(full);
         return false;
     }
 
     /// <summary>
-    /// Admits an operation; when the first stage is full, waits up to the admission wait for a place
+    /// Admits an operation; when a stage it needs is full, waits up to the admission wait for a place
     /// (in arrival order), then returns false (also when the client leaves while it waits: the caller
     /// tells the two apart by its abort token). Without an admission wait this is <see cref="TryEnter"/>.
     /// </summary>
@@ -122,7 +150,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return new ValueTask<bool>(TryEnter(operation));
         }
 
-        return _auth.Post(operation) ? new ValueTask<bool>(true) : WaitForPlaceAsync(operation, aborted);
+        return TryReservePlaces(operation) < 0 && _auth.Post(operation) ? new ValueTask<bool>(true) : WaitForPlaceAsync(operation, aborted);
     }
 
     private async ValueTask<bool> WaitForPlaceAsync(OciOperation operation, CancellationToken aborted)
@@ -130,10 +158,26 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         wait.CancelAfter(_admissionWait);
+        var full = PipelineMetrics.Auth;
         try
         {
+            if (operation.UsesManifestStage && !operation.HoldsPlace(ManifestPlace))
+            {
+                full = PipelineMetrics.Manifest;
+                await _manifestPlaces.WaitAsync(wait.Token);
+                operation.HoldPlace(ManifestPlace);
+            }
+
+            if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlace))
+            {
+                full = PipelineMetrics.Blob;
+                await _blobPlaces.WaitAsync(wait.Token);
+                operation.HoldPlace(BlobPlace);
+            }
+
             // The offer is withdrawn when the wait ends unanswered: nothing is left queued behind a refusal.
-            if (await _auth.SendAsync(operation, wait.Token))
+            full = PipelineMetrics.Auth;
+            if (_auth.Post(operation) || await _auth.SendAsync(operation, wait.Token))
             {
                 PipelineMetrics.AdmissionWaited(PipelineMetrics.AdmissionOutcome.Admitted, Stopwatch.GetElapsedTime(started));
                 return true;
@@ -143,6 +187,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
         }
 
+        ReleasePlaces(operation);
         if (aborted.IsCancellationRequested)
         {
             // The client left while it waited: nobody to refuse.
@@ -151,8 +196,53 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
 
         PipelineMetrics.AdmissionWaited(PipelineMetrics.AdmissionOutcome.Refused, Stopwatch.GetElapsedTime(started));
-        PipelineMetrics.Rejected(PipelineMetrics.Auth);
+        PipelineMetrics.Rejected(full);
         return false;
+    }
+
+    // Takes a place in every stage the operation needs that it does not hold yet, without waiting.
+    // Returns -1 when it holds them all, else the stage that was full (places taken stay held).
+    private int TryReservePlaces(OciOperation operation)
+    {
+        if (operation.UsesManifestStage && !operation.HoldsPlace(ManifestPlace))
+        {
+            if (!_manifestPlaces.Wait(0))
+            {
+                return PipelineMetrics.Manifest;
+            }
+
+            operation.HoldPlace(ManifestPlace);
+        }
+
+        if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlace))
+        {
+            if (!_blobPlaces.Wait(0))
+            {
+                return PipelineMetrics.Blob;
+            }
+
+            operation.HoldPlace(BlobPlace);
+        }
+
+        return -1;
+    }
+
+    private void ReleasePlace(OciOperation operation, int stage)
+    {
+        if (stage == PipelineMetrics.Manifest && operation.TryReleasePlace(ManifestPlace))
+        {
+            _manifestPlaces.Release();
+        }
+        else if (stage == PipelineMetrics.Blob && operation.TryReleasePlace(BlobPlace))
+        {
+            _blobPlaces.Release();
+        }
+    }
+
+    private void ReleasePlaces(OciOperation operation)
+    {
+        ReleasePlace(operation, PipelineMetrics.Manifest);
+        ReleasePlace(operation, PipelineMetrics.Blob);
     }
 
     /// <summary>
@@ -200,6 +290,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     {
         if (!operation.TryBeginStep())
         {
+            ReleasePlace(operation, stage);
             return operation;
         }
 
@@ -225,6 +316,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
             _edge.MarkProgress();
             _metrics.StepFinished(stage, started);
+            ReleasePlace(operation, stage);
             operation.EndStep();
         }
 

@@ -4,8 +4,9 @@ using Registry.IntegrationTests.Support;
 namespace Registry.IntegrationTests.Robustness;
 
 /// <summary>
-/// A registry whose pipeline is full answers at once with 429 TOOMANYREQUESTS and Retry-After, keeps
-/// the requests it admitted, and serves again once they finish.
+/// A registry whose blob stage is full answers further uploads at once with 429 TOOMANYREQUESTS and
+/// Retry-After, keeps serving requests that need no blob stage, keeps the uploads it admitted, and
+/// takes uploads again once they finish.
 /// </summary>
 public sealed class AdmissionTests : IAsyncLifetime
 {
@@ -53,14 +54,23 @@ public sealed class AdmissionTests : IAsyncLifetime
                 await Task.Delay(300);
             }
 
-            // The stalled uploads hold the blob stage and what waits for it; the next request must be refused quickly.
+            // The stalled upload holds the blob stage; the next request for it must be refused quickly.
             var started = DateTime.UtcNow;
-            refused = await _client.GetAsync("/v2/");
+            refused = await _client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/");
             var elapsed = DateTime.UtcNow - started;
 
             await OciAssert.ErrorAsync(refused, HttpStatusCode.TooManyRequests, "TOOMANYREQUESTS");
             Assert.Equal("7", OciAssert.Header(refused, "Retry-After"));
             Assert.True(elapsed < TimeSpan.FromSeconds(5), $"refusal took {elapsed}");
+
+            // Requests that need no blob stage are not held up behind it.
+            for (var i = 0; i < 3; i++)
+            {
+                using var other = await _client.GetAsync("/v2/");
+                OciAssert.Status(other, HttpStatusCode.OK);
+                using var missing = await _client.GetAsync($"/v2/{repo}/manifests/latest");
+                await OciAssert.ErrorAsync(missing, HttpStatusCode.NotFound, "MANIFEST_UNKNOWN");
+            }
         }
         finally
         {

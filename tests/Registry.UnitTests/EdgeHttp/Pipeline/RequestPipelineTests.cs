@@ -18,7 +18,8 @@ public sealed class RequestPipelineTests : IAsyncLifetime
 
     private readonly IOptions<EdgeOptions> _options = Options.Create(new EdgeOptions
     {
-        Pipeline = new PipelineOptions { ControlParallelism = 1, BlobParallelism = 1, CapacityFactor = 1 },
+        // One running and one queued operation per stage.
+        Pipeline = new PipelineOptions { ControlParallelism = 1, BlobParallelism = 1, CapacityFactor = 2 },
     });
 
     private EdgeContext _edge = null!;
@@ -298,27 +299,143 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         Assert.False(queued.Assembled);
     }
 
+    [Fact]
+    public async Task FullBlobStage_RefusesUploads_WhileManifestRequestsStillPass()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // One upload runs and one waits: the blob stage is full.
+        var running = new BlockingOperation(gate.Task, blobStage: true);
+        var queued = new BlockingOperation(gate.Task, blobStage: true);
+        Assert.True(_pipeline.TryEnter(running));
+        Assert.True(_pipeline.TryEnter(queued));
+        try
+        {
+            // Both have left the auth stage (which holds two) for the blob stage.
+            var deadline = DateTime.UtcNow + Bound;
+            while ((!running.BlobStageRan || _pipeline.QueueDepths.Auth > 0) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5);
+            }
+
+            // A third is refused at the door instead of waiting in the auth stage's output, where it would
+            // hold up everything behind it.
+            Assert.False(_pipeline.TryEnter(new BlockingOperation(gate.Task, blobStage: true)));
+            for (var i = 0; i < 5; i++)
+            {
+                var manifest = new BlockingOperation(Task.CompletedTask);
+                Assert.True(_pipeline.TryEnter(manifest), $"manifest request {i}");
+                await manifest.Completion.WaitAsync(Bound);
+                Assert.True(manifest.Assembled);
+            }
+
+            Assert.False(running.Completion.IsCompleted);
+            Assert.False(queued.Completion.IsCompleted);
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        await Task.WhenAll(running.Completion, queued.Completion).WaitAsync(Bound);
+        Assert.True(running.BlobStageRan && queued.BlobStageRan);
+    }
+
+    [Fact]
+    public async Task PlacesComeBack_AfterFailures_Abandonment_AndRefusals()
+    {
+        // Operations that fail in their step, leave before they enter or while queued, or are refused.
+        for (var round = 0; round < 3; round++)
+        {
+            var failing = new BlockingOperation(Task.FromException(new InvalidOperationException("boom")), blobStage: true);
+            Assert.True(_pipeline.TryEnter(failing));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => failing.Completion.WaitAsync(Bound));
+
+            using var gone = new CancellationTokenSource();
+            await gone.CancelAsync();
+            var early = new BlockingOperation(Task.CompletedTask, gone.Token, blobStage: true);
+            early.MarkAborted();
+            Assert.True(_pipeline.TryEnter(early));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => early.Completion.WaitAsync(Bound));
+
+            // A place comes back as the stage lets go of the operation, a moment after its request ended.
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var busy = new BlockingOperation(gate.Task, blobStage: true);
+            var waiting = new BlockingOperation(gate.Task, blobStage: true);
+            Assert.True(await EntersWithinBoundAsync(busy));
+            Assert.True(await EntersWithinBoundAsync(waiting));
+            Assert.False(_pipeline.TryEnter(new BlockingOperation(gate.Task, blobStage: true)));
+            waiting.MarkAborted();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.Completion.WaitAsync(Bound));
+            gate.SetResult();
+            await busy.Completion.WaitAsync(Bound);
+        }
+
+        // Every place is back once the stage has passed the abandoned operation by: two fit again, not three.
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var admitted = new List<BlockingOperation> { new(hold.Task, blobStage: true), new(hold.Task, blobStage: true) };
+        Assert.True(await EntersWithinBoundAsync(admitted[0]));
+        Assert.True(await EntersWithinBoundAsync(admitted[1]));
+        Assert.False(_pipeline.TryEnter(new BlockingOperation(hold.Task, blobStage: true)));
+        hold.SetResult();
+        await Task.WhenAll(admitted.Select(operation => operation.Completion)).WaitAsync(Bound);
+    }
+
+    // Admits the operation, retrying while a place is still on its way back from an ended one.
+    private async Task<bool> EntersWithinBoundAsync(BlockingOperation operation)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (!_pipeline.TryEnter(operation))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(10);
+        }
+
+        return true;
+    }
+
     private sealed class BlockingOperation : OciOperation
     {
         private readonly Task _gate;
+        private readonly bool _blobStage;
 
-        public BlockingOperation(Task gate, CancellationToken aborted = default)
+        public BlockingOperation(Task gate, CancellationToken aborted = default, bool blobStage = false)
             : base(NewContext(aborted), new OciRoute(OciRouteKind.Manifest, "a/b", "latest"))
         {
             _gate = gate;
+            _blobStage = blobStage;
+        }
+
+        public BlockingOperation(Task gate, bool blobStage)
+            : this(gate, default, blobStage)
+        {
         }
 
         public bool ManifestStageRan { get; private set; }
+
+        public bool BlobStageRan { get; private set; }
 
         public bool Assembled { get; private set; }
 
         public override Scope? Scope => null;
 
-        public override bool UsesManifestStage => true;
+        public override bool UsesManifestStage => !_blobStage;
+
+        public override bool UsesBlobStage => _blobStage;
 
         public override async Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken)
         {
             ManifestStageRan = true;
+            await _gate;
+        }
+
+        public override async Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken)
+        {
+            BlobStageRan = true;
             await _gate;
         }
 
