@@ -28,7 +28,7 @@ internal static class Summary
             "capacity_per_s", "offered_per_s", "admitted_per_s", "half_load_p99_ms", "admitted_p99_vs_half_load",
             "shed_per_s", "shed_fraction", "shed_p99_ms", "retry_after_fraction", "probe_half_p99_ms",
             "probe_overload_p99_ms", "probe_p99_ratio", "probe_overload_shed", "rss_growth_mib", "not_sent",
-            "unfinished", "max_dispatch_lag_ms", "other_errors",
+            "unfinished", "max_dispatch_lag_ms", "other_errors", "upload_dirs_delta",
         ],
     };
 

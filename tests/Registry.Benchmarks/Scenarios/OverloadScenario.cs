@@ -79,12 +79,19 @@ internal sealed class OverloadScenario : IScenario
             $"  {Name} {context.Target.Label}: capacity {capacity:F1}/s (closed loop, c={options.StreamClients}, p99 {extra["calib_p99_ms"]:F1} ms); half load {capacity / 2:F1}/s: p99 {halfP99:F1} ms, {half.Pushes.Failures} failed; now offering {capacity * options.OverloadFactor:F1}/s"));
 
         // 3. Overload, open loop at factor x C, under the server monitor.
+        var uploadsBefore = UploadDirs.Count(context.Target.UploadsGlob);
         PhaseResult over;
         MonitorResult usage;
         await using (var monitor = ServerMonitor.Start(context.Target.Pids))
         {
             over = await OpenPhaseAsync(context, blobs, capacity * options.OverloadFactor, options.Duration, cancellationToken);
             usage = await monitor.StopAsync();
+        }
+
+        if (uploadsBefore >= 0)
+        {
+            // Upload sessions left open: a push shed at its PUT leaves the session its POST opened.
+            extra["upload_dirs_delta"] = UploadDirs.Count(context.Target.UploadsGlob) - uploadsBefore;
         }
 
         Fill(result, over, usage);
