@@ -20,6 +20,18 @@ internal static class Summary
         ("rss_peak_mib", r => r.RssPeakMiB),
     ];
 
+    // Extras a scenario's block lists first, in reading order; the rest follow alphabetically.
+    private static readonly Dictionary<string, string[]> LeadingExtras = new(StringComparer.Ordinal)
+    {
+        ["overload"] =
+        [
+            "capacity_per_s", "offered_per_s", "admitted_per_s", "half_load_p99_ms", "admitted_p99_vs_half_load",
+            "shed_per_s", "shed_fraction", "shed_p99_ms", "retry_after_fraction", "probe_half_p99_ms",
+            "probe_overload_p99_ms", "probe_p99_ratio", "probe_overload_shed", "rss_growth_mib", "not_sent",
+            "unfinished", "max_dispatch_lag_ms", "other_errors", "upload_dirs_delta",
+        ],
+    };
+
     public static double Median(IEnumerable<double> values)
     {
         var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
@@ -126,7 +138,9 @@ internal static class Summary
 
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture, $"{scenario} {variant} c={clients} (medians)");
-            var keys = rows.SelectMany(x => x.runs.SelectMany(r => r.Extra.Keys)).Distinct().Order(StringComparer.Ordinal);
+            var present = rows.SelectMany(x => x.runs.SelectMany(r => r.Extra.Keys)).Distinct().Order(StringComparer.Ordinal).ToList();
+            var leading = LeadingExtras.GetValueOrDefault(scenario) ?? [];
+            var keys = leading.Where(present.Contains).Concat(present.Where(k => !leading.Contains(k)));
             foreach (var key in keys)
             {
                 text.Append(CultureInfo.InvariantCulture, $"  {key,-28}");

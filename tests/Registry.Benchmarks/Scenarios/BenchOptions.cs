@@ -3,7 +3,7 @@ namespace Registry.Benchmarks.Scenarios;
 /// <summary>The knobs of one scenarios run, read from the command line.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["s1", "s2", "s3", "s4", "s5", "admission"];
+    public static readonly string[] AllScenarios = ["s1", "s2", "s3", "s4", "s5", "admission", "overload"];
 
     public int Rounds { get; set; } = 3;
 
@@ -29,4 +29,24 @@ internal sealed class BenchOptions
     public long MaxOps { get; set; } = 2_000_000;
 
     public long MaxPushes { get; set; } = 20_000;
+
+    /// <summary>The overload scenario offers this many times the calibrated push capacity.</summary>
+    public double OverloadFactor { get; set; } = 10;
+
+    /// <summary>The overload scenario's cap on outstanding pushes; arrivals beyond it are counted as not sent.</summary>
+    public int OverloadMaxInFlight { get; set; } = 2048;
+
+    /// <summary>Rejects values the scenarios cannot run with.</summary>
+    public void Validate()
+    {
+        if (!double.IsFinite(OverloadFactor) || OverloadFactor < 1 || OverloadFactor > 1000)
+        {
+            throw new ArgumentException($"--overload-factor must be between 1 and 1000, not {OverloadFactor}");
+        }
+
+        if (OverloadMaxInFlight < 1 || OverloadMaxInFlight > 65_536)
+        {
+            throw new ArgumentException($"--overload-max-inflight must be between 1 and 65536, not {OverloadMaxInFlight}");
+        }
+    }
 }

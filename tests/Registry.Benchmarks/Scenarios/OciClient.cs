@@ -17,11 +17,14 @@ internal sealed class OciClient : IDisposable
 
     public RawHttpConnection Connection => _connection;
 
+    /// <summary>Whether the last response this client read carried Retry-After (a shed answer should).</summary>
+    public bool LastRetryAfter { get; private set; }
+
     /// <summary>POST to open an upload; returns the session's path or an error kind.</summary>
     public async ValueTask<(string? Location, string? Error)> StartUploadAsync(string repository, CancellationToken cancellationToken)
     {
         var head = RawRequest.Build("POST", $"/v2/{repository}/blobs/uploads/", _target.Host, 0);
-        var response = await _connection.SendAsync(head, default, false, true, null, cancellationToken);
+        var response = await SendAsync(head, default, false, true, cancellationToken);
         if (response.Status != 202 || response.Location is null)
         {
             return (null, $"post_{response.Status}");
@@ -49,7 +52,7 @@ internal sealed class OciClient : IDisposable
             _target.Host,
             content.Length,
             ("Content-Type", "application/octet-stream"));
-        var response = await _connection.SendAsync(head, content, false, false, null, cancellationToken);
+        var response = await SendAsync(head, content, false, false, cancellationToken);
         return response.Status == 201 ? null : $"put_{response.Status}";
     }
 
@@ -81,7 +84,7 @@ internal sealed class OciClient : IDisposable
         }
 
         var head = RawRequest.Build("PUT", RegistryTarget.WithQuery(location, "digest", digest), _target.Host, 0);
-        var response = await _connection.SendAsync(head, default, false, false, null, cancellationToken);
+        var response = await SendAsync(head, default, false, false, cancellationToken);
         return response.Status == 201 ? null : $"put_{response.Status}";
     }
 
@@ -99,7 +102,7 @@ internal sealed class OciClient : IDisposable
             chunk.Length,
             ("Content-Type", "application/octet-stream"),
             ("Content-Range", $"{offset}-{offset + chunk.Length - 1}"));
-        var response = await _connection.SendAsync(head, chunk, false, true, null, cancellationToken);
+        var response = await SendAsync(head, chunk, false, true, cancellationToken);
         if (response.Status != 202)
         {
             return (null, $"patch_{response.Status}");
@@ -119,7 +122,7 @@ internal sealed class OciClient : IDisposable
             ? RawRequest.Build("PUT", RegistryTarget.WithQuery(location, "digest", digest), _target.Host, 0)
             : RawRequest.Build(
                 "PUT", RegistryTarget.WithQuery(location, "digest", digest), _target.Host, content.Length, ("Content-Type", "application/octet-stream"));
-        var response = await _connection.SendAsync(head, content, false, true, null, cancellationToken);
+        var response = await SendAsync(head, content, false, true, cancellationToken);
         return response.Status == 201 ? (response.Location ?? location, null) : (null, $"put_{response.Status}");
     }
 
@@ -127,7 +130,7 @@ internal sealed class OciClient : IDisposable
     public async ValueTask<int> UploadStatusAsync(string location, CancellationToken cancellationToken)
     {
         var head = RawRequest.Build("GET", location, _target.Host);
-        var response = await _connection.SendAsync(head, default, false, false, null, cancellationToken);
+        var response = await SendAsync(head, default, false, false, cancellationToken);
         return response.Status;
     }
 
@@ -135,7 +138,7 @@ internal sealed class OciClient : IDisposable
     public async ValueTask<bool> PingAsync(CancellationToken cancellationToken)
     {
         var head = RawRequest.Build("GET", "/v2/", _target.Host);
-        var response = await _connection.SendAsync(head, default, false, false, null, cancellationToken);
+        var response = await SendAsync(head, default, false, false, cancellationToken);
         return response.Status == 200;
     }
 
@@ -143,7 +146,7 @@ internal sealed class OciClient : IDisposable
     public async ValueTask<bool> HasBlobAsync(string repository, string digest, CancellationToken cancellationToken)
     {
         var head = RawRequest.Build("HEAD", $"/v2/{repository}/blobs/{digest}", _target.Host);
-        var response = await _connection.SendAsync(head, default, true, false, null, cancellationToken);
+        var response = await SendAsync(head, default, true, false, cancellationToken);
         return response.Status == 200;
     }
 
@@ -157,7 +160,7 @@ internal sealed class OciClient : IDisposable
     {
         var head = RawRequest.Build(
             "PUT", $"/v2/{repository}/manifests/{reference}", _target.Host, manifest.Length, ("Content-Type", mediaType));
-        var response = await _connection.SendAsync(head, manifest, false, true, null, cancellationToken);
+        var response = await SendAsync(head, manifest, false, true, cancellationToken);
         if (response.Status != 201)
         {
             throw new InvalidOperationException($"{_target.Label}: manifest PUT {repository}:{reference} answered {response.Status}");
@@ -167,4 +170,17 @@ internal sealed class OciClient : IDisposable
     }
 
     public void Dispose() => _connection.Dispose();
+
+    private async ValueTask<RawResponse> SendAsync(
+        ReadOnlyMemory<byte> head,
+        ReadOnlyMemory<byte> body,
+        bool isHead,
+        bool readHeaders,
+        CancellationToken cancellationToken)
+    {
+        LastRetryAfter = false;
+        var response = await _connection.SendAsync(head, body, isHead, readHeaders, null, cancellationToken);
+        LastRetryAfter = response.HasRetryAfter;
+        return response;
+    }
 }

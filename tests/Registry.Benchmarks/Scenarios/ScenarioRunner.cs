@@ -34,7 +34,7 @@ internal sealed class ScenarioRunner
         IScenario[] all =
         [
             new ManifestStormScenario(), new BlobDownloadScenario(), new BlobPushScenario(), new FullPullScenario(),
-            new AbandonScenario(), new AdmissionScenario(),
+            new AbandonScenario(), new AdmissionScenario(), new OverloadScenario(),
         ];
         _scenarios = all.ToDictionary(s => s.Name, StringComparer.Ordinal);
         foreach (var name in options.Scenarios)

@@ -8,9 +8,10 @@ internal static class ScenariosCommand
     public const string Usage = """
         scenarios --a URL [--a-label ours] [--a-pid PID[,PID]] [--a-uploads-glob PATTERN] [--a-metrics URL]
                   [--b URL --b-label dist --b-pid PID [--b-metrics URL] | --start-distribution PORT]
-                  [--rounds 3] [--duration 15s] [--warmup 2s] [--scenarios s1,s2,s3,s4,s5,admission]
+                  [--rounds 3] [--duration 15s] [--warmup 2s] [--scenarios s1,s2,s3,s4,s5,admission,overload]
                   [--s1-clients 64,256] [--clients 16] [--admission-clients 1024] [--s5-clients 500]
-                  [--s5-settle 10s] [--max-pushes 20000] [--out DIR]
+                  [--s5-settle 10s] [--max-pushes 20000] [--overload-factor 10] [--overload-max-inflight 2048]
+                  [--out DIR]
         """;
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -35,7 +36,19 @@ internal static class ScenariosCommand
             S5Clients = Int(values, "s5-clients", 500),
             S5Settle = Duration(values, "s5-settle", TimeSpan.FromSeconds(10)),
             MaxPushes = Int(values, "max-pushes", 20_000),
+            OverloadFactor = Double(values, "overload-factor", 10),
+            OverloadMaxInFlight = Int(values, "overload-max-inflight", 2048),
         };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
 
         var targets = new List<RegistryTarget>
         {
@@ -119,6 +132,9 @@ internal static class ScenariosCommand
 
     private static int Int(Dictionary<string, string> values, string name, int fallback) =>
         values.TryGetValue(name, out var text) ? ParseInt(text) : fallback;
+
+    private static double Double(Dictionary<string, string> values, string name, double fallback) =>
+        values.TryGetValue(name, out var text) ? double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) : fallback;
 
     private static int[] Pids(Dictionary<string, string> values, string name) =>
         values.TryGetValue(name, out var text) ? Split(text).Select(ParseInt).ToArray() : [];
