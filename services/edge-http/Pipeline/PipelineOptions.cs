@@ -29,6 +29,23 @@ public sealed class PipelineOptions
     /// </summary>
     public int AdmissionWaitMilliseconds { get; set; } = 100;
 
+    /// <summary>
+    /// The CPU counts as under pressure while a work item queued to the thread pool waits longer than this
+    /// many milliseconds (sampled every 100 ms). Under pressure the blob stage admits fewer operations than
+    /// its capacity, cut while the pressure lasts and restored when it ends, and a request refused for it
+    /// is answered 429 at once, without the admission wait; new uploads are held back before those that
+    /// continue one. 0 turns this off. Default 10.
+    /// </summary>
+    public int PressureDelayMilliseconds { get; set; } = 10;
+
+    /// <summary>
+    /// The blob stage counts as congested while even its quickest step of a request without a body (an
+    /// upload start, a blob HEAD, an upload's closing PUT) takes longer than this many milliseconds within
+    /// a 100 ms window: those steps are all server work, so the wait is the stage's own queue. Congestion
+    /// holds the blob stage back like CPU pressure does. 0 turns this off. Default 10.
+    /// </summary>
+    public int CongestedStepMilliseconds { get; set; } = 10;
+
     /// <summary>Seconds a client is told to wait (Retry-After) when the pipeline is full. Default 1.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -40,7 +57,7 @@ public sealed class PipelineOptions
     public void Validate()
     {
         if (ControlParallelism < 0 || BlobParallelism < 0 || CapacityFactor < 1 || RetryAfterSeconds < 0 || StallSeconds < 1
-            || AdmissionWaitMilliseconds < 0)
+            || AdmissionWaitMilliseconds < 0 || PressureDelayMilliseconds < 0 || CongestedStepMilliseconds < 0)
         {
             throw new InvalidOperationException("Registry:Edge:Pipeline values must be positive (or 0 for the default).");
         }

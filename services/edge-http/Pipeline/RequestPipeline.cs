@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Routing;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Observability;
 using Registry.Oci.Errors;
@@ -26,6 +27,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private const int ManifestPlace = 1;
     private const int BlobPlace = 2;
 
+    private static readonly TimeSpan PressureInterval = TimeSpan.FromMilliseconds(100);
+
+    private static readonly Prometheus.Gauge BlobLimitGauge = Prometheus.Metrics.CreateGauge(
+        "registry_pipeline_blob_limit", "Operations the blob stage admits now: its capacity, less while the CPU is under pressure.");
+
     private readonly EdgeContext _edge;
     private readonly ILogger<RequestPipeline> _logger;
     private readonly TransformBlock<OciOperation, OciOperation> _auth;
@@ -41,6 +47,17 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly SemaphoreSlim _manifestPlaces;
     private readonly SemaphoreSlim _blobPlaces;
 
+    // Under CPU pressure the blob stage takes fewer operations than its places (see AdaptiveLimit).
+    private readonly AdaptiveLimit _blobLimit;
+    private readonly SchedulingDelay _schedulingDelay = new();
+    private readonly TimeSpan _pressureDelay;
+    private readonly Timer? _pressureTimer;
+    private readonly long _congestedStepTicks;
+    private int _blobInUse;
+
+    // The shortest blob-stage step of a request without a body since the last pressure check (ticks).
+    private long _shortestBodylessStep = long.MaxValue;
+
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
     {
         _edge = edge;
@@ -54,6 +71,13 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var blobPlaces = blob.BoundedCapacity;
         _manifestPlaces = new SemaphoreSlim(controlPlaces, controlPlaces);
         _blobPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
+        _blobLimit = new AdaptiveLimit(blobPlaces, floor: Math.Min(4 * Environment.ProcessorCount, blobPlaces / 4));
+        _pressureDelay = TimeSpan.FromMilliseconds(pipeline.PressureDelayMilliseconds);
+        _congestedStepTicks = (long)(pipeline.CongestedStepMilliseconds * (Stopwatch.Frequency / 1000.0));
+        if (pipeline.PressureDelayMilliseconds > 0 || pipeline.CongestedStepMilliseconds > 0)
+        {
+            _pressureTimer = new Timer(static state => ((RequestPipeline)state!).CheckPressure(), this, PressureInterval, PressureInterval);
+        }
 
         // The places bound the manifest and blob stages. Their blocks get room to spare, because a place
         // is given back as the step ends, a moment before the block hands the operation on: a block that
@@ -101,6 +125,9 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     /// <summary>The pipeline's stage metrics.</summary>
     public PipelineMetrics Metrics => _metrics;
 
+    /// <summary>The blob stage's limit under pressure (tests drive it directly, with the pressure checks off).</summary>
+    internal AdaptiveLimit BlobLimit => _blobLimit;
+
     /// <summary>Operations waiting in or passing through each stage (for metrics and the leak detector).</summary>
     public (int Auth, int Manifest, int Blob, int Assemble) QueueDepths =>
         (_auth.InputCount + _auth.OutputCount, _manifest.InputCount + _manifest.OutputCount,
@@ -122,7 +149,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     /// <summary>Admits an operation, or returns false at once when a stage it needs is full.</summary>
     public bool TryEnter(OciOperation operation)
     {
-        var full = TryReservePlaces(operation);
+        var full = TryReservePlaces(operation, out _);
         if (full < 0)
         {
             if (_auth.Post(operation))
@@ -131,9 +158,9 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             }
 
             full = PipelineMetrics.Auth;
-            ReleasePlaces(operation);
         }
 
+        ReleasePlaces(operation);
         PipelineMetrics.Rejected(full);
         return false;
     }
@@ -150,7 +177,21 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return new ValueTask<bool>(TryEnter(operation));
         }
 
-        return TryReservePlaces(operation) < 0 && _auth.Post(operation) ? new ValueTask<bool>(true) : WaitForPlaceAsync(operation, aborted);
+        var full = TryReservePlaces(operation, out var heldBack);
+        if (full < 0 && _auth.Post(operation))
+        {
+            return new ValueTask<bool>(true);
+        }
+
+        if (heldBack)
+        {
+            // The CPU cannot keep up: waiting would only make the refusal slower.
+            ReleasePlaces(operation);
+            PipelineMetrics.Rejected(full);
+            return new ValueTask<bool>(false);
+        }
+
+        return WaitForPlaceAsync(operation, aborted);
     }
 
     private async ValueTask<bool> WaitForPlaceAsync(OciOperation operation, CancellationToken aborted)
@@ -172,7 +213,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             {
                 full = PipelineMetrics.Blob;
                 await _blobPlaces.WaitAsync(wait.Token);
-                operation.HoldPlace(BlobPlace);
+                TakeBlobPlace(operation);
             }
 
             // The offer is withdrawn when the wait ends unanswered: nothing is left queued behind a refusal.
@@ -202,8 +243,9 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     // Takes a place in every stage the operation needs that it does not hold yet, without waiting.
     // Returns -1 when it holds them all, else the stage that was full (places taken stay held).
-    private int TryReservePlaces(OciOperation operation)
+    private int TryReservePlaces(OciOperation operation, out bool heldBack)
     {
+        heldBack = false;
         if (operation.UsesManifestStage && !operation.HoldsPlace(ManifestPlace))
         {
             if (!_manifestPlaces.Wait(0))
@@ -216,15 +258,69 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
         if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlace))
         {
+            if (_blobLimit.Reduced && Volatile.Read(ref _blobInUse) >= BlobLimitFor(operation))
+            {
+                heldBack = true;
+                return PipelineMetrics.Blob;
+            }
+
             if (!_blobPlaces.Wait(0))
             {
                 return PipelineMetrics.Blob;
             }
 
-            operation.HoldPlace(BlobPlace);
+            TakeBlobPlace(operation);
         }
 
         return -1;
+    }
+
+    // New uploads give way first: refusing the PUT of an upload whose POST was admitted wastes that POST.
+    private int BlobLimitFor(OciOperation operation)
+    {
+        var limit = _blobLimit.Current;
+        return operation.Route.Kind == OciRouteKind.UploadStart ? limit - (limit / 4) : limit;
+    }
+
+    private void TakeBlobPlace(OciOperation operation)
+    {
+        Interlocked.Increment(ref _blobInUse);
+        operation.HoldPlace(BlobPlace);
+    }
+
+    // Every 100 ms: was the CPU under pressure, or did even the quickest bodyless blob step take long,
+    // since the last look? Then queue the next probe.
+    private void CheckPressure()
+    {
+        var shortest = Interlocked.Exchange(ref _shortestBodylessStep, long.MaxValue);
+        var congested = _congestedStepTicks > 0 && shortest != long.MaxValue && shortest > _congestedStepTicks;
+        var pressured = _pressureDelay > TimeSpan.Zero && _schedulingDelay.Current > _pressureDelay;
+        _blobLimit.Observe(congested || pressured, Volatile.Read(ref _blobInUse));
+        BlobLimitGauge.Set(_blobLimit.Current);
+        _schedulingDelay.Sample();
+    }
+
+    // A blob step with no request body to read (upload start, blob HEAD or GET before its bytes, an
+    // upload's closing PUT) is all server work: when even the quickest of them is slow, the stage's
+    // work queues behind something (the metadata writer, the disk), however fast or slow the clients are.
+    private void NoteBlobStep(OciOperation operation, long elapsedTicks)
+    {
+        if (operation.Context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
+        {
+            return;
+        }
+
+        var shortest = Volatile.Read(ref _shortestBodylessStep);
+        while (elapsedTicks < shortest)
+        {
+            var seen = Interlocked.CompareExchange(ref _shortestBodylessStep, elapsedTicks, shortest);
+            if (seen == shortest)
+            {
+                return;
+            }
+
+            shortest = seen;
+        }
     }
 
     private void ReleasePlace(OciOperation operation, int stage)
@@ -235,6 +331,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
         else if (stage == PipelineMetrics.Blob && operation.TryReleasePlace(BlobPlace))
         {
+            Interlocked.Decrement(ref _blobInUse);
             _blobPlaces.Release();
         }
     }
@@ -254,6 +351,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         // Completion is not propagated along the links: a stage reached by several links must not
         // complete while another stage can still hand it operations.
         _metrics.Dispose();
+        if (_pressureTimer is not null)
+        {
+            await _pressureTimer.DisposeAsync();
+        }
+
         var deadline = Task.Delay(TimeSpan.FromSeconds(5));
         IDataflowBlock[] stages = [_auth, _manifest, _blob, _assemble];
         foreach (var stage in stages)
@@ -316,6 +418,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
             _edge.MarkProgress();
             _metrics.StepFinished(stage, started);
+            if (stage == PipelineMetrics.Blob)
+            {
+                NoteBlobStep(operation, Stopwatch.GetTimestamp() - started);
+            }
+
             ReleasePlace(operation, stage);
             operation.EndStep();
         }

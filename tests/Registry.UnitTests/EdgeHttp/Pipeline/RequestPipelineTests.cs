@@ -381,6 +381,66 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         await Task.WhenAll(admitted.Select(operation => operation.Completion)).WaitAsync(Bound);
     }
 
+    [Fact]
+    public async Task HeldBackBlobStage_RefusesAtOnce_NewUploadsFirst()
+    {
+        // 16 blob places, a 60 s admission wait, and the pressure checks off: the test drives the limit.
+        await using var pipeline = new RequestPipeline(
+            _edge,
+            Options.Create(new EdgeOptions
+            {
+                Pipeline = new PipelineOptions
+                {
+                    ControlParallelism = 1, BlobParallelism = 16, CapacityFactor = 1, AdmissionWaitMilliseconds = 60_000,
+                    PressureDelayMilliseconds = 0, CongestedStepMilliseconds = 0,
+                },
+            }),
+            NullLogger<RequestPipeline>.Instance);
+        for (var i = 0; i < 10; i++)
+        {
+            pipeline.BlobLimit.Observe(pressured: true, inUse: 16);
+        }
+
+        Assert.Equal(4, pipeline.BlobLimit.Current);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new List<BlockingOperation>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                held.Add(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload));
+                Assert.True(await pipeline.TryEnterAsync(held[^1], CancellationToken.None));
+            }
+
+            // Three of four in use: a new upload is refused at once (no 60 s wait), a continuing one is not.
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            Assert.False(await pipeline.TryEnterAsync(
+                new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.UploadStart), CancellationToken.None));
+            held.Add(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload));
+            Assert.True(await pipeline.TryEnterAsync(held[^1], CancellationToken.None));
+            Assert.False(await pipeline.TryEnterAsync(
+                new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload), CancellationToken.None));
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"refusals took {started.Elapsed}");
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        await Task.WhenAll(held.Select(operation => operation.Completion)).WaitAsync(Bound);
+
+        // Calm gives the places back.
+        for (var i = 0; i < 100; i++)
+        {
+            pipeline.BlobLimit.Observe(pressured: false, inUse: 0);
+        }
+
+        Assert.False(pipeline.BlobLimit.Reduced);
+        var later = new BlockingOperation(Task.CompletedTask, blobStage: true, OciRouteKind.UploadStart);
+        Assert.True(await pipeline.TryEnterAsync(later, CancellationToken.None));
+        await later.Completion.WaitAsync(Bound);
+    }
+
     // Admits the operation, retrying while a place is still on its way back from an ended one.
     private async Task<bool> EntersWithinBoundAsync(BlockingOperation operation)
     {
@@ -403,15 +463,15 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         private readonly Task _gate;
         private readonly bool _blobStage;
 
-        public BlockingOperation(Task gate, CancellationToken aborted = default, bool blobStage = false)
-            : base(NewContext(aborted), new OciRoute(OciRouteKind.Manifest, "a/b", "latest"))
+        public BlockingOperation(Task gate, CancellationToken aborted, bool blobStage = false, OciRouteKind kind = OciRouteKind.Manifest)
+            : base(NewContext(aborted), new OciRoute(kind, "a/b", "latest"))
         {
             _gate = gate;
             _blobStage = blobStage;
         }
 
-        public BlockingOperation(Task gate, bool blobStage)
-            : this(gate, default, blobStage)
+        public BlockingOperation(Task gate, bool blobStage = false, OciRouteKind kind = OciRouteKind.Manifest)
+            : this(gate, CancellationToken.None, blobStage, kind)
         {
         }
 

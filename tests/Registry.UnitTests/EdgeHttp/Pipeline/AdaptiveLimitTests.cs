@@ -1,0 +1,56 @@
+using Registry.EdgeHttp.Pipeline;
+
+namespace Registry.UnitTests.EdgeHttp.Pipeline;
+
+public sealed class AdaptiveLimitTests
+{
+    [Fact]
+    public void Pressure_OnABusyStage_CutsByAQuarter_DownToTheFloor()
+    {
+        var limit = new AdaptiveLimit(capacity: 64, floor: 8);
+        Assert.Equal(64, limit.Current);
+        Assert.False(limit.Reduced);
+
+        limit.Observe(pressured: true, inUse: 64);
+        Assert.Equal(48, limit.Current);
+        Assert.True(limit.Reduced);
+        limit.Observe(pressured: true, inUse: 48);
+        Assert.Equal(36, limit.Current);
+
+        for (var i = 0; i < 20; i++)
+        {
+            limit.Observe(pressured: true, inUse: 64);
+        }
+
+        Assert.Equal(8, limit.Current);
+    }
+
+    [Fact]
+    public void Pressure_WhileTheStageIsMostlyIdle_LeavesTheLimit()
+    {
+        var limit = new AdaptiveLimit(capacity: 64, floor: 8);
+        limit.Observe(pressured: true, inUse: 31);
+        Assert.Equal(64, limit.Current);
+    }
+
+    [Fact]
+    public void Calm_RestoresTheCapacityStepByStep()
+    {
+        var limit = new AdaptiveLimit(capacity: 128, floor: 8);
+        for (var i = 0; i < 20; i++)
+        {
+            limit.Observe(pressured: true, inUse: 128);
+        }
+
+        Assert.Equal(8, limit.Current);
+        limit.Observe(pressured: false, inUse: 0);
+        Assert.Equal(10, limit.Current);
+        for (var i = 0; i < 100; i++)
+        {
+            limit.Observe(pressured: false, inUse: 0);
+        }
+
+        Assert.Equal(128, limit.Current);
+        Assert.False(limit.Reduced);
+    }
+}
