@@ -139,7 +139,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
         }
 
         var session = await _uploads.StartAsync(ValidName(request.Repository), algorithm, context.CancellationToken);
-        return new UploadStatus { UploadId = session.Id, Size = 0 };
+        return new UploadStatus { UploadId = session.Id, Size = 0, StagingFolder = _uploads.StagingFolder(session.Id) ?? string.Empty };
     }
 
     /// <inheritdoc />

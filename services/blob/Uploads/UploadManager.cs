@@ -175,6 +175,12 @@ internal sealed partial class UploadManager
     }
 
     /// <summary>
+    /// The session's folder on the local filesystem, where a caller sharing it may create chunk files
+    /// named like <see cref="PrepareStaged"/>'s (<see cref="IsValidStagedName"/>); null when storage has no local files.
+    /// </summary>
+    public string? StagingFolder(string uploadId) => _storage.GetLocalPath(BlobPaths.UploadFolder(uploadId));
+
+    /// <summary>
     /// Names a new file in the session's folder that a caller sharing this filesystem may write a chunk
     /// into (<see cref="AppendStagedAsync"/> hands it over), with the session's size; null path when
     /// storage has no local files.

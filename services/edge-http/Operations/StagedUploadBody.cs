@@ -8,15 +8,19 @@ namespace Registry.EdgeHttp.Operations;
 
 /// <summary>
 /// The fast path of an upload body when the edge shares the blob service's filesystem: the service
-/// names a file in the session's folder (PrepareStagedAppend), the edge writes the body into it straight
+/// names a file in the session's folder (PrepareStagedAppend, or for a session this edge started the
+/// folder StartUpload named and a chunk name of the agreed form), the edge writes the body into it straight
 /// from Kestrel's buffers, and the service appends it under the session's lock (AppendStaged), so the
 /// bytes never cross gRPC. The service keeps every check and guarantee of the streamed path; a body
 /// that fails or is cut off leaves only the chunk file, which is removed here (or with the session).
 /// </summary>
 internal static class StagedUploadBody
 {
-    // pwritev takes at most this many buffers at once; Kestrel's are 4 KiB each.
+    // pwritev takes at most this many buffers at once (Kestrel's are Registry:Memory:IoBlockBytes each).
     private const int MaxSegmentsPerWrite = 256;
+
+    // The chunk file names the blob service accepts (see UploadStatus.staging_folder in blob.proto).
+    private const string ChunkPrefix = "chunk-";
 
     /// <summary>
     /// Appends the body through a chunk file and returns the session's new size, or null when storage
@@ -34,24 +38,43 @@ internal static class StagedUploadBody
         string? completeWith,
         CancellationToken cancellationToken)
     {
-        var staged = await UploadOperation.CallAsync(edge.Clients.Blobs.PrepareStagedAppendAsync(
-            new UploadRef { Repository = repository, UploadId = uploadId }, edge.Clients.Unary(cancellationToken)));
-        if (staged.Path.Length == 0)
+        // A session this edge started names its folder already; otherwise the blob service names the file.
+        var folder = edge.StagingFolders.Find(repository, uploadId);
+        string path, name;
+        if (folder is not null)
         {
-            return null;
+            name = ChunkPrefix + Guid.NewGuid().ToString("N");
+            path = Path.Join(folder, name);
         }
-
-        if (offset >= 0 && offset != staged.Size)
+        else
         {
-            // The service checks again under the session's lock; this spares writing a chunk bound to fail.
-            throw OciException.ChunkDoesNotContinue(offset, staged.Size);
+            var staged = await UploadOperation.CallAsync(edge.Clients.Blobs.PrepareStagedAppendAsync(
+                new UploadRef { Repository = repository, UploadId = uploadId }, edge.Clients.Unary(cancellationToken)));
+            if (staged.Path.Length == 0)
+            {
+                return null;
+            }
+
+            if (offset >= 0 && offset != staged.Size)
+            {
+                // The service checks again under the session's lock; this spares writing a chunk bound to fail.
+                throw OciException.ChunkDoesNotContinue(offset, staged.Size);
+            }
+
+            (path, name) = (staged.Path, staged.Name);
         }
 
         SafeFileHandle file;
         try
         {
             // TODO: the file gets this process's user and umask; a blob service running as another user on a shared volume must be able to read and rename it.
-            file = File.OpenHandle(staged.Path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        }
+        catch (DirectoryNotFoundException) when (folder is not null)
+        {
+            // The session ended (completed, cancelled, purged): ask the blob service, which says how.
+            edge.StagingFolders.Forget(uploadId);
+            return await TryAppendAsync(edge, operation, repository, uploadId, offset, length, kind, completeWith, cancellationToken);
         }
         catch (DirectoryNotFoundException)
         {
@@ -66,16 +89,26 @@ internal static class StagedUploadBody
             var status = await UploadOperation.CallAsync(edge.Clients.Blobs.AppendStagedAsync(
                 new AppendStagedRequest
                 {
-                    Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = staged.Name,
+                    Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = name,
                     CompleteDigest = completeWith ?? string.Empty,
                 },
                 edge.Clients.Unary(cancellationToken)));
+            if (completeWith is not null)
+            {
+                edge.StagingFolders.Forget(uploadId);
+            }
+
             return status.Size;
+        }
+        catch (OciException ex) when (ex.Code == OciErrorCode.BlobUploadUnknown)
+        {
+            edge.StagingFolders.Forget(uploadId);
+            throw;
         }
         finally
         {
             // Gone already when the service took it; otherwise the body never became part of the session.
-            TryDelete(staged.Path);
+            TryDelete(path);
         }
     }
 

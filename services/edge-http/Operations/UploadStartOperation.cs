@@ -56,6 +56,11 @@ internal sealed class UploadStartOperation : UploadOperation
             new StartUploadRequest { Repository = Route.Name, DigestAlgorithm = algorithm },
             edge.Clients.Unary(cancellationToken)));
         _uploadId = session.UploadId;
+        if (edge.Options.DirectUploadWrites)
+        {
+            edge.StagingFolders.Remember(Route.Name, _uploadId, session.StagingFolder);
+        }
+
         SetSessionHeaders(edge, _uploadId);
         if (digest is null)
         {

@@ -33,6 +33,9 @@ internal sealed class EdgeContext
     /// <summary>Recent auth decisions.</summary>
     public AuthDecisionCache AuthDecisions { get; }
 
+    /// <summary>Staging folders of the upload sessions this edge started.</summary>
+    public StagingFolderCache StagingFolders { get; } = new();
+
     public EdgeOptions Options { get; }
 
     // When a pipeline step last finished or an upload body last moved (Stopwatch ticks): the stall check's

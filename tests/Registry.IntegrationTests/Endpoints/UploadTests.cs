@@ -226,6 +226,39 @@ public class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixture)
     }
 
     [Fact]
+    public async Task PatchAndPut_SessionOfAnotherRepository_Return404_AndLeaveItIntact()
+    {
+        var repo = OciClient.UniqueRepo("up-owner");
+        var other = OciClient.UniqueRepo("up-intruder");
+        var location = await Client.StartUploadAsync(repo);
+        var foreign = location.Replace($"/v2/{repo}/", $"/v2/{other}/", StringComparison.Ordinal);
+        var data = OciClient.RandomBytes(1000);
+
+        using (var patch = await Client.PatchAsync(foreign, data, "0-999"))
+        {
+            await OciAssert.ErrorAsync(patch, HttpStatusCode.NotFound, "BLOB_UPLOAD_UNKNOWN");
+        }
+
+        var digest = Digests.Sha256(data);
+        using (var put = await Client.SendAsync(HttpMethod.Put, $"{foreign}{(foreign.Contains('?') ? '&' : '?')}digest={digest}", OciClient.Bytes(data)))
+        {
+            await OciAssert.ErrorAsync(put, HttpStatusCode.NotFound, "BLOB_UPLOAD_UNKNOWN");
+        }
+
+        // The owner's session still holds nothing and takes the blob from its first byte.
+        using (var status = await Client.GetAsync(location))
+        {
+            OciAssert.Status(status, HttpStatusCode.NoContent);
+            OciAssert.HeaderEqual(status, "Range", "0-0");
+        }
+
+        using var done = await Client.SendAsync(HttpMethod.Put, $"{location}{(location.Contains('?') ? '&' : '?')}digest={digest}", OciClient.Bytes(data));
+        OciAssert.Status(done, HttpStatusCode.Created);
+        using var head = await Client.HeadAsync($"/v2/{other}/blobs/{digest}");
+        OciAssert.Status(head, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task DeleteUpload_UnknownSession_Returns404BlobUploadUnknown()
     {
         var repo = OciClient.UniqueRepo("up-cancel-unknown");
