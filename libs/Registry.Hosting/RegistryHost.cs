@@ -87,6 +87,7 @@ public static class RegistryHost
         }
 
         var memory = builder.Configuration.GetSection(MemoryOptions.SectionName).Get<MemoryOptions>() ?? new MemoryOptions();
+        memory.Validate();
         if (memory.RetainedPoolBytes >= 0)
         {
             // Registered after Kestrel's own factory, so Kestrel's listeners get this one.

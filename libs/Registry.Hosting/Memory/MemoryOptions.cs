@@ -39,4 +39,17 @@ public sealed class MemoryOptions
     /// buffer, so larger ones take an upload's bytes in fewer system calls. Default 32 KiB.
     /// </summary>
     public int IoBlockBytes { get; set; } = BoundedBlockPool.DefaultBlockSize;
+
+    /// <summary>The largest <see cref="IoBlockBytes"/> accepted: 1 MiB.</summary>
+    public const int MaxIoBlockBytes = 1024 * 1024;
+
+    /// <summary>Checks the options; a bad value stops the process at startup, naming the setting.</summary>
+    public void Validate()
+    {
+        if (IoBlockBytes < BoundedBlockPool.MinimumBlockSize || IoBlockBytes > MaxIoBlockBytes || !int.IsPow2(IoBlockBytes))
+        {
+            throw new InvalidOperationException(
+                $"{SectionName}:IoBlockBytes must be a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {IoBlockBytes}.");
+        }
+    }
 }

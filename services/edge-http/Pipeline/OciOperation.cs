@@ -25,7 +25,14 @@ internal abstract class OciOperation
         Context = context;
         Route = route;
         ExecutionContext = System.Threading.ExecutionContext.Capture();
+        HasRequestBody = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: false };
     }
+
+    /// <summary>
+    /// Whether the request may carry a body (read once, at the start: the pipeline's bookkeeping must not
+    /// touch the HTTP context after the operation ended, when the server may have recycled it).
+    /// </summary>
+    public bool HasRequestBody { get; }
 
     /// <summary>
     /// The request's execution context (capturing it copies nothing). Dataflow runs a stage's steps

@@ -72,6 +72,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         _manifestPlaces = new SemaphoreSlim(controlPlaces, controlPlaces);
         _blobPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
         _blobLimit = new AdaptiveLimit(blobPlaces, floor: Math.Min(4 * Environment.ProcessorCount, blobPlaces / 4));
+        BlobLimitGauge.Set(_blobLimit.Current);
         _pressureDelay = TimeSpan.FromMilliseconds(pipeline.PressureDelayMilliseconds);
         _congestedStepTicks = (long)(pipeline.CongestedStepMilliseconds * (Stopwatch.Frequency / 1000.0));
         if (pipeline.PressureDelayMilliseconds > 0 || pipeline.CongestedStepMilliseconds > 0)
@@ -133,6 +134,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         (_auth.InputCount + _auth.OutputCount, _manifest.InputCount + _manifest.OutputCount,
          _blob.InputCount + _blob.OutputCount, _assemble.InputCount);
 
+    /// <summary>True when a stage's block has failed: it takes no operations any more, so the edge cannot serve.</summary>
+    public bool IsFaulted => _auth.Completion.IsFaulted || _manifest.Completion.IsFaulted || _blob.Completion.IsFaulted
+        || _assemble.Completion.IsFaulted;
+
     /// <summary>
     /// True when operations wait in a stage's queue and no step anywhere has finished for longer than
     /// <paramref name="limit"/>: the pipeline is wedged (a long upload alone holds a slot without
@@ -140,6 +145,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     /// </summary>
     public bool IsStalled(TimeSpan limit)
     {
+        if (IsFaulted)
+        {
+            return true;
+        }
+
         // Waiting: in a stage's input, or done with a stage and unable to move on (its output).
         var (auth, manifest, blob, assemble) = QueueDepths;
         var waiting = auth + manifest + blob + assemble;
@@ -275,11 +285,18 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         return -1;
     }
 
-    // New uploads give way first: refusing the PUT of an upload whose POST was admitted wastes that POST.
+    // Requests that continue an upload (PATCH, PUT, status) are never held back: refusing the PUT of an
+    // upload whose POST was admitted wastes that POST and leaves its session behind, and the POSTs the
+    // limit lets in bound them. New uploads give way before blob reads.
     private int BlobLimitFor(OciOperation operation)
     {
         var limit = _blobLimit.Current;
-        return operation.Route.Kind == OciRouteKind.UploadStart ? limit - (limit / 4) : limit;
+        return operation.Route.Kind switch
+        {
+            OciRouteKind.Upload => int.MaxValue,
+            OciRouteKind.UploadStart => limit - (limit / 4),
+            _ => limit,
+        };
     }
 
     private void TakeBlobPlace(OciOperation operation)
@@ -305,7 +322,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     // work queues behind something (the metadata writer, the disk), however fast or slow the clients are.
     private void NoteBlobStep(OciOperation operation, long elapsedTicks)
     {
-        if (operation.Context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
+        if (operation.HasRequestBody)
         {
             return;
         }

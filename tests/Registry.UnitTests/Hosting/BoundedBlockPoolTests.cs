@@ -92,3 +92,24 @@ public sealed class BoundedBlockPoolTests
     public void BlockSize_MustBeAPowerOfTwoOfAtLeastAPage(int blockSize) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new BoundedBlockPool(retainedBytes: 0, blockSize));
 }
+
+public sealed class MemoryOptionsTests
+{
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(32768)]
+    [InlineData(1048576)]
+    public void IoBlockBytes_PowersOfTwoInRange_AreAccepted(int bytes) =>
+        new Registry.Hosting.Memory.MemoryOptions { IoBlockBytes = bytes }.Validate();
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1024)]
+    [InlineData(5000)]
+    [InlineData(2097152)]
+    public void IoBlockBytes_Others_StopStartupNamingTheSetting(int bytes)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => new Registry.Hosting.Memory.MemoryOptions { IoBlockBytes = bytes }.Validate());
+        Assert.Contains("Registry:Memory:IoBlockBytes", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -412,15 +412,22 @@ public sealed class RequestPipelineTests : IAsyncLifetime
                 Assert.True(await pipeline.TryEnterAsync(held[^1], CancellationToken.None));
             }
 
-            // Three of four in use: a new upload is refused at once (no 60 s wait), a continuing one is not.
+            // Three of four in use: a new upload is refused at once (no 60 s wait), a blob read is not yet.
             var started = System.Diagnostics.Stopwatch.StartNew();
             Assert.False(await pipeline.TryEnterAsync(
                 new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.UploadStart), CancellationToken.None));
-            held.Add(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload));
+            held.Add(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Blob));
             Assert.True(await pipeline.TryEnterAsync(held[^1], CancellationToken.None));
             Assert.False(await pipeline.TryEnterAsync(
-                new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload), CancellationToken.None));
+                new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Blob), CancellationToken.None));
             Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"refusals took {started.Elapsed}");
+
+            // Requests that continue an upload are not held back (only the stage's places bound them).
+            for (var i = 0; i < 4; i++)
+            {
+                held.Add(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload));
+                Assert.True(await pipeline.TryEnterAsync(held[^1], CancellationToken.None), $"continuing upload {i}");
+            }
         }
         finally
         {
@@ -441,8 +448,58 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         await later.Completion.WaitAsync(Bound);
     }
 
+    [Fact]
+    public async Task BlobStepThatFails_AfterItsRequestEnded_LeavesThePipelineServing()
+    {
+        // The failing step ends its request, and the server recycles the HTTP context at once (it may,
+        // once the operation is finished): the pipeline's own bookkeeping after the step must not need it.
+        for (var i = 0; i < 3; i++)
+        {
+            var failing = new RecyclingOperation();
+            Assert.True(await EntersWithinBoundAsync(failing));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => failing.Completion.WaitAsync(Bound));
+        }
+
+        var next = new BlockingOperation(Task.CompletedTask, blobStage: true);
+        Assert.True(await EntersWithinBoundAsync(next));
+        await next.Completion.WaitAsync(Bound);
+        Assert.True(next.BlobStageRan);
+        Assert.False(_pipeline.IsFaulted);
+    }
+
+    private sealed class RecyclingOperation() : OciOperation(NewContext(), new OciRoute(OciRouteKind.Blob, "a/b", "sha256:00"))
+    {
+        public override Scope? Scope => null;
+
+        public override bool UsesBlobStage => true;
+
+        public override Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken)
+        {
+            var context = (DefaultHttpContext)Context;
+            Fail(new InvalidOperationException("blob unknown"));
+            context.Uninitialize();
+            return Task.FromException(new InvalidOperationException("blob unknown"));
+        }
+
+        public override void Assemble(EdgeContext edge)
+        {
+        }
+
+        private static DefaultHttpContext NewContext()
+        {
+            var context = new DefaultHttpContext();
+            context.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>(new NoBody());
+            return context;
+        }
+
+        private sealed class NoBody : Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature
+        {
+            public bool CanHaveBody => false;
+        }
+    }
+
     // Admits the operation, retrying while a place is still on its way back from an ended one.
-    private async Task<bool> EntersWithinBoundAsync(BlockingOperation operation)
+    private async Task<bool> EntersWithinBoundAsync(OciOperation operation)
     {
         var deadline = DateTime.UtcNow + Bound;
         while (!_pipeline.TryEnter(operation))
