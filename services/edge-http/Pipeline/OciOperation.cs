@@ -60,6 +60,12 @@ internal abstract class OciOperation
     /// <summary>True when the blob stage has work for this operation.</summary>
     public virtual bool UsesBlobStage => false;
 
+    /// <summary>
+    /// True when the blob stage's work reads a request body (an upload's chunk): it runs in the upload
+    /// stage, so that slow clients sending bodies never hold up blob reads and bodyless upload steps.
+    /// </summary>
+    public bool StreamsBody => UsesBlobStage && HasRequestBody;
+
     /// <summary>When the client went away (Stopwatch ticks), or 0 while it is still there.</summary>
     public long AbortedAt => Volatile.Read(ref _abortedAt);
 

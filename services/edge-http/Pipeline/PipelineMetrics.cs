@@ -12,9 +12,9 @@ namespace Registry.EdgeHttp.Pipeline;
 internal sealed class PipelineMetrics : IDisposable
 {
     /// <summary>Stage indexes, in pipeline order.</summary>
-    public const int Auth = 0, Manifest = 1, Blob = 2, Assemble = 3;
+    public const int Auth = 0, Manifest = 1, Blob = 2, Assemble = 3, Upload = 4;
 
-    private static readonly string[] StageNames = ["auth", "manifest", "blob", "assemble"];
+    private static readonly string[] StageNames = ["auth", "manifest", "blob", "assemble", "upload"];
 
     private static readonly Gauge QueueLength = Metrics.CreateGauge(
         "registry_pipeline_queue_length", "Operations waiting in a pipeline stage's input (and, for transform stages, output).", "stage");

@@ -10,8 +10,10 @@ using Registry.Protos;
 namespace Registry.EdgeHttp.Pipeline;
 
 /// <summary>
-/// The request pipeline: auth → manifest → blob → assemble, one bounded Dataflow block per stage.
-/// Operations skip the stages they have no work for (link predicates). Admission reserves a place in
+/// The request pipeline: auth → manifest → blob (or upload) → assemble, one bounded Dataflow block per
+/// stage. The blob stage's work for requests with a body runs in a block of its own (upload), so slow
+/// clients sending chunks never hold up blob reads. Operations skip the stages they have no work for
+/// (link predicates). Admission reserves a place in
 /// each of the manifest and blob stages an operation will use before it enters the first stage, and
 /// refuses (after the admission wait) when one is full, so the edge answers 429 instead of queueing
 /// without bound. Reserving up front keeps one kind of work from blocking another: a Dataflow block
@@ -21,11 +23,12 @@ namespace Registry.EdgeHttp.Pipeline;
 /// </summary>
 internal sealed partial class RequestPipeline : IAsyncDisposable
 {
-    private static readonly string[] StageSpanNames = ["pipeline auth", "pipeline manifest", "pipeline blob", "pipeline assemble"];
+    private static readonly string[] StageSpanNames = ["pipeline auth", "pipeline manifest", "pipeline blob", "pipeline assemble", "pipeline upload"];
 
     // Bits of the places an operation holds (OciOperation.HoldPlace).
     private const int ManifestPlace = 1;
     private const int BlobPlace = 2;
+    private const int UploadPlace = 4;
 
     private static readonly TimeSpan PressureInterval = TimeSpan.FromMilliseconds(100);
 
@@ -37,6 +40,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly TransformBlock<OciOperation, OciOperation> _auth;
     private readonly TransformBlock<OciOperation, OciOperation> _manifest;
     private readonly TransformBlock<OciOperation, OciOperation> _blob;
+    private readonly TransformBlock<OciOperation, OciOperation> _upload;
     private readonly ActionBlock<OciOperation> _assemble;
 
     private readonly PipelineMetrics _metrics;
@@ -46,6 +50,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     // handled the operation (or when it ends before reaching the stage).
     private readonly SemaphoreSlim _manifestPlaces;
     private readonly SemaphoreSlim _blobPlaces;
+    private readonly SemaphoreSlim _uploadPlaces;
 
     // Under CPU pressure the blob stage takes fewer operations than its places (see AdaptiveLimit).
     private readonly AdaptiveLimit _blobLimit;
@@ -71,6 +76,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var blobPlaces = blob.BoundedCapacity;
         _manifestPlaces = new SemaphoreSlim(controlPlaces, controlPlaces);
         _blobPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
+        _uploadPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
         _blobLimit = new AdaptiveLimit(blobPlaces, floor: Math.Min(4 * Environment.ProcessorCount, blobPlaces / 4));
         BlobLimitGauge.Set(_blobLimit.Current);
         _pressureDelay = TimeSpan.FromMilliseconds(pipeline.PressureDelayMilliseconds);
@@ -91,6 +97,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             op => RunStepAsync(op, PipelineMetrics.Manifest, static (edge, o, ct) => o.RunManifestStageAsync(edge, ct)), manifestBlock);
         _blob = new TransformBlock<OciOperation, OciOperation>(
             op => RunStepAsync(op, PipelineMetrics.Blob, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blobBlock);
+
+        // The blob stage's work for requests with a body (upload chunks), apart: a slow client sending a
+        // body holds its place for as long as it takes, and must not hold up blob reads behind it.
+        _upload = new TransformBlock<OciOperation, OciOperation>(
+            op => RunStepAsync(op, PipelineMetrics.Upload, static (edge, o, ct) => o.RunBlobStageAsync(edge, ct)), blobBlock);
         _assemble = new ActionBlock<OciOperation>(AssembleStep, new ExecutionDataflowBlockOptions
         {
             BoundedCapacity = control.BoundedCapacity,
@@ -107,20 +118,25 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var drop = new ActionBlock<OciOperation>(ReleasePlaces);
         _auth.LinkTo(drop, op => op.IsFinished);
         _auth.LinkTo(_manifest, op => op.UsesManifestStage);
-        _auth.LinkTo(_blob, op => !op.UsesManifestStage && op.UsesBlobStage);
+        _auth.LinkTo(_upload, op => !op.UsesManifestStage && op.StreamsBody);
+        _auth.LinkTo(_blob, op => !op.UsesManifestStage && op.UsesBlobStage && !op.StreamsBody);
         _auth.LinkTo(_assemble, op => !op.UsesManifestStage && !op.UsesBlobStage);
         _manifest.LinkTo(drop, op => op.IsFinished);
-        _manifest.LinkTo(_blob, op => op.UsesBlobStage);
+        _manifest.LinkTo(_upload, op => op.StreamsBody);
+        _manifest.LinkTo(_blob, op => op.UsesBlobStage && !op.StreamsBody);
         _manifest.LinkTo(_assemble, op => !op.UsesBlobStage);
         _blob.LinkTo(drop, op => op.IsFinished);
         _blob.LinkTo(_assemble);
+        _upload.LinkTo(drop, op => op.IsFinished);
+        _upload.LinkTo(_assemble);
 
         Supervise(_auth, "auth");
         Supervise(_manifest, "manifest");
         Supervise(_blob, "blob");
+        Supervise(_upload, "upload");
         Supervise(_assemble, "assemble");
 
-        _metrics = new PipelineMetrics(QueueLength, [control.BoundedCapacity, controlPlaces, blobPlaces, control.BoundedCapacity]);
+        _metrics = new PipelineMetrics(QueueLength, [control.BoundedCapacity, controlPlaces, blobPlaces, control.BoundedCapacity, blobPlaces]);
     }
 
     /// <summary>The pipeline's stage metrics.</summary>
@@ -132,11 +148,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     /// <summary>Operations waiting in or passing through each stage (for metrics and the leak detector).</summary>
     public (int Auth, int Manifest, int Blob, int Assemble) QueueDepths =>
         (_auth.InputCount + _auth.OutputCount, _manifest.InputCount + _manifest.OutputCount,
-         _blob.InputCount + _blob.OutputCount, _assemble.InputCount);
+         _blob.InputCount + _blob.OutputCount + _upload.InputCount + _upload.OutputCount, _assemble.InputCount);
 
     /// <summary>True when a stage's block has failed: it takes no operations any more, so the edge cannot serve.</summary>
     public bool IsFaulted => _auth.Completion.IsFaulted || _manifest.Completion.IsFaulted || _blob.Completion.IsFaulted
-        || _assemble.Completion.IsFaulted;
+        || _upload.Completion.IsFaulted || _assemble.Completion.IsFaulted;
 
     /// <summary>
     /// True when operations wait in a stage's queue and no step anywhere has finished for longer than
@@ -219,10 +235,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
                 operation.HoldPlace(ManifestPlace);
             }
 
-            if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlace))
+            if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlaceOf(operation)))
             {
-                full = PipelineMetrics.Blob;
-                await _blobPlaces.WaitAsync(wait.Token);
+                full = operation.StreamsBody ? PipelineMetrics.Upload : PipelineMetrics.Blob;
+                await BlobPlacesOf(operation).WaitAsync(wait.Token);
                 TakeBlobPlace(operation);
             }
 
@@ -266,17 +282,18 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             operation.HoldPlace(ManifestPlace);
         }
 
-        if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlace))
+        if (operation.UsesBlobStage && !operation.HoldsPlace(BlobPlaceOf(operation)))
         {
+            var stage = operation.StreamsBody ? PipelineMetrics.Upload : PipelineMetrics.Blob;
             if (_blobLimit.Reduced && Volatile.Read(ref _blobInUse) >= BlobLimitFor(operation))
             {
                 heldBack = true;
-                return PipelineMetrics.Blob;
+                return stage;
             }
 
-            if (!_blobPlaces.Wait(0))
+            if (!BlobPlacesOf(operation).Wait(0))
             {
-                return PipelineMetrics.Blob;
+                return stage;
             }
 
             TakeBlobPlace(operation);
@@ -284,6 +301,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
         return -1;
     }
+
+    // The blob stage's work runs in one of two blocks, each with its own places (see the upload block).
+    private static int BlobPlaceOf(OciOperation operation) => operation.StreamsBody ? UploadPlace : BlobPlace;
+
+    private SemaphoreSlim BlobPlacesOf(OciOperation operation) => operation.StreamsBody ? _uploadPlaces : _blobPlaces;
 
     // Requests that continue an upload (PATCH, PUT, status) are never held back: refusing the PUT of an
     // upload whose POST was admitted wastes that POST and leaves its session behind, and the POSTs the
@@ -299,10 +321,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         };
     }
 
+    // Both blocks' places count towards the adaptive limit.
     private void TakeBlobPlace(OciOperation operation)
     {
         Interlocked.Increment(ref _blobInUse);
-        operation.HoldPlace(BlobPlace);
+        operation.HoldPlace(BlobPlaceOf(operation));
     }
 
     // Every 100 ms: was the CPU under pressure, or did even the quickest bodyless blob step take long,
@@ -351,12 +374,18 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             Interlocked.Decrement(ref _blobInUse);
             _blobPlaces.Release();
         }
+        else if (stage == PipelineMetrics.Upload && operation.TryReleasePlace(UploadPlace))
+        {
+            Interlocked.Decrement(ref _blobInUse);
+            _uploadPlaces.Release();
+        }
     }
 
     private void ReleasePlaces(OciOperation operation)
     {
         ReleasePlace(operation, PipelineMetrics.Manifest);
         ReleasePlace(operation, PipelineMetrics.Blob);
+        ReleasePlace(operation, PipelineMetrics.Upload);
     }
 
     /// <summary>
@@ -374,7 +403,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
 
         var deadline = Task.Delay(TimeSpan.FromSeconds(5));
-        IDataflowBlock[] stages = [_auth, _manifest, _blob, _assemble];
+        IDataflowBlock[] stages = [_auth, _manifest, _blob, _upload, _assemble];
         foreach (var stage in stages)
         {
             stage.Complete();
@@ -399,6 +428,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         PipelineMetrics.Auth => _auth.InputCount + _auth.OutputCount,
         PipelineMetrics.Manifest => _manifest.InputCount + _manifest.OutputCount,
         PipelineMetrics.Blob => _blob.InputCount + _blob.OutputCount,
+        PipelineMetrics.Upload => _upload.InputCount + _upload.OutputCount,
         _ => _assemble.InputCount,
     };
 

@@ -4,9 +4,10 @@ using Registry.IntegrationTests.Support;
 namespace Registry.IntegrationTests.Robustness;
 
 /// <summary>
-/// A registry whose blob stage is full answers further uploads at once with 429 TOOMANYREQUESTS and
-/// Retry-After, keeps serving requests that need no blob stage, keeps the uploads it admitted, and
-/// takes uploads again once they finish.
+/// A registry whose upload stage is full of stalled upload bodies answers further upload bodies with 429
+/// TOOMANYREQUESTS and Retry-After (after the admission wait), keeps serving upload starts, blob reads
+/// and requests that need no blob stage, keeps the uploads it admitted, and takes uploads again once
+/// they finish.
 /// </summary>
 public sealed class AdmissionTests : IAsyncLifetime
 {
@@ -54,18 +55,21 @@ public sealed class AdmissionTests : IAsyncLifetime
                 await Task.Delay(300);
             }
 
-            // The stalled upload holds the blob stage; the next request for it must be refused quickly.
+            // The stalled upload holds the upload stage; the next upload body must be refused quickly.
+            var extra = await _client.StartUploadAsync(repo);
             var started = DateTime.UtcNow;
-            refused = await _client.SendAsync(HttpMethod.Post, $"/v2/{repo}/blobs/uploads/");
+            refused = await _client.PatchAsync(extra, new byte[16], "0-15");
             var elapsed = DateTime.UtcNow - started;
 
             await OciAssert.ErrorAsync(refused, HttpStatusCode.TooManyRequests, "TOOMANYREQUESTS");
             Assert.Equal("7", OciAssert.Header(refused, "Retry-After"));
             Assert.True(elapsed < TimeSpan.FromSeconds(5), $"refusal took {elapsed}");
 
-            // Requests that need no blob stage are not held up behind it.
+            // Requests that send no body (upload starts, blob reads) and those that need no blob stage
+            // are not held up behind it.
             for (var i = 0; i < 3; i++)
             {
+                Assert.False(string.IsNullOrEmpty(await _client.StartUploadAsync(repo)));
                 using var other = await _client.GetAsync("/v2/");
                 OciAssert.Status(other, HttpStatusCode.OK);
                 using var missing = await _client.GetAsync($"/v2/{repo}/manifests/latest");

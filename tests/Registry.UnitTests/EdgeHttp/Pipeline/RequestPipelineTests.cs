@@ -342,6 +342,38 @@ public sealed class RequestPipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SlowUploadBodies_FillingTheirStage_DoNotHoldUpBlobReads()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Two uploads whose bodies trickle in: one reads, one waits; the upload stage is full.
+        var uploads = new[] { new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload), new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload) };
+        Assert.True(_pipeline.TryEnter(uploads[0]));
+        Assert.True(_pipeline.TryEnter(uploads[1]));
+        try
+        {
+            Assert.False(_pipeline.TryEnter(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload)));
+
+            // Blob reads and bodyless upload steps go on beside them.
+            for (var i = 0; i < 5; i++)
+            {
+                var read = BlockingOperation.Bodyless(Task.CompletedTask, i % 2 == 0 ? OciRouteKind.Blob : OciRouteKind.UploadStart);
+                Assert.True(await EntersWithinBoundAsync(read), $"bodyless blob request {i}");
+                await read.Completion.WaitAsync(Bound);
+                Assert.True(read.BlobStageRan);
+            }
+
+            Assert.False(uploads[0].Completion.IsCompleted || uploads[1].Completion.IsCompleted);
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        await Task.WhenAll(uploads.Select(operation => operation.Completion)).WaitAsync(Bound);
+    }
+
+    [Fact]
     public async Task PlacesComeBack_AfterFailures_Abandonment_AndRefusals()
     {
         // Operations that fail in their step, leave before they enter or while queued, or are refused.
@@ -521,7 +553,12 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         private readonly bool _blobStage;
 
         public BlockingOperation(Task gate, CancellationToken aborted, bool blobStage = false, OciRouteKind kind = OciRouteKind.Manifest)
-            : base(NewContext(aborted), new OciRoute(kind, "a/b", "latest"))
+            : this(gate, NewContext(aborted), blobStage, kind)
+        {
+        }
+
+        private BlockingOperation(Task gate, DefaultHttpContext context, bool blobStage, OciRouteKind kind)
+            : base(context, new OciRoute(kind, "a/b", "latest"))
         {
             _gate = gate;
             _blobStage = blobStage;
@@ -558,6 +595,19 @@ public sealed class RequestPipelineTests : IAsyncLifetime
 
         public override void Assemble(EdgeContext edge) => Assembled = true;
 
+        /// <summary>A blob-stage operation whose request has no body (a blob read, an upload start).</summary>
+        public static BlockingOperation Bodyless(Task gate, OciRouteKind kind = OciRouteKind.Blob)
+        {
+            var context = NewContext(CancellationToken.None);
+            context.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>(new NoBody());
+            return new BlockingOperation(gate, context, blobStage: true, kind);
+        }
+
         private static DefaultHttpContext NewContext(CancellationToken aborted) => new() { RequestAborted = aborted };
+
+        private sealed class NoBody : Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature
+        {
+            public bool CanHaveBody => false;
+        }
     }
 }
