@@ -307,15 +307,16 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     private SemaphoreSlim BlobPlacesOf(OciOperation operation) => operation.StreamsBody ? _uploadPlaces : _blobPlaces;
 
-    // Requests that continue an upload (PATCH, PUT, status) are never held back: refusing the PUT of an
-    // upload whose POST was admitted wastes that POST and leaves its session behind, and the POSTs the
-    // limit lets in bound them. New uploads give way before blob reads.
+    // Requests that continue an upload (PATCH, PUT, status) get twice the limit: refusing the PUT of an
+    // upload whose POST was admitted wastes that POST (and the body sent with it), so new uploads give
+    // way first, at three quarters of it, and blob reads in between. Continuing requests are still
+    // bounded: left unlimited they queued up under a 10x overload (admitted p99 1.8x, probe p99 2.5x).
     private int BlobLimitFor(OciOperation operation)
     {
         var limit = _blobLimit.Current;
         return operation.Route.Kind switch
         {
-            OciRouteKind.Upload => int.MaxValue,
+            OciRouteKind.Upload => 2 * limit,
             OciRouteKind.UploadStart => limit - (limit / 4),
             _ => limit,
         };
