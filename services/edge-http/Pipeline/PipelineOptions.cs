@@ -9,7 +9,7 @@ public sealed class PipelineOptions
     /// <summary>Requests one control stage (auth, manifest, assemble) works on at once. Default 32 per CPU.</summary>
     public int ControlParallelism { get; set; }
 
-    /// <summary>Requests the blob stage works on at once; uploads stream their bodies here. Default 64 per CPU.</summary>
+    /// <summary>Requests the blob stage works on at once, and separately the upload stage (requests with a body: upload chunks stream there). Default 64 per CPU.</summary>
     public int BlobParallelism { get; set; }
 
     /// <summary>How many requests each stage may hold, running and waiting. Default 4 × its parallelism.</summary>
@@ -31,10 +31,10 @@ public sealed class PipelineOptions
 
     /// <summary>
     /// The CPU counts as under pressure while a work item queued to the thread pool waits longer than this
-    /// many milliseconds (sampled every 100 ms). Under pressure the blob stage admits fewer operations than
-    /// its capacity, cut while the pressure lasts and restored when it ends, and a request refused for it
-    /// is answered 429 at once, without the admission wait; new uploads are held back before those that
-    /// continue one. 0 turns this off. Default 10.
+    /// many milliseconds (sampled every 100 ms). Under pressure the blob and upload stages admit fewer
+    /// operations than their capacity, cut while the pressure lasts and restored when it ends, and a
+    /// request refused for it is answered 429 at once, without the admission wait; new uploads are held
+    /// back first, requests that continue one last. 0 turns this off. Default 10.
     /// </summary>
     public int PressureDelayMilliseconds { get; set; } = 10;
 

@@ -13,10 +13,9 @@ namespace Registry.EdgeHttp.Pipeline;
 /// The request pipeline: auth → manifest → blob (or upload) → assemble, one bounded Dataflow block per
 /// stage. The blob stage's work for requests with a body runs in a block of its own (upload), so slow
 /// clients sending chunks never hold up blob reads. Operations skip the stages they have no work for
-/// (link predicates). Admission reserves a place in
-/// each of the manifest and blob stages an operation will use before it enters the first stage, and
-/// refuses (after the admission wait) when one is full, so the edge answers 429 instead of queueing
-/// without bound. Reserving up front keeps one kind of work from blocking another: a Dataflow block
+/// (link predicates). Admission reserves a place in each manifest, blob or upload stage an operation
+/// will use before it enters the first stage, and refuses (after the admission wait) when one is full,
+/// so the edge answers 429 instead of queueing without bound. Reserving up front keeps one kind of work from blocking another: a Dataflow block
 /// offers only the head of its output, so an upload waiting at the door of a full blob stage would
 /// otherwise hold every manifest GET queued behind it in the auth stage. Stage steps never throw into
 /// the block: a failure ends the operation, not the pipeline.
@@ -33,7 +32,8 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private static readonly TimeSpan PressureInterval = TimeSpan.FromMilliseconds(100);
 
     private static readonly Prometheus.Gauge BlobLimitGauge = Prometheus.Metrics.CreateGauge(
-        "registry_pipeline_blob_limit", "Operations the blob stage admits now: its capacity, less while the CPU is under pressure.");
+        "registry_pipeline_blob_limit",
+        "Operations the blob and upload stages admit together now: their capacity, less while the CPU is under pressure or the blob stage is congested.");
 
     private readonly EdgeContext _edge;
     private readonly ILogger<RequestPipeline> _logger;
@@ -46,13 +46,13 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private readonly PipelineMetrics _metrics;
     private readonly TimeSpan _admissionWait;
 
-    // Places in the manifest and blob stages, reserved at admission and given back when the stage has
-    // handled the operation (or when it ends before reaching the stage).
+    // Places in the manifest, blob and upload stages, reserved at admission and given back when the
+    // stage has handled the operation (or when it ends before reaching the stage).
     private readonly SemaphoreSlim _manifestPlaces;
     private readonly SemaphoreSlim _blobPlaces;
     private readonly SemaphoreSlim _uploadPlaces;
 
-    // Under CPU pressure the blob stage takes fewer operations than its places (see AdaptiveLimit).
+    // Under pressure the blob and upload stages take fewer operations than their places (see AdaptiveLimit).
     private readonly AdaptiveLimit _blobLimit;
     private readonly SchedulingDelay _schedulingDelay = new();
     private readonly TimeSpan _pressureDelay;
