@@ -12,7 +12,7 @@ internal sealed class StagingFolderCache
 {
     private const int MaxEntries = 16_384;
 
-    private readonly ConcurrentDictionary<string, (string Repository, string Folder)> _folders = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _folders = new(StringComparer.Ordinal);
     private int _count;
 
     /// <summary>Remembers the staging folder of a session this edge started (an empty folder is not kept).</summary>
@@ -30,14 +30,27 @@ internal sealed class StagingFolderCache
             Volatile.Write(ref _count, 1);
         }
 
-        _folders[uploadId] = (repository, folder);
+        _folders[uploadId] = new Entry(repository, folder, 0);
     }
 
-    /// <summary>The session's staging folder, or null when unknown here (or the repository differs).</summary>
-    public string? Find(string repository, string uploadId) =>
+    /// <summary>
+    /// The session's staging folder and the size it had after this edge's last append to it, or null when
+    /// unknown here (or the repository differs). The size may be stale (another edge appended); the
+    /// blob service checks again.
+    /// </summary>
+    public (string Folder, long Size)? Find(string repository, string uploadId) =>
         _folders.TryGetValue(uploadId, out var entry) && string.Equals(entry.Repository, repository, StringComparison.Ordinal)
-            ? entry.Folder
+            ? (entry.Folder, entry.Size)
             : null;
+
+    /// <summary>Notes the session's size after an append through this edge.</summary>
+    public void UpdateSize(string uploadId, long size)
+    {
+        if (_folders.TryGetValue(uploadId, out var entry))
+        {
+            _folders.TryUpdate(uploadId, entry with { Size = size }, entry);
+        }
+    }
 
     /// <summary>Forgets a session (completed, refused or gone).</summary>
     public void Forget(string uploadId)
@@ -47,4 +60,6 @@ internal sealed class StagingFolderCache
             Interlocked.Decrement(ref _count);
         }
     }
+
+    private sealed record Entry(string Repository, string Folder, long Size);
 }

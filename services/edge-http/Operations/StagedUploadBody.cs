@@ -39,7 +39,10 @@ internal static class StagedUploadBody
         CancellationToken cancellationToken)
     {
         // A session this edge started names its folder already; otherwise the blob service names the file.
-        var folder = edge.StagingFolders.Find(repository, uploadId);
+        // A chunk that does not continue the size this edge last saw asks too, so that a chunk bound to
+        // fail is refused before its body is read.
+        var known = edge.StagingFolders.Find(repository, uploadId);
+        var folder = known is { } k && (offset < 0 || offset == k.Size) ? k.Folder : null;
         string path, name;
         if (folder is not null)
         {
@@ -96,6 +99,10 @@ internal static class StagedUploadBody
             if (completeWith is not null)
             {
                 edge.StagingFolders.Forget(uploadId);
+            }
+            else
+            {
+                edge.StagingFolders.UpdateSize(uploadId, status.Size);
             }
 
             return status.Size;

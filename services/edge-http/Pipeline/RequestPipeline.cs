@@ -76,7 +76,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var blobPlaces = blob.BoundedCapacity;
         _manifestPlaces = new SemaphoreSlim(controlPlaces, controlPlaces);
         _blobPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
-        _uploadPlaces = new SemaphoreSlim(blobPlaces, blobPlaces);
+        // Upload bodies get no queue: a body waits for a sender that may take minutes, so one queued behind
+        // slow senders would wait as long without limit. It gets a running slot within the admission wait
+        // or a 429 with Retry-After.
+        var uploadPlaces = pipeline.EffectiveBlobParallelism;
+        _uploadPlaces = new SemaphoreSlim(uploadPlaces, uploadPlaces);
         _blobLimit = new AdaptiveLimit(blobPlaces, floor: Math.Min(4 * Environment.ProcessorCount, blobPlaces / 4));
         BlobLimitGauge.Set(_blobLimit.Current);
         _pressureDelay = TimeSpan.FromMilliseconds(pipeline.PressureDelayMilliseconds);
@@ -136,7 +140,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         Supervise(_upload, "upload");
         Supervise(_assemble, "assemble");
 
-        _metrics = new PipelineMetrics(QueueLength, [control.BoundedCapacity, controlPlaces, blobPlaces, control.BoundedCapacity, blobPlaces]);
+        _metrics = new PipelineMetrics(QueueLength, [control.BoundedCapacity, controlPlaces, blobPlaces, control.BoundedCapacity, uploadPlaces]);
     }
 
     /// <summary>The pipeline's stage metrics.</summary>

@@ -10,7 +10,9 @@ public sealed class StagingFolderCacheTests
         var cache = new StagingFolderCache();
         cache.Remember("a/b", "id1", "/data/_uploads/id1");
 
-        Assert.Equal("/data/_uploads/id1", cache.Find("a/b", "id1"));
+        Assert.Equal(("/data/_uploads/id1", 0L), cache.Find("a/b", "id1"));
+        cache.UpdateSize("id1", 4096);
+        Assert.Equal(("/data/_uploads/id1", 4096L), cache.Find("a/b", "id1"));
         Assert.Null(cache.Find("other/repo", "id1"));
         Assert.Null(cache.Find("a/b", "id2"));
 
@@ -35,9 +37,9 @@ public sealed class StagingFolderCacheTests
             cache.Remember("a/b", $"id{i}", $"/f/{i}");
         }
 
-        Assert.Equal("/f/0", cache.Find("a/b", "id0"));
+        Assert.Equal("/f/0", cache.Find("a/b", "id0")?.Folder);
         cache.Remember("a/b", "last", "/f/last");
         Assert.Null(cache.Find("a/b", "id0"));
-        Assert.Equal("/f/last", cache.Find("a/b", "last"));
+        Assert.Equal("/f/last", cache.Find("a/b", "last")?.Folder);
     }
 }

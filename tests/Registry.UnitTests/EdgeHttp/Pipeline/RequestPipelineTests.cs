@@ -18,8 +18,9 @@ public sealed class RequestPipelineTests : IAsyncLifetime
 
     private readonly IOptions<EdgeOptions> _options = Options.Create(new EdgeOptions
     {
-        // One running and one queued operation per stage.
-        Pipeline = new PipelineOptions { ControlParallelism = 1, BlobParallelism = 1, CapacityFactor = 2 },
+        // One running and one queued operation per control stage; two running uploads (an upload stage
+        // queues nothing), four blob places.
+        Pipeline = new PipelineOptions { ControlParallelism = 1, BlobParallelism = 2, CapacityFactor = 2 },
     });
 
     private EdgeContext _edge = null!;
@@ -304,7 +305,7 @@ public sealed class RequestPipelineTests : IAsyncLifetime
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        // One upload runs and one waits: the blob stage is full.
+        // Two uploads run: the upload stage is full.
         var running = new BlockingOperation(gate.Task, blobStage: true);
         var queued = new BlockingOperation(gate.Task, blobStage: true);
         Assert.True(_pipeline.TryEnter(running));
@@ -346,7 +347,7 @@ public sealed class RequestPipelineTests : IAsyncLifetime
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        // Two uploads whose bodies trickle in: one reads, one waits; the upload stage is full.
+        // Two uploads whose bodies trickle in: the upload stage is full, and a third body is refused, not queued.
         var uploads = new[] { new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload), new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload) };
         Assert.True(_pipeline.TryEnter(uploads[0]));
         Assert.True(_pipeline.TryEnter(uploads[1]));
