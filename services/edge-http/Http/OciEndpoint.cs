@@ -11,8 +11,9 @@ namespace Registry.EdgeHttp.Http;
 
 /// <summary>
 /// The edge's one request handler: parses the route, admits the operation into the pipeline (429 with
-/// Retry-After at once when it is full), waits for the pipeline, writes the body, and answers every
-/// failure with an OCI error body.
+/// Retry-After when a stage it needs has no place within the admission wait, or at once when the blob
+/// stages are held back), waits for the pipeline, writes the body, and answers every failure with an
+/// OCI error body.
 /// </summary>
 internal sealed partial class OciEndpoint
 {

@@ -30,7 +30,7 @@ internal sealed class PipelineMetrics : IDisposable
 
     private static readonly Histogram AdmissionWaits = Metrics.CreateHistogram(
         "registry_pipeline_admission_wait_seconds",
-        "Time a request that found the first stage full waited for a place, by outcome (admitted, refused with 429, abandoned by its client).",
+        "Time a request that found a stage it needs full waited for a place, by outcome (admitted, refused with 429, abandoned by its client).",
         new HistogramConfiguration { LabelNames = ["outcome"], Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
 
     private static readonly Histogram Durations = Metrics.CreateHistogram(
@@ -77,7 +77,7 @@ internal sealed class PipelineMetrics : IDisposable
         DurationChildren[stage].Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
     }
 
-    /// <summary>How a wait for a place in the full first stage ended.</summary>
+    /// <summary>How a wait for a place in a full stage ended.</summary>
     public enum AdmissionOutcome
     {
         Admitted = 0,
@@ -85,7 +85,7 @@ internal sealed class PipelineMetrics : IDisposable
         Abandoned = 2,
     }
 
-    /// <summary>Records how long a request waited for a place in the full first stage, and how it ended.</summary>
+    /// <summary>Records how long a request waited for a place in a full stage, and how it ended.</summary>
     public static void AdmissionWaited(AdmissionOutcome outcome, TimeSpan waited) =>
         AdmissionWaitChildren[(int)outcome].Observe(waited.TotalSeconds);
 

@@ -22,7 +22,7 @@ public sealed class PipelineOptions
     public int StallSeconds { get; set; } = 30;
 
     /// <summary>
-    /// Milliseconds a request that finds the first stage full may wait for a place before it is answered
+    /// Milliseconds a request that finds a stage it needs full may wait for a place before it is answered
     /// 429: a burst that arrives while the first decisions are still pending (a cold auth cache) is taken
     /// instead of shed, while a stage that cannot make room within this time still refuses. 0 refuses at
     /// once. Default 100.
