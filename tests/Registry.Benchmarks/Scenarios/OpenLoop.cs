@@ -25,6 +25,9 @@ internal static class OpenLoop
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan UnwindLimit = TimeSpan.FromSeconds(5);
 
+    /// <summary>Arrivals due this long after the phase began count as settled (see <see cref="OpenLoopResult.SettledSuccessTicks"/>).</summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
+
     /// <summary>Runs one phase and returns once every operation has ended or been cancelled and every connection is closed.</summary>
     /// <param name="settings">Rate, duration, budgets and drain time.</param>
     /// <param name="connect">Makes a new connection (without I/O; it connects on first use).</param>
@@ -44,10 +47,11 @@ internal static class OpenLoop
         ArgumentNullException.ThrowIfNull(operation);
         var schedule = new OpenLoopSchedule(settings.RatePerSecond, settings.Duration, settings.MaxArrivals, Stopwatch.Frequency);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var phase = new Phase<TConnection, TItem>(new InFlightGate(settings.MaxInFlight), connect, operation, cancel.Token);
+        var start = Stopwatch.GetTimestamp();
+        var settledFrom = start + (long)(SettleTime.TotalSeconds * Stopwatch.Frequency);
+        var phase = new Phase<TConnection, TItem>(new InFlightGate(settings.MaxInFlight), connect, operation, settledFrom, cancel.Token);
         try
         {
-            var start = Stopwatch.GetTimestamp();
             var dispatch = await Task.Factory.StartNew(
                 () => Dispatch(phase, schedule, prepare, start),
                 CancellationToken.None,
@@ -76,6 +80,7 @@ internal static class OpenLoop
             return new OpenLoopResult
             {
                 SuccessTicks = phase.Log.Successes(),
+                SettledSuccessTicks = phase.Log.SettledSuccesses(),
                 FailureTicks = phase.Log.Failures(),
                 Scheduled = schedule.Arrivals,
                 Sent = dispatch.Sent,
@@ -161,17 +166,20 @@ internal static class OpenLoop
         private readonly Func<TConnection, TItem, CancellationToken, ValueTask<OpenLoopOutcome>> _operation;
         private readonly ConcurrentStack<TConnection> _idle = new();
         private readonly ConcurrentBag<TConnection> _all = [];
+        private readonly long _settledFrom;
         private long _opened;
 
         public Phase(
             InFlightGate gate,
             Func<TConnection> connect,
             Func<TConnection, TItem, CancellationToken, ValueTask<OpenLoopOutcome>> operation,
+            long settledFrom,
             CancellationToken token)
         {
             Gate = gate;
             _connect = connect;
             _operation = operation;
+            _settledFrom = settledFrom;
             Token = token;
         }
 
@@ -209,7 +217,7 @@ internal static class OpenLoop
             }
             finally
             {
-                Log.Record(outcome.Kind, Stopwatch.GetTimestamp() - scheduled);
+                Log.Record(outcome.Kind, Stopwatch.GetTimestamp() - scheduled, settled: scheduled >= _settledFrom);
                 if (connection is not null)
                 {
                     if (outcome.KeepConnection && !Token.IsCancellationRequested)
@@ -241,11 +249,12 @@ internal static class OpenLoop
     {
         private readonly Lock _lock = new();
         private readonly List<long> _successes = new(4096);
+        private readonly List<long> _settledSuccesses = new(4096);
         private readonly Dictionary<string, List<long>> _failures = new(StringComparer.Ordinal);
         private long _recorded;
         private bool _closed;
 
-        public void Record(string? kind, long ticks)
+        public void Record(string? kind, long ticks, bool settled)
         {
             lock (_lock)
             {
@@ -258,6 +267,11 @@ internal static class OpenLoop
                 if (kind is null)
                 {
                     _successes.Add(ticks);
+                    if (settled)
+                    {
+                        _settledSuccesses.Add(ticks);
+                    }
+
                     return;
                 }
 
@@ -281,11 +295,15 @@ internal static class OpenLoop
             }
         }
 
-        public long[] Successes()
+        public long[] Successes() => Sorted(_successes);
+
+        public long[] SettledSuccesses() => Sorted(_settledSuccesses);
+
+        private long[] Sorted(List<long> list)
         {
             lock (_lock)
             {
-                var sorted = _successes.ToArray();
+                var sorted = list.ToArray();
                 Array.Sort(sorted);
                 return sorted;
             }

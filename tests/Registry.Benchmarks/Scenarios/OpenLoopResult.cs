@@ -9,6 +9,12 @@ internal sealed class OpenLoopResult
     /// <summary>Latencies of successful operations, sorted.</summary>
     public required long[] SuccessTicks { get; init; }
 
+    /// <summary>
+    /// Latencies of successful operations scheduled <see cref="OpenLoop.SettleTime"/> or more after the phase
+    /// began, sorted: what the server gives once it has had a moment to react to the new load.
+    /// </summary>
+    public required long[] SettledSuccessTicks { get; init; }
+
     /// <summary>Latencies of failed operations by kind, each sorted.</summary>
     public required Dictionary<string, long[]> FailureTicks { get; init; }
 

@@ -106,6 +106,11 @@ internal sealed class OverloadScenario : IScenario
         extra["half_load_admitted_per_s"] = half.Pushes.SuccessTicks.Length / half.Pushes.WallSeconds;
         extra["half_load_not_sent"] = half.Pushes.NotSent;
         extra["admitted_p99_vs_half_load"] = result.P99Ms / halfP99;
+
+        // The same without the arrivals of the first second, while the registry's limits are still coming down.
+        extra["settled_admitted_p50_ms"] = LoadLoop.PercentileMs(pushes.SettledSuccessTicks, 50);
+        extra["settled_admitted_p99_ms"] = LoadLoop.PercentileMs(pushes.SettledSuccessTicks, 99);
+        extra["settled_admitted_p99_vs_half_load"] = extra["settled_admitted_p99_ms"] / halfP99;
         extra["shed_per_s"] = shed.Count / pushes.WallSeconds;
         extra["shed_fraction"] = answered > 0 ? (double)shed.Count / answered : 0;
         extra["shed_p50_ms"] = LoadLoop.PercentileMs(shed.Ticks, 50);
