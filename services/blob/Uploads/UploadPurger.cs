@@ -66,18 +66,25 @@ internal sealed partial class UploadPurger : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_options.PurgeInterval, _time);
-        do
+        try
         {
-            try
+            do
             {
-                await PurgeOnceAsync(stoppingToken);
+                try
+                {
+                    await PurgeOnceAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.PurgeFailed(_logger, ex);
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.PurgeFailed(_logger, ex);
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: also when the host never started (a port already taken), which must not read as a failure here.
+        }
     }
 
     private static partial class Log

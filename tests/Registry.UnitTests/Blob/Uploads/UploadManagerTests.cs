@@ -213,6 +213,32 @@ public sealed class UploadManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Purger_DisposedWithoutBeingStopped_EndsWithoutAFault()
+    {
+        // A host that fails to start (its port already taken) disposes its services without stopping them; the
+        // purger must then end quietly, or the host logs a failed background service as the reason it stops.
+        var options = Options.Create(new BlobServiceOptions { UploadMaxAge = TimeSpan.FromHours(1), PurgeInterval = TimeSpan.FromHours(1) });
+        var purger = new UploadPurger(_uploads, _metadata, options, _time, NullLogger<UploadPurger>.Instance);
+        var stale = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        _time.Now += TimeSpan.FromHours(2);
+        await purger.StartAsync(CancellationToken.None);
+        var running = purger.ExecuteTask;
+        Assert.NotNull(running);
+
+        // Its first pass has run (the stale session is gone): it now waits for the next tick.
+        for (var i = 0; i < 300 && _metadata.ListStaleUploads(_time.GetUtcNow(), 1).Count > 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Throws<OciException>(() => _uploads.Get(Repository, stale.Id));
+        purger.Dispose();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(TaskStatus.RanToCompletion, running.Status);
+    }
+
+    [Fact]
     public async Task Purger_ChunkFilesLeftInALiveSession_GoOnceOld_FreshOnesAndTheDataStay()
     {
         // The clock jumps to the files' real times below: sessions must not age out meanwhile.
