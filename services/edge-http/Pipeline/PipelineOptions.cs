@@ -31,7 +31,7 @@ public sealed class PipelineOptions
 
     /// <summary>
     /// The CPU counts as under pressure while a work item queued to the thread pool waits longer than this
-    /// many milliseconds (sampled every 100 ms). Under pressure the blob and upload stages admit fewer
+    /// many milliseconds (sampled every 25 ms). Under pressure the blob and upload stages admit fewer
     /// operations than their capacity, cut while the pressure lasts and restored when it ends, and a
     /// request refused for it is answered 429 at once, without the admission wait; new uploads are held
     /// back first, requests that continue one last. 0 turns this off. Default 10.

@@ -36,21 +36,24 @@ public sealed class AdaptiveLimitTests
     [Fact]
     public void Calm_RestoresTheCapacityStepByStep()
     {
-        var limit = new AdaptiveLimit(capacity: 128, floor: 8);
-        for (var i = 0; i < 20; i++)
+        // 512 is the default on two cores; a step is a 256th of it.
+        var limit = new AdaptiveLimit(capacity: 512, floor: 8);
+        for (var i = 0; i < 30; i++)
         {
-            limit.Observe(pressured: true, inUse: 128);
+            limit.Observe(pressured: true, inUse: 512);
         }
 
         Assert.Equal(8, limit.Current);
         limit.Observe(pressured: false, inUse: 0);
         Assert.Equal(10, limit.Current);
-        for (var i = 0; i < 100; i++)
+        for (var i = 0; i < 250; i++)
         {
             limit.Observe(pressured: false, inUse: 0);
         }
 
-        Assert.Equal(128, limit.Current);
+        Assert.Equal(510, limit.Current);
+        limit.Observe(pressured: false, inUse: 0);
+        Assert.Equal(512, limit.Current);
         Assert.False(limit.Reduced);
     }
 }
