@@ -459,17 +459,15 @@ public sealed class RequestPipelineTests : IAsyncLifetime
                 new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Blob), CancellationToken.None));
             Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"refusals took {started.Elapsed}");
 
-            // Requests that continue an upload are not held back by the limit (four here), only by the
-            // stage's places: eight more enter, twelve in use in all.
-            for (var i = 0; i < 8; i++)
+            // Requests that continue an upload are held back only at twice the limit (eight here).
+            for (var i = 0; i < 4; i++)
             {
                 held.Add(new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload));
                 Assert.True(await pipeline.TryEnterAsync(held[^1], CancellationToken.None), $"continuing upload {i}");
             }
 
-            // The limit still refuses new work at once.
             Assert.False(await pipeline.TryEnterAsync(
-                new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Blob), CancellationToken.None));
+                new BlockingOperation(gate.Task, blobStage: true, OciRouteKind.Upload), CancellationToken.None));
         }
         finally
         {
