@@ -76,6 +76,36 @@ public static class RegistryApp
             await services.StartAsync(cancellationToken);
         }
 
+        try
+        {
+            return await StartEdgeAsync(builder, addresses, services, socketPath, cancellationToken);
+        }
+        catch
+        {
+            // The edge could not start (its port taken, a setting refused): the in-process services and their
+            // private socket must not outlive it.
+            if (services is not null)
+            {
+                await services.StopAsync(CancellationToken.None);
+                await services.DisposeAsync();
+            }
+
+            if (socketPath is not null)
+            {
+                File.Delete(socketPath);
+            }
+
+            throw;
+        }
+    }
+
+    private static async Task<RegistryInstance> StartEdgeAsync(
+        WebApplicationBuilder builder,
+        ServiceAddresses addresses,
+        WebApplication? services,
+        string? socketPath,
+        CancellationToken cancellationToken)
+    {
         builder.Configuration[$"{ServiceAddresses.SectionName}:Auth"] = addresses.Auth;
         builder.Configuration[$"{ServiceAddresses.SectionName}:Manifest"] = addresses.Manifest;
         builder.Configuration[$"{ServiceAddresses.SectionName}:Blob"] = addresses.Blob;
