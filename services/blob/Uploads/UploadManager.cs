@@ -33,6 +33,7 @@ internal sealed partial class UploadManager
     /// <summary>Opens a session with an empty data file.</summary>
     public async Task<UploadSession> StartAsync(string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
     {
+        // TODO: open sessions have no cap besides the age purge (UploadMaxAge); a burst of POSTs leaves thousands.
         var id = Guid.NewGuid().ToString("N");
 
         // The record goes first: a folder without a record is then always an orphan the purger may delete.
