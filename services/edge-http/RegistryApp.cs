@@ -126,7 +126,16 @@ public static class RegistryApp
         edge.Map("/v2", endpoint.HandleAsync);
         edge.Map("/v2/{**path}", endpoint.HandleAsync);
         edge.MapRegistryObservability();
-        await edge.StartAsync(cancellationToken);
+        try
+        {
+            await edge.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            // Its timers (the pipeline's pressure checks) and clients go with it.
+            await edge.DisposeAsync();
+            throw;
+        }
 
         var address = new Uri(edge.Urls.First().Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
         return new RegistryInstance(edge, services, socketPath, address);

@@ -6,8 +6,8 @@ namespace Registry.EdgeHttp.Pipeline;
 /// slow link holds a place while it uses almost no CPU); when fast clients fill it instead, a hundred
 /// CPU-bound uploads share two cores and every one of them takes a hundred times longer. Each
 /// observation that finds the CPU under pressure while the stage is busy cuts the limit by a quarter;
-/// each one that finds no pressure gives back a 256th of the capacity (checks come every 25 ms), so a few seconds of calm
-/// restore it. Decisions rest on the CPU, not on how long steps take, which a slow client stretches
+/// each one that finds no pressure gives back a 256th of the capacity (checks come every 25 ms), so a
+/// few seconds of calm restore it. Decisions rest on the CPU, not on how long steps take, which a slow client stretches
 /// without any pressure.
 /// </summary>
 internal sealed class AdaptiveLimit

@@ -65,7 +65,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     // The quickest bodyless step of each of the last four checks (touched by the pressure timer only).
     private readonly long[] _recentShortest = [long.MaxValue, long.MaxValue, long.MaxValue, long.MaxValue];
-    private int _checks;
+    private int _checks; // the next slot of _recentShortest
     private int _checking;
 
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
@@ -363,7 +363,8 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     private void CheckPressureOnce()
     {
-        _recentShortest[_checks++ % _recentShortest.Length] = Interlocked.Exchange(ref _shortestBodylessStep, long.MaxValue);
+        _recentShortest[_checks] = Interlocked.Exchange(ref _shortestBodylessStep, long.MaxValue);
+        _checks = (_checks + 1) % _recentShortest.Length;
         var shortest = long.MaxValue;
         foreach (var ticks in _recentShortest)
         {
