@@ -143,11 +143,7 @@ public sealed class ChunkedUploadCaseTests(RegistryFixture fixture) : RegistryTe
         await AssertProgressAsync(repo, location, "0-1023");
 
         // The session is still usable: send the right continuation and finish.
-        using (var patch = await Client.PatchAsync(location, rest[..1024], "1024-2047"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, rest[..1024], "1024-2047");
 
         using var done = await Client.PutUploadAsync(location, digest, rest[1024..], "2048-3071");
         OciAssert.Status(done, HttpStatusCode.Created);

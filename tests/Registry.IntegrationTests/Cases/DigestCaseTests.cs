@@ -85,11 +85,7 @@ public sealed class DigestCaseTests(RegistryFixture fixture) : RegistryTestBase(
         var digest = Digests.Sha512(data);
         var location = await Client.StartUploadAsync(repo, "digest-algorithm=sha512");
 
-        using (var patch = await Client.PatchAsync(location, data, "0-4999"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data, "0-4999");
 
         using var put = await Client.PutUploadAsync(location, digest);
         OciAssert.Status(put, HttpStatusCode.Created);
@@ -128,11 +124,7 @@ public sealed class DigestCaseTests(RegistryFixture fixture) : RegistryTestBase(
         var digest = Digests.Sha512(data);
         var location = await Client.StartUploadAsync(repo);
 
-        using (var patch = await Client.PatchAsync(location, data[..1000], "0-999"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data[..1000], "0-999");
 
         using var put = await Client.PutUploadAsync(location, digest, data[1000..], "1000-1999");
         OciAssert.Status(put, HttpStatusCode.Created);

@@ -84,17 +84,9 @@ public class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixture)
         var digest = Digests.Sha256(data);
         var location = await Client.StartUploadAsync(repo);
 
-        using (var first = await Client.PatchAsync(location, data[..1000], "0-999"))
-        {
-            OciAssert.Status(first, HttpStatusCode.Accepted);
-            location = OciAssert.Location(first, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data[..1000], "0-999");
 
-        using (var second = await Client.PatchAsync(location, data[1000..2000], "1000-1999"))
-        {
-            OciAssert.Status(second, HttpStatusCode.Accepted);
-            location = OciAssert.Location(second, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data[1000..2000], "1000-1999");
 
         using var put = await Client.PutUploadAsync(location, digest, data[2000..], "2000-2999");
         OciAssert.Status(put, HttpStatusCode.Created);
@@ -136,11 +128,7 @@ public class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixture)
     {
         var repo = OciClient.UniqueRepo("up-status");
         var location = await Client.StartUploadAsync(repo);
-        using (var patch = await Client.PatchAsync(location, OciClient.RandomBytes(256), "0-255"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, OciClient.RandomBytes(256), "0-255");
 
         using var response = await Client.GetAsync(location);
         OciAssert.Status(response, HttpStatusCode.NoContent);
@@ -208,11 +196,7 @@ public class UploadTests(RegistryFixture fixture) : RegistryTestBase(fixture)
     {
         var repo = OciClient.UniqueRepo("up-cancel");
         var location = await Client.StartUploadAsync(repo);
-        using (var patch = await Client.PatchAsync(location, OciClient.RandomBytes(10), "0-9"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, OciClient.RandomBytes(10), "0-9");
 
         using (var delete = await Client.DeleteAsync(location))
         {

@@ -16,11 +16,7 @@ public sealed class EarlyOffsetRefusalTests(RegistryFixture fixture) : RegistryT
     {
         var repo = OciClient.UniqueRepo("early-416");
         var location = await Client.StartUploadAsync(repo);
-        using (var first = await Client.PatchAsync(location, OciClient.RandomBytes(10), "0-9"))
-        {
-            OciAssert.Status(first, HttpStatusCode.Accepted);
-            location = OciAssert.Location(first, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, OciClient.RandomBytes(10), "0-9");
 
         // Announces 4 MiB at offset 0 (the session holds 10 bytes) and waits for 100 Continue, which must not come.
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);

@@ -15,11 +15,7 @@ public class LastChunkTests(RegistryFixture fixture) : RegistryTestBase(fixture)
         var repo = OciClient.UniqueRepo("last-chunk");
         var data = OciClient.RandomBytes(3000);
         var location = await Client.StartUploadAsync(repo);
-        using (var patch = await Client.PatchAsync(location, data[..1000], "0-999"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data[..1000], "0-999");
 
         using (var wrong = await Client.PutUploadAsync(location, Digests.Sha256(OciClient.RandomBytes(10)), data[1000..], "1000-2999"))
         {

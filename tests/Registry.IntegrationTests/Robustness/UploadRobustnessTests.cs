@@ -16,11 +16,7 @@ public class UploadRobustnessTests(RegistryFixture fixture) : RegistryTestBase(f
         var repo = OciClient.UniqueRepo("abort");
         var data = OciClient.RandomBytes(4 * MiB);
         var location = await Client.StartUploadAsync(repo);
-        using (var first = await Client.PatchAsync(location, data[..1024], "0-1023"))
-        {
-            OciAssert.Status(first, HttpStatusCode.Accepted);
-            location = OciAssert.Location(first, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data[..1024], "0-1023");
 
         var content = new StreamContent(new FailingStream(data[1024..], failAfter: MiB), 16 * 1024);
         content.Headers.ContentType = new MediaTypeHeaderValue(OciClient.OctetStream);
@@ -168,11 +164,7 @@ public class UploadRobustnessTests(RegistryFixture fixture) : RegistryTestBase(f
         var repo = OciClient.UniqueRepo("mismatch-session");
         var data = OciClient.RandomBytes(100);
         var location = await Client.StartUploadAsync(repo);
-        using (var patch = await Client.PatchAsync(location, data, "0-99"))
-        {
-            OciAssert.Status(patch, HttpStatusCode.Accepted);
-            location = OciAssert.Location(patch, $"/v2/{repo}/blobs/uploads/");
-        }
+        location = await Client.PatchAcceptedAsync(repo, location, data, "0-99");
 
         using (var wrong = await Client.PutUploadAsync(location, Digests.Sha256(OciClient.RandomBytes(100))))
         {

@@ -80,6 +80,14 @@ public sealed class OciClient : IDisposable
     public Task<HttpResponseMessage> PatchAsync(string location, byte[] data, string? contentRange) =>
         SendAsync(HttpMethod.Patch, location, Bytes(data, contentRange));
 
+    /// <summary>PATCH a chunk that must be accepted (202); returns the session's next location.</summary>
+    public async Task<string> PatchAcceptedAsync(string repo, string location, byte[] data, string? contentRange)
+    {
+        using var response = await PatchAsync(location, data, contentRange);
+        OciAssert.Status(response, HttpStatusCode.Accepted);
+        return OciAssert.Location(response, $"/v2/{repo}/blobs/uploads/");
+    }
+
     /// <summary>PUT that closes an upload session with a digest and optional final bytes.</summary>
     public Task<HttpResponseMessage> PutUploadAsync(string location, string digest, byte[]? data = null, string? contentRange = null) =>
         SendAsync(HttpMethod.Put, AppendQuery(location, "digest=" + Uri.EscapeDataString(digest)), Bytes(data ?? [], contentRange));
