@@ -24,6 +24,7 @@ internal sealed partial class OciEndpoint
     private readonly InFlightRequests _inFlight;
     private readonly string _retryAfterHeader;
     private readonly CancellationMetrics _cancellations;
+    private readonly CancellationToken _stopping;
 
     public OciEndpoint(
         RequestPipeline pipeline,
@@ -31,9 +32,11 @@ internal sealed partial class OciEndpoint
         IOptions<EdgeOptions> options,
         CancellationMetrics cancellations,
         InFlightRequests inFlight,
+        IHostApplicationLifetime lifetime,
         ILogger<OciEndpoint> logger,
         ILoggerFactory loggerFactory)
     {
+        _stopping = lifetime.ApplicationStopping;
         _cancellations = cancellations;
         _inFlight = inFlight;
         _requests = loggerFactory.CreateLogger(RegistryLogging.RequestsCategory);
@@ -98,8 +101,16 @@ internal sealed partial class OciEndpoint
         }
         catch (Exception ex) when (aborted.IsCancellationRequested || operation is { ClientGone: true })
         {
-            // The client went away; the token already stopped the work behind the request.
-            Log.ClientGone(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
+            // The client went away, or the server cut the connection when the shutdown grace period ran
+            // out; the token already stopped the work behind the request.
+            if (_stopping.IsCancellationRequested)
+            {
+                Log.EndedAtShutdown(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
+            }
+            else
+            {
+                Log.ClientGone(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
+            }
         }
         catch (Exception ex)
         {
@@ -167,7 +178,11 @@ internal sealed partial class OciEndpoint
             int statusCode,
             double elapsedMs);
 
-        // Next free id: 1005 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1005, EventName = "EndedAtShutdown", Level = LogLevel.Warning,
+            Message = "{Method} {Path} ended during shutdown: its connection closed (the grace period ran out, or the client left) ({Signal})")]
+        public static partial void EndedAtShutdown(ILogger logger, string method, string path, string signal);
+
+        // Next free id: 1006 (RequestPipeline uses 1100-1199).
     }
 
     /// <summary>The same request line (event 1004) for routes without a reference or without a repository.</summary>

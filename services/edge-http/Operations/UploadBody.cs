@@ -238,6 +238,14 @@ internal static class UploadBody
             operation.MarkAborted();
             throw;
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not stopped by the caller: Kestrel ended the read because the connection was aborted (by the
+            // client, or by the server when the shutdown grace period ran out), sometimes a moment before
+            // it raises the request's abort signal.
+            operation.MarkAborted();
+            throw;
+        }
     }
 
     private static async Task SendAsync(AsyncClientStreamingCall<UploadChunk, UploadStatus> call, UploadChunk chunk, CancellationToken cancellationToken)
