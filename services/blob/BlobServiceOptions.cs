@@ -12,6 +12,20 @@ public sealed class BlobServiceOptions
     /// </summary>
     public TimeSpan UploadMaxAge { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Upload sessions open at once, at most. A POST at the cap first ends the stalest sessions idle for
+    /// longer than <see cref="UploadReclaimIdle"/> (never one with a request writing to it); when none
+    /// is, it is answered 429 TOOMANYREQUESTS with Retry-After. 0 removes the cap. Default 10,000 (each
+    /// session is a database row and a folder on disk).
+    /// </summary>
+    public int MaxOpenUploads { get; set; } = 10_000;
+
+    /// <summary>
+    /// At the <see cref="MaxOpenUploads"/> cap, a session untouched for this long may be ended to make
+    /// room for a new one. Default 10 minutes.
+    /// </summary>
+    public TimeSpan UploadReclaimIdle { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How often the purger looks for abandoned sessions. Default 10 minutes.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -30,9 +44,14 @@ public sealed class BlobServiceOptions
     /// <summary>Checks the options; a bad value stops the process at startup.</summary>
     public void Validate()
     {
-        if (UploadMaxAge <= TimeSpan.Zero || PurgeInterval <= TimeSpan.Zero)
+        if (UploadMaxAge <= TimeSpan.Zero || PurgeInterval <= TimeSpan.Zero || UploadReclaimIdle <= TimeSpan.Zero)
         {
-            throw new InvalidOperationException("Registry:Blob:UploadMaxAge and PurgeInterval must be positive.");
+            throw new InvalidOperationException("Registry:Blob:UploadMaxAge, UploadReclaimIdle and PurgeInterval must be positive.");
+        }
+
+        if (MaxOpenUploads < 0)
+        {
+            throw new InvalidOperationException("Registry:Blob:MaxOpenUploads must be positive (or 0 for no cap).");
         }
 
         if (ReadChunkSize is < 4096 or > 1024 * 1024)

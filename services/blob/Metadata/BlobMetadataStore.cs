@@ -38,11 +38,21 @@ internal sealed class BlobMetadataStore
     private readonly SqliteDatabase _database;
     private readonly TimeProvider _time;
 
+    // Open upload sessions, kept beside the table so a POST need not count rows (see RecountUploads).
+    private long _openUploads;
+
     public BlobMetadataStore(string path, TimeProvider time)
     {
         _database = new SqliteDatabase(path, Schema);
         _time = time;
+        RecountUploads();
     }
+
+    /// <summary>Open upload sessions, as counted beside the table (cheap; see <see cref="CountUploads"/> for the table's own count).</summary>
+    public long OpenUploads => Interlocked.Read(ref _openUploads);
+
+    /// <summary>Sets <see cref="OpenUploads"/> from the table (at startup, and after each purge pass, in case a failed write left it off by a few).</summary>
+    public void RecountUploads() => Interlocked.Exchange(ref _openUploads, CountUploads());
 
     /// <summary>The size of a blob the repository may read, or null.</summary>
     public long? GetLinkedSize(string repository, string digest)
@@ -100,7 +110,15 @@ internal sealed class BlobMetadataStore
     }, cancellationToken);
 
     /// <summary>Records a committed blob, links it to the repository and ends the upload session, in one transaction.</summary>
-    public Task CommitBlobAsync(string digest, long size, string repository, string uploadId, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
+    public async Task CommitBlobAsync(string digest, long size, string repository, string uploadId, CancellationToken cancellationToken)
+    {
+        if (await CommitBlobCoreAsync(digest, size, repository, uploadId, cancellationToken) > 0)
+        {
+            Interlocked.Decrement(ref _openUploads);
+        }
+    }
+
+    private Task<int> CommitBlobCoreAsync(string digest, long size, string repository, string uploadId, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var now = Now();
         using (var blob = connection.Command(
@@ -117,16 +135,18 @@ internal sealed class BlobMetadataStore
             link.ExecuteNonQuery();
         }
 
-        using (var end = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", uploadId))
-        {
-            end.ExecuteNonQuery();
-        }
-
-        return 0;
+        using var end = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", uploadId);
+        return end.ExecuteNonQuery();
     }, cancellationToken);
 
     /// <summary>Creates an upload session (not flushed to disk: a power cut may forget a fresh session).</summary>
-    public Task CreateUploadAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
+    public async Task CreateUploadAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
+    {
+        await CreateUploadCoreAsync(id, repository, algorithm, cancellationToken);
+        Interlocked.Increment(ref _openUploads);
+    }
+
+    private Task<int> CreateUploadCoreAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var now = Now();
         using var command = connection.Command(
@@ -162,11 +182,20 @@ internal sealed class BlobMetadataStore
     }, durable: false, cancellationToken);
 
     /// <summary>Deletes an upload session. Returns false when there was none.</summary>
-    public Task<bool> DeleteUploadAsync(string id, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
+    public async Task<bool> DeleteUploadAsync(string id, CancellationToken cancellationToken)
     {
-        using var command = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", id);
-        return command.ExecuteNonQuery() > 0;
-    }, cancellationToken);
+        var deleted = await _database.WriteAsync((connection, transaction) =>
+        {
+            using var command = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", id);
+            return command.ExecuteNonQuery() > 0;
+        }, cancellationToken);
+        if (deleted)
+        {
+            Interlocked.Decrement(ref _openUploads);
+        }
+
+        return deleted;
+    }
 
     /// <summary>Ids of sessions not touched since <paramref name="before"/>, oldest first, at most <paramref name="limit"/>.</summary>
     public List<string> ListStaleUploads(DateTimeOffset before, int limit)

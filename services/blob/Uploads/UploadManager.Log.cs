@@ -25,6 +25,14 @@ internal sealed partial class UploadManager
             Message = "Upload {UploadId} had been moved to blob {Digest} but not recorded (a crash in between); recorded it now")]
         public static partial void UploadRecovered(ILogger logger, string uploadId, string digest);
 
-        // Next free id: 4006 (UploadPurger uses 4010-4019).
+        [LoggerMessage(EventId = 4006, EventName = "UploadSessionsReclaimed", Level = LogLevel.Information,
+            Message = "Ended {Count} idle upload sessions to stay within the cap of {Cap} open sessions")]
+        public static partial void SessionsReclaimed(ILogger logger, int count, int cap);
+
+        [LoggerMessage(EventId = 4007, EventName = "UploadSessionCapReached", Level = LogLevel.Warning,
+            Message = "A new upload was refused: {Cap} upload sessions are open and none has been idle long enough to end")]
+        public static partial void SessionCapReached(ILogger logger, int cap);
+
+        // Next free id: 4008 (UploadPurger uses 4010-4019).
     }
 }

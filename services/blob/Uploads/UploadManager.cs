@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Extensions.Options;
 using Registry.Blob.Metadata;
 using Registry.Oci.Digests;
 using Registry.Oci.Errors;
@@ -22,18 +23,32 @@ internal sealed partial class UploadManager
     private readonly UploadHashCache _hashes = new(capacity: 4096);
     private readonly SessionLocks _locks = new();
     private readonly ILogger<UploadManager> _logger;
+    private readonly BlobServiceOptions _options;
+    private readonly TimeProvider _time;
 
-    public UploadManager(IStorageDriver storage, BlobMetadataStore metadata, ILogger<UploadManager> logger)
+    // One POST at a time looks for sessions to end at the cap; the others wait for what it freed.
+    private readonly SemaphoreSlim _reclaiming = new(1, 1);
+
+    public UploadManager(IStorageDriver storage, BlobMetadataStore metadata, IOptions<BlobServiceOptions> options, TimeProvider time, ILogger<UploadManager> logger)
     {
         _storage = storage;
         _metadata = metadata;
+        _options = options.Value;
+        _time = time;
         _logger = logger;
     }
 
-    /// <summary>Opens a session with an empty data file.</summary>
+    /// <summary>
+    /// Opens a session with an empty data file. At the open-session cap it first ends sessions idle for
+    /// long (see <see cref="BlobServiceOptions.MaxOpenUploads"/>), or refuses with TOOMANYREQUESTS.
+    /// </summary>
     public async Task<UploadSession> StartAsync(string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
     {
-        // TODO: open sessions have no cap besides the age purge (UploadMaxAge); a burst of POSTs leaves thousands.
+        if (_options.MaxOpenUploads > 0 && _metadata.OpenUploads >= _options.MaxOpenUploads)
+        {
+            await MakeRoomAsync(cancellationToken);
+        }
+
         var id = Guid.NewGuid().ToString("N");
 
         // The record goes first: a folder without a record is then always an orphan the purger may delete.
@@ -46,6 +61,86 @@ internal sealed partial class UploadManager
         _hashes.Put(id, algorithm, 0, algorithm.CreateHash());
         Log.UploadStarted(_logger, id, repository);
         return new UploadSession(id, repository, algorithm, 0);
+    }
+
+    // At the cap: ends the stalest sessions idle for longer than UploadReclaimIdle that nobody is writing
+    // to (no session lock, no chunk file an edge wrote lately), a batch at a time; refuses when none is.
+    private async Task MakeRoomAsync(CancellationToken cancellationToken)
+    {
+        await _reclaiming.WaitAsync(cancellationToken);
+        try
+        {
+            var cap = _options.MaxOpenUploads;
+            if (_metadata.OpenUploads < cap)
+            {
+                return;
+            }
+
+            var idleSince = _time.GetUtcNow() - _options.UploadReclaimIdle;
+            var ended = 0;
+            foreach (var id in _metadata.ListStaleUploads(idleSince, ReclaimBatch))
+            {
+                if (!_locks.TryAcquire(id, out var held))
+                {
+                    continue;
+                }
+
+                using (held)
+                {
+                    if (HasRecentChunk(id, idleSince))
+                    {
+                        continue;
+                    }
+
+                    await RemoveAsync(id, cancellationToken);
+                    ended++;
+                }
+            }
+
+            if (ended > 0)
+            {
+                Log.SessionsReclaimed(_logger, ended, cap);
+            }
+
+            if (_metadata.OpenUploads >= cap)
+            {
+                Log.SessionCapReached(_logger, cap);
+                throw new OciException(
+                    OciErrorCode.TooManyRequests,
+                    "too many upload sessions are open; finish or cancel some, or retry later",
+                    $"{cap} open, none idle for {_options.UploadReclaimIdle.TotalMinutes:0.#} minutes")
+                {
+                    RetryAfter = TimeSpan.FromSeconds(ReclaimRetrySeconds),
+                };
+            }
+        }
+        finally
+        {
+            _reclaiming.Release();
+        }
+    }
+
+    private const int ReclaimBatch = 64;
+    private const int ReclaimRetrySeconds = 30;
+
+    // An edge writing a body into the session's folder (the staged path) holds no session lock until it
+    // hands the file over; its chunk file's write time shows it is there.
+    private bool HasRecentChunk(string uploadId, DateTimeOffset since)
+    {
+        if (_storage.GetLocalPath(BlobPaths.UploadFolder(uploadId)) is not { } folder || !Directory.Exists(folder))
+        {
+            return false;
+        }
+
+        foreach (var file in new DirectoryInfo(folder).EnumerateFiles(StagedPrefix + "*"))
+        {
+            if (file.LastWriteTimeUtc >= since.UtcDateTime)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Reads a session; BLOB_UPLOAD_UNKNOWN when it does not exist in this repository.</summary>

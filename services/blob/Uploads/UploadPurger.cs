@@ -53,6 +53,9 @@ internal sealed partial class UploadPurger : BackgroundService
             }
         }
 
+        // The count a POST checks against the open-session cap is kept beside the table; a write that
+        // failed after its change could leave it off, so it is set from the table once per pass.
+        _metadata.RecountUploads();
         purged += await _uploads.DeleteOrphansAsync(cancellationToken);
         purged += await _uploads.DeleteAbandonedChunksAsync(_time.GetUtcNow() - AbandonedChunkAge, cancellationToken);
         if (purged > 0)

@@ -23,7 +23,7 @@ public sealed class AppendUploadTests : IDisposable
         var storage = new FilesystemDriver(new FilesystemDriverOptions { RootDirectory = _root.Path });
         var metadata = new BlobMetadataStore(Path.Combine(_root.Path, "blobs.db"), new ManualTimeProvider());
         _service = new BlobGrpcService(
-            storage, metadata, new UploadManager(storage, metadata, NullLogger<UploadManager>.Instance), Options.Create(new BlobServiceOptions()));
+            storage, metadata, new UploadManager(storage, metadata, Options.Create(new BlobServiceOptions()), TimeProvider.System, NullLogger<UploadManager>.Instance), Options.Create(new BlobServiceOptions()));
     }
 
     public void Dispose()

@@ -269,7 +269,90 @@ public sealed class UploadManagerTests : IDisposable
         Assert.Equal(3, new FileInfo(Path.Combine(folder, "data")).Length);
     }
 
-    private UploadManager NewManager() => new(_storage, _metadata, NullLogger<UploadManager>.Instance);
+    [Fact]
+    public async Task AtTheSessionCap_ANewUploadIsRefusedWithRetryAfter_UntilASessionEnds()
+    {
+        var uploads = NewManager(new BlobServiceOptions { MaxOpenUploads = 3 });
+        var open = new List<UploadSession>();
+        for (var i = 0; i < 3; i++)
+        {
+            open.Add(await uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None));
+        }
+
+        // All three are fresh: none may be ended to make room.
+        var refused = await Assert.ThrowsAsync<OciException>(() => uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None));
+        Assert.Equal(OciErrorCode.TooManyRequests, refused.Code);
+        Assert.NotNull(refused.RetryAfter);
+        Assert.Equal(3, _metadata.OpenUploads);
+        Assert.Equal(3, _metadata.CountUploads());
+        Assert.Equal(3, Directory.GetDirectories(Path.Combine(_root.Path, BlobPaths.UploadsRoot)).Length);
+
+        // A session that ends (cancelled, or completed as a blob) makes room.
+        await uploads.CancelAsync(Repository, open[0].Id, CancellationToken.None);
+        Assert.Equal(2, _metadata.OpenUploads);
+        var next = await uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await uploads.AppendAsync(Repository, next.Id, 0, 3, Chunks([1, 2, 3]), CancellationToken.None);
+        await uploads.CompleteAsync(Repository, next.Id, Digest.Compute(DigestAlgorithm.Sha256, [1, 2, 3]), CancellationToken.None);
+        Assert.Equal(2, _metadata.OpenUploads);
+        Assert.Equal(2, _metadata.CountUploads());
+    }
+
+    [Fact]
+    public async Task AtTheSessionCap_IdleSessionsEndToMakeRoom_NeverOneBeingWrittenTo()
+    {
+        var uploads = NewManager(new BlobServiceOptions { MaxOpenUploads = 3, UploadReclaimIdle = TimeSpan.FromMinutes(10) });
+        var idle = await uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var streaming = await uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var staging = await uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+
+        // One session is in the middle of a streamed append (it holds the session's lock); an edge writes
+        // a body into another's folder (a chunk file written lately, no lock yet).
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = uploads.AppendAsync(Repository, streaming.Id, 0, 4, StalledChunks([1, 2], [3, 4], release.Task), CancellationToken.None);
+        var chunk = Path.Combine(_root.Path, BlobPaths.UploadFolder(staging.Id), "chunk-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllBytesAsync(chunk, [5, 5]);
+
+        // Eleven minutes later all three look idle in the database.
+        _time.Now = new DateTimeOffset(File.GetLastWriteTimeUtc(chunk), TimeSpan.Zero) + TimeSpan.FromMinutes(11);
+        File.SetLastWriteTimeUtc(chunk, _time.Now.UtcDateTime - TimeSpan.FromMinutes(1));
+
+        var fresh = await uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        Assert.Throws<OciException>(() => uploads.Get(Repository, idle.Id));
+        Assert.False(Directory.Exists(Path.Combine(_root.Path, BlobPaths.UploadFolder(idle.Id))));
+        Assert.Equal(0, uploads.Get(Repository, staging.Id).Size);
+        Assert.True(File.Exists(chunk));
+        Assert.Equal(3, _metadata.OpenUploads);
+
+        // Nothing else may go: the next POST is refused, and the writers finish as if nothing happened.
+        var refused = await Assert.ThrowsAsync<OciException>(() => uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None));
+        Assert.Equal(OciErrorCode.TooManyRequests, refused.Code);
+        release.SetResult();
+        Assert.Equal(4, await slow.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(4, uploads.Get(Repository, streaming.Id).Size);
+        Assert.Equal(0, uploads.Get(Repository, fresh.Id).Size);
+    }
+
+    [Fact]
+    public async Task OpenUploadCount_FollowsTheTable_AndARecountRepairsIt()
+    {
+        var first = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        Assert.Equal(2, _metadata.OpenUploads);
+        await _uploads.CancelAsync(Repository, first.Id, CancellationToken.None);
+        await Assert.ThrowsAsync<OciException>(() => _uploads.CancelAsync(Repository, first.Id, CancellationToken.None));
+        Assert.Equal(1, _metadata.OpenUploads);
+
+        // A second store over the same database starts from the table's count.
+        var reopened = new BlobMetadataStore(Path.Combine(_root.Path, "blobs.db"), _time);
+        Assert.Equal(1, reopened.OpenUploads);
+        await reopened.CreateUploadAsync(Guid.NewGuid().ToString("N"), Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        Assert.Equal(1, _metadata.OpenUploads);
+        _metadata.RecountUploads();
+        Assert.Equal(2, _metadata.OpenUploads);
+    }
+
+    private UploadManager NewManager(BlobServiceOptions? options = null) =>
+        new(_storage, _metadata, Options.Create(options ?? new BlobServiceOptions()), _time, NullLogger<UploadManager>.Instance);
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks(byte[] content)
     {
