@@ -129,6 +129,13 @@ internal static class StagedUploadBody
             while (true)
             {
                 var result = await UploadBody.ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
+                if (result.IsCanceled)
+                {
+                    // The upload stage cut the body off (too slow while others wait); what was read stays unused.
+                    reader.AdvanceTo(result.Buffer.Start);
+                    throw new OperationCanceledException("the request body was cut off");
+                }
+
                 var buffer = result.Buffer;
                 foreach (var segment in buffer)
                 {
@@ -145,6 +152,7 @@ internal static class StagedUploadBody
                 }
 
                 EdgeMetrics.AddBytesIn(kind, buffer.Length);
+                operation.AddBodyBytes(buffer.Length);
                 edge.MarkProgress();
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
@@ -99,7 +100,6 @@ internal static class UploadBody
         }
 
         using var call = edge.Clients.Blobs.AppendUpload(ServiceClients.Streaming(cancellationToken));
-        using var reads = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
@@ -112,19 +112,27 @@ internal static class UploadBody
                 },
             }, cancellationToken);
 
-            var body = request.Body;
-            while (true)
+            // Read through the body's PipeReader, not its Stream: a read stopped with CancelPendingRead
+            // (the service answered early, or the upload stage cut a slow body off) is then advanced past,
+            // which leaves Kestrel able to drain the rest of the body.
+            var reader = request.BodyReader;
+            var ended = false;
+            while (!ended)
             {
                 var filled = 0;
                 while (filled < buffer.Length)
                 {
-                    var read = await ReadRacingAnswerAsync(operation, body, buffer.AsMemory(filled), call, reads);
-                    if (read == 0)
+                    var result = await ReadRacingAnswerAsync(operation, reader, call, cancellationToken);
+                    var available = result.Buffer;
+                    var taken = available.Slice(0, Math.Min(available.Length, buffer.Length - filled));
+                    taken.CopyTo(buffer.AsSpan(filled));
+                    filled += (int)taken.Length;
+                    reader.AdvanceTo(taken.End);
+                    if (result.IsCompleted && taken.Length == available.Length)
                     {
+                        ended = true;
                         break;
                     }
-
-                    filled += read;
                 }
 
                 if (filled == 0)
@@ -133,14 +141,11 @@ internal static class UploadBody
                 }
 
                 EdgeMetrics.AddBytesIn(kind, filled);
+                operation.AddBodyBytes(filled);
                 edge.MarkProgress();
 
                 // Serialised before WriteAsync completes, so the buffer is free again afterwards.
                 await SendAsync(call, new UploadChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, filled)) }, cancellationToken);
-                if (filled < buffer.Length)
-                {
-                    break;
-                }
             }
 
             try
@@ -165,39 +170,55 @@ internal static class UploadBody
     }
 
     // A client slow to send its body must not hold the request once the service has answered (a session
-    // it does not know, a chunk that does not continue the upload): the read then stops, and is waited
-    // for, since a read left pending would be in Kestrel's way when it drains the rest of the body.
-    private static async ValueTask<int> ReadRacingAnswerAsync(
+    // it does not know, a chunk that does not continue the upload): the pending read is then stopped
+    // with CancelPendingRead and waited for, and the service's answer stands. A read that ends as
+    // cancelled otherwise was stopped by the upload stage (a body too slow while others wait).
+    private static async ValueTask<ReadResult> ReadRacingAnswerAsync(
         OciOperation operation,
-        Stream body,
-        Memory<byte> buffer,
+        PipeReader reader,
         AsyncClientStreamingCall<UploadChunk, UploadStatus> call,
-        CancellationTokenSource reads)
+        CancellationToken cancellationToken)
     {
-        var read = ReadGuardedAsync(operation, static (s, ct) => s.body.ReadAsync(s.buffer, ct), (body, buffer), reads.Token);
+        var read = ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
+        ReadResult result;
+        var answered = false;
         if (read.IsCompleted)
         {
-            return await read;
+            result = await read;
+        }
+        else
+        {
+            var reading = read.AsTask();
+            if (await Task.WhenAny(reading, call.ResponseAsync) != reading)
+            {
+                answered = true;
+                reader.CancelPendingRead();
+            }
+
+            try
+            {
+                result = await reading;
+            }
+            catch (Exception ex) when (answered && ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Http.BadHttpRequestException or OciException)
+            {
+                // The read failed on its own while the service had answered: the service's answer stands.
+                throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
+            }
         }
 
-        var reading = read.AsTask();
-        if (await Task.WhenAny(reading, call.ResponseAsync) == reading)
+        if (!result.IsCanceled && !answered)
         {
-            return await reading;
+            return result;
         }
 
-        // TODO: after a cancelled read Kestrel cannot drain the rest of the body (it logs "Reading is already in progress") and closes the connection.
-        await reads.CancelAsync();
-        try
+        // Nothing of this read is used (also when it brought bytes just as the service answered).
+        reader.AdvanceTo(result.Buffer.Start);
+        if (answered)
         {
-            await reading;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Http.BadHttpRequestException or OciException)
-        {
-            // The read ended because it was stopped, or failed on its own: the service's answer stands.
+            throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
         }
 
-        throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
+        throw new OperationCanceledException("the request body was cut off");
     }
 
     /// <summary>
@@ -238,7 +259,7 @@ internal static class UploadBody
             operation.MarkAborted();
             throw;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !operation.BodyCutOff)
         {
             // Not stopped by the caller: Kestrel ended the read because the connection was aborted (by the
             // client, or by the server when the shutdown grace period ran out), sometimes a moment before

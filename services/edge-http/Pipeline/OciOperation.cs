@@ -19,6 +19,10 @@ internal abstract class OciOperation
     private long _abortedAt;
     private int _stepState;
     private int _heldPlaces;
+    private long _bodyBytes;
+    private int _bodyCutOff;
+    private readonly Lock _bodyLock = new();
+    private System.IO.Pipelines.PipeReader? _bodyReader;
 
     protected OciOperation(HttpContext context, OciRoute route)
     {
@@ -107,6 +111,58 @@ internal abstract class OciOperation
         if (!IsFinished && Interlocked.CompareExchange(ref _stepState, Abandoned, Idle) == Idle)
         {
             _completion.TrySetException(new OperationCanceledException("the client went away"));
+        }
+    }
+
+    /// <summary>Counts request body bytes received (the upload stage watches the rate while others wait for its places).</summary>
+    public void AddBodyBytes(long bytes) => Interlocked.Add(ref _bodyBytes, bytes);
+
+    /// <summary>Request body bytes received so far.</summary>
+    internal long BodyBytes => Interlocked.Read(ref _bodyBytes);
+
+    /// <summary>Where the upload stage last measured the body's rate: when (Stopwatch ticks) and at how many bytes.</summary>
+    internal (long Ticks, long Bytes) BodyCheckpoint { get; set; }
+
+    /// <summary>True once the upload stage cut the body off for arriving too slowly while other requests waited.</summary>
+    internal bool BodyCutOff => Volatile.Read(ref _bodyCutOff) != 0;
+
+    /// <summary>Starts the upload stage's step, from which <see cref="TryCutOffBody"/> may cut the body off.</summary>
+    internal void BeginBodyStep(long now)
+    {
+        BodyCheckpoint = (now, BodyBytes);
+        lock (_bodyLock)
+        {
+            _bodyReader = Context.Request.BodyReader;
+        }
+    }
+
+    /// <summary>Ends the upload stage's step: the HTTP context is no longer touched by a cut-off.</summary>
+    internal void EndBodyStep()
+    {
+        lock (_bodyLock)
+        {
+            _bodyReader = null;
+        }
+    }
+
+    /// <summary>
+    /// Cuts off a body in the upload stage's step: its pending (or next) read ends as cancelled, so the
+    /// reader stops and the request is answered. False when the step has ended already. The read is not
+    /// cancelled through a token: Kestrel's body reader is left unusable after that, and the drain of
+    /// the rest of the body then fails with an error in the log.
+    /// </summary>
+    internal bool TryCutOffBody()
+    {
+        lock (_bodyLock)
+        {
+            if (_bodyReader is null || BodyCutOff)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _bodyCutOff, 1);
+            _bodyReader.CancelPendingRead();
+            return true;
         }
     }
 

@@ -46,6 +46,17 @@ public sealed class PipelineOptions
     /// </summary>
     public int CongestedStepMilliseconds { get; set; } = 10;
 
+    /// <summary>
+    /// While the upload stage turns requests away, an upload body that brought fewer than this many bytes
+    /// per second over its last <see cref="SlowBodySeconds"/> is cut off with 408 and its place goes to
+    /// a request that can use it: a few hundred clients trickling bodies in cannot hold every upload place.
+    /// With nobody waiting, slow bodies keep their places. 0 turns this off. Default 32 KiB/s.
+    /// </summary>
+    public long SlowBodyBytesPerSecond { get; set; } = 32 * 1024;
+
+    /// <summary>The window <see cref="SlowBodyBytesPerSecond"/> is measured over, in seconds. Default 5.</summary>
+    public int SlowBodySeconds { get; set; } = 5;
+
     /// <summary>Seconds a client is told to wait (Retry-After) when the pipeline is full. Default 1.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -57,7 +68,8 @@ public sealed class PipelineOptions
     public void Validate()
     {
         if (ControlParallelism < 0 || BlobParallelism < 0 || CapacityFactor < 1 || RetryAfterSeconds < 0 || StallSeconds < 1
-            || AdmissionWaitMilliseconds < 0 || PressureDelayMilliseconds < 0 || CongestedStepMilliseconds < 0)
+            || AdmissionWaitMilliseconds < 0 || PressureDelayMilliseconds < 0 || CongestedStepMilliseconds < 0
+            || SlowBodyBytesPerSecond < 0 || SlowBodySeconds < 1)
         {
             throw new InvalidOperationException("Registry:Edge:Pipeline values must be positive (or 0 for the default).");
         }

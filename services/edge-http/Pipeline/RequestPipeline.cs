@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private const int UploadPlace = 4;
 
     private static readonly TimeSpan PressureInterval = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan SlowBodySweep = TimeSpan.FromSeconds(1);
+
+    private static readonly Prometheus.Counter SlowBodiesCut = Prometheus.Metrics.CreateCounter(
+        "registry_pipeline_slow_bodies_cut_total",
+        "Upload bodies cut off (408) because they arrived slower than Registry:Edge:Pipeline:SlowBodyBytesPerSecond while other requests found the upload stage full.");
 
     private static readonly Prometheus.Gauge BlobLimitGauge = Prometheus.Metrics.CreateGauge(
         "registry_pipeline_blob_limit",
@@ -68,6 +74,14 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
     private int _checks; // the next slot of _recentShortest
     private int _checking;
 
+    // Bodies in the upload stage, watched for their rate while other requests wait for its places.
+    private readonly ConcurrentDictionary<OciOperation, byte> _bodies = new(ReferenceEqualityComparer.Instance);
+    private readonly Timer? _slowBodyTimer;
+    private readonly long _slowBodyBytesPerSecond;
+    private readonly long _slowBodyWindowTicks;
+    private long _uploadRefusedAt; // when an upload-stage request last found no place (Stopwatch ticks)
+    private int _sweeping;
+
     public RequestPipeline(EdgeContext edge, IOptions<EdgeOptions> options, ILogger<RequestPipeline> logger)
     {
         _edge = edge;
@@ -84,7 +98,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         // Upload bodies get no queue: a body waits for a sender that may take minutes, so one queued behind
         // slow senders would wait as long without limit. It gets a running slot within the admission wait
         // or a 429 with Retry-After.
-        // TODO: a body trickling in holds its place; 130 senders at 400 B/s stop every other push (no per-client cap yet).
+        // A body trickling in holds its place; while others find the stage full, the slowest are cut off (SweepSlowBodies).
         var uploadPlaces = pipeline.EffectiveBlobParallelism;
         _uploadPlaces = new SemaphoreSlim(uploadPlaces, uploadPlaces);
         _blobLimit = new AdaptiveLimit(blobPlaces, floor: Math.Min(4 * Environment.ProcessorCount, blobPlaces / 4));
@@ -94,6 +108,13 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         if (pipeline.PressureDelayMilliseconds > 0 || pipeline.CongestedStepMilliseconds > 0)
         {
             _pressureTimer = new Timer(static state => ((RequestPipeline)state!).CheckPressure(), this, PressureInterval, PressureInterval);
+        }
+
+        _slowBodyBytesPerSecond = pipeline.SlowBodyBytesPerSecond;
+        _slowBodyWindowTicks = pipeline.SlowBodySeconds * Stopwatch.Frequency;
+        if (_slowBodyBytesPerSecond > 0)
+        {
+            _slowBodyTimer = new Timer(static state => ((RequestPipeline)state!).SweepSlowBodies(), this, SlowBodySweep, SlowBodySweep);
         }
 
         // The places bound the manifest and blob stages. Their blocks get room to spare, because a place
@@ -298,11 +319,13 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             if (_blobLimit.Reduced && Volatile.Read(ref _blobInUse) >= BlobLimitFor(operation))
             {
                 heldBack = true;
+                NoteRefused(stage);
                 return stage;
             }
 
             if (!BlobPlacesOf(operation).Wait(0))
             {
+                NoteRefused(stage);
                 return stage;
             }
 
@@ -401,6 +424,56 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
     }
 
+    // Slow bodies are cut off only while the upload stage turns requests away.
+    private void NoteRefused(int stage)
+    {
+        if (stage == PipelineMetrics.Upload && _slowBodyTimer is not null)
+        {
+            Volatile.Write(ref _uploadRefusedAt, Stopwatch.GetTimestamp());
+        }
+    }
+
+    // Every second: while the upload stage has turned a request away within the last window, a body that
+    // brought fewer than SlowBodyBytesPerSecond over its last window is cut off (408), so its place goes
+    // to a request that can use it. A body is measured once per window, from its step's start; with
+    // nobody waiting, a slow body keeps its place for as long as Kestrel's own minimum rate allows.
+    private void SweepSlowBodies()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            var now = Stopwatch.GetTimestamp();
+            var contended = now - Volatile.Read(ref _uploadRefusedAt) <= _slowBodyWindowTicks;
+            foreach (var (operation, _) in _bodies)
+            {
+                var (since, bytesThen) = operation.BodyCheckpoint;
+                if (now - since < _slowBodyWindowTicks)
+                {
+                    continue;
+                }
+
+                var bytes = operation.BodyBytes;
+                var seconds = (double)(now - since) / Stopwatch.Frequency;
+                if (contended && (bytes - bytesThen) / seconds < _slowBodyBytesPerSecond && operation.TryCutOffBody())
+                {
+                    SlowBodiesCut.Inc();
+                    Log.SlowBodyCut(_logger, operation.Route.Kind.ToString(), bytes - bytesThen, seconds);
+                    continue;
+                }
+
+                operation.BodyCheckpoint = (now, bytes);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
     private void ReleasePlace(OciOperation operation, int stage)
     {
         if (stage == PipelineMetrics.Manifest && operation.TryReleasePlace(ManifestPlace))
@@ -438,6 +511,11 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         if (_pressureTimer is not null)
         {
             await _pressureTimer.DisposeAsync();
+        }
+
+        if (_slowBodyTimer is not null)
+        {
+            await _slowBodyTimer.DisposeAsync();
         }
 
         var deadline = Task.Delay(TimeSpan.FromSeconds(5));
@@ -489,18 +567,31 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
         var started = _metrics.StepStarted(stage);
         using var span = RegistryTracing.Source.HasListeners() ? RegistryTracing.Source.StartActivity(StageSpanNames[stage]) : null;
+        var watched = stage == PipelineMetrics.Upload && _slowBodyTimer is not null;
         try
         {
             operation.Aborted.ThrowIfCancellationRequested();
+            if (watched)
+            {
+                operation.BeginBodyStep(started);
+                _bodies.TryAdd(operation, 0);
+            }
+
             await step(_edge, operation, operation.Aborted);
         }
         catch (Exception ex)
         {
             span?.SetStatus(ActivityStatusCode.Error);
-            operation.Fail(ex);
+            operation.Fail(ex is OperationCanceledException && operation.BodyCutOff && !operation.ClientGone ? SlowBodyError(operation) : ex);
         }
         finally
         {
+            if (watched)
+            {
+                _bodies.TryRemove(operation, out _);
+                operation.EndBodyStep();
+            }
+
             _edge.MarkProgress();
             _metrics.StepFinished(stage, started);
             if (stage == PipelineMetrics.Blob)
@@ -513,6 +604,17 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
 
         return operation;
+    }
+
+    // Like Kestrel's own minimum-rate refusal: 408, and the connection closes (the rest of the body is not waited for).
+    private OciException SlowBodyError(OciOperation operation)
+    {
+        operation.Context.Response.Headers.Connection = "close";
+        return new OciException(
+            OciErrorCode.BlobUploadInvalid,
+            "request body too slow while other requests wait; ask for the upload's status (its Range) and continue from there",
+            $"less than {_slowBodyBytesPerSecond} bytes per second",
+            httpStatus: StatusCodes.Status408RequestTimeout);
     }
 
     private static async Task AuthorizeAsync(EdgeContext edge, OciOperation operation, CancellationToken cancellationToken)
