@@ -22,9 +22,11 @@ public sealed class BlobServiceOptions
 
     /// <summary>
     /// At the <see cref="MaxOpenUploads"/> cap, a session untouched for this long may be ended to make
-    /// room for a new one. Default 10 minutes.
+    /// room for a new one (up to 64 of the stalest at once). Default 1 minute: clients send a session's
+    /// chunks one right after another, and a client flooding the registry with sessions it never uses
+    /// then has to open MaxOpenUploads of them every minute to keep others out.
     /// </summary>
-    public TimeSpan UploadReclaimIdle { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan UploadReclaimIdle { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How often the purger looks for abandoned sessions. Default 10 minutes.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromMinutes(10);

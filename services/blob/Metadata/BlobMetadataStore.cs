@@ -51,6 +51,30 @@ internal sealed class BlobMetadataStore
     /// <summary>Open upload sessions, as counted beside the table (cheap; see <see cref="CountUploads"/> for the table's own count).</summary>
     public long OpenUploads => Interlocked.Read(ref _openUploads);
 
+    /// <summary>
+    /// Counts a session about to be created, unless <paramref name="cap"/> sessions are open already (0:
+    /// no cap). Checking and counting in one step keeps concurrent starts from overshooting the cap.
+    /// </summary>
+    public bool TryReserveUpload(int cap)
+    {
+        while (true)
+        {
+            var open = Interlocked.Read(ref _openUploads);
+            if (cap > 0 && open >= cap)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _openUploads, open + 1, open) == open)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Takes back a <see cref="TryReserveUpload"/> whose session was not created after all.</summary>
+    public void ReleaseUploadReservation() => Interlocked.Decrement(ref _openUploads);
+
     /// <summary>Sets <see cref="OpenUploads"/> from the table (at startup, and after each purge pass, in case a failed write left it off by a few).</summary>
     public void RecountUploads() => Interlocked.Exchange(ref _openUploads, CountUploads());
 
@@ -140,13 +164,8 @@ internal sealed class BlobMetadataStore
     }, cancellationToken);
 
     /// <summary>Creates an upload session (not flushed to disk: a power cut may forget a fresh session).</summary>
-    public async Task CreateUploadAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
-    {
-        await CreateUploadCoreAsync(id, repository, algorithm, cancellationToken);
-        Interlocked.Increment(ref _openUploads);
-    }
-
-    private Task<int> CreateUploadCoreAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
+    /// <remarks>The caller counts the session first, with <see cref="TryReserveUpload"/>.</remarks>
+    public Task CreateUploadAsync(string id, string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken) => _database.WriteAsync((connection, transaction) =>
     {
         var now = Now();
         using var command = connection.Command(

@@ -30,8 +30,8 @@ internal sealed partial class UploadManager
         public static partial void SessionsReclaimed(ILogger logger, int count, int cap);
 
         [LoggerMessage(EventId = 4007, EventName = "UploadSessionCapReached", Level = LogLevel.Warning,
-            Message = "A new upload was refused: {Cap} upload sessions are open and none has been idle long enough to end")]
-        public static partial void SessionCapReached(ILogger logger, int cap);
+            Message = "{Refused} new uploads refused (since the last such warning, at most every 10 s): {Cap} upload sessions are open and none has been idle long enough to end")]
+        public static partial void SessionCapReached(ILogger logger, int cap, long refused);
 
         // Next free id: 4008 (UploadPurger uses 4010-4019).
     }

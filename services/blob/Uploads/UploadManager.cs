@@ -26,8 +26,15 @@ internal sealed partial class UploadManager
     private readonly BlobServiceOptions _options;
     private readonly TimeProvider _time;
 
+    private static readonly Prometheus.Counter SessionsRefused = Prometheus.Metrics.CreateCounter(
+        "registry_upload_sessions_refused_total",
+        "Upload starts refused with 429 because Registry:Blob:MaxOpenUploads sessions were open and none could be ended.");
+
     // One POST at a time looks for sessions to end at the cap; the others wait for what it freed.
     private readonly SemaphoreSlim _reclaiming = new(1, 1);
+    private long _nothingToReclaimUntil; // UTC ticks: a look at the cap found nothing to end; until then none is made
+    private long _capLoggedAt = long.MinValue / 2; // UTC ticks of the last cap warning
+    private long _refusedSinceLog;
 
     public UploadManager(IStorageDriver storage, BlobMetadataStore metadata, IOptions<BlobServiceOptions> options, TimeProvider time, ILogger<UploadManager> logger)
     {
@@ -44,7 +51,8 @@ internal sealed partial class UploadManager
     /// </summary>
     public async Task<UploadSession> StartAsync(string repository, DigestAlgorithm algorithm, CancellationToken cancellationToken)
     {
-        if (_options.MaxOpenUploads > 0 && _metadata.OpenUploads >= _options.MaxOpenUploads)
+        // The place under the cap is taken before the record is written, so concurrent POSTs cannot overshoot it.
+        if (!_metadata.TryReserveUpload(_options.MaxOpenUploads))
         {
             await MakeRoomAsync(cancellationToken);
         }
@@ -52,7 +60,16 @@ internal sealed partial class UploadManager
         var id = Guid.NewGuid().ToString("N");
 
         // The record goes first: a folder without a record is then always an orphan the purger may delete.
-        await _metadata.CreateUploadAsync(id, repository, algorithm, cancellationToken);
+        try
+        {
+            await _metadata.CreateUploadAsync(id, repository, algorithm, cancellationToken);
+        }
+        catch
+        {
+            _metadata.ReleaseUploadReservation();
+            throw;
+        }
+
         await using (var writer = await _storage.OpenWriterAsync(BlobPaths.UploadData(id), 0, cancellationToken))
         {
             await writer.CommitAsync(cancellationToken);
@@ -64,60 +81,94 @@ internal sealed partial class UploadManager
     }
 
     // At the cap: ends the stalest sessions idle for longer than UploadReclaimIdle that nobody is writing
-    // to (no session lock, no chunk file an edge wrote lately), a batch at a time; refuses when none is.
+    // to (no session lock, no chunk file an edge wrote lately), up to a batch at a time, and takes a place
+    // for the caller; refuses when none is free. One caller looks at a time; the others waiting behind it
+    // only try for what it freed, and after a look that found nothing, callers are refused for a second
+    // without looking again.
     private async Task MakeRoomAsync(CancellationToken cancellationToken)
     {
-        await _reclaiming.WaitAsync(cancellationToken);
-        try
+        var cap = _options.MaxOpenUploads;
+        var now = _time.GetUtcNow();
+        if (now.UtcTicks >= Interlocked.Read(ref _nothingToReclaimUntil))
         {
-            var cap = _options.MaxOpenUploads;
-            if (_metadata.OpenUploads < cap)
+            if (await _reclaiming.WaitAsync(0, CancellationToken.None))
+            {
+                try
+                {
+                    await ReclaimIdleAsync(now, cap, cancellationToken);
+                }
+                finally
+                {
+                    _reclaiming.Release();
+                }
+            }
+            else
+            {
+                await _reclaiming.WaitAsync(cancellationToken);
+                _reclaiming.Release();
+            }
+
+            if (_metadata.TryReserveUpload(cap))
             {
                 return;
             }
+        }
 
-            var idleSince = _time.GetUtcNow() - _options.UploadReclaimIdle;
-            var ended = 0;
-            foreach (var id in _metadata.ListStaleUploads(idleSince, ReclaimBatch))
+        RefuseAtCap(cap, now);
+    }
+
+    private async Task ReclaimIdleAsync(DateTimeOffset now, int cap, CancellationToken cancellationToken)
+    {
+        var idleSince = now - _options.UploadReclaimIdle;
+        var ended = 0;
+        foreach (var id in _metadata.ListStaleUploads(idleSince, ReclaimBatch))
+        {
+            if (!_locks.TryAcquire(id, out var held))
             {
-                if (!_locks.TryAcquire(id, out var held))
+                continue;
+            }
+
+            using (held)
+            {
+                if (HasRecentChunk(id, idleSince))
                 {
                     continue;
                 }
 
-                using (held)
-                {
-                    if (HasRecentChunk(id, idleSince))
-                    {
-                        continue;
-                    }
-
-                    await RemoveAsync(id, cancellationToken);
-                    ended++;
-                }
-            }
-
-            if (ended > 0)
-            {
-                Log.SessionsReclaimed(_logger, ended, cap);
-            }
-
-            if (_metadata.OpenUploads >= cap)
-            {
-                Log.SessionCapReached(_logger, cap);
-                throw new OciException(
-                    OciErrorCode.TooManyRequests,
-                    "too many upload sessions are open; finish or cancel some, or retry later",
-                    $"{cap} open, none idle for {_options.UploadReclaimIdle.TotalMinutes:0.#} minutes")
-                {
-                    RetryAfter = TimeSpan.FromSeconds(ReclaimRetrySeconds),
-                };
+                await RemoveAsync(id, cancellationToken);
+                ended++;
             }
         }
-        finally
+
+        if (ended > 0)
         {
-            _reclaiming.Release();
+            Log.SessionsReclaimed(_logger, ended, cap);
         }
+        else
+        {
+            Interlocked.Exchange(ref _nothingToReclaimUntil, (now + TimeSpan.FromSeconds(1)).UtcTicks);
+        }
+    }
+
+    // The refusal is counted, and logged at most every ten seconds with how many there were since.
+    private void RefuseAtCap(int cap, DateTimeOffset now)
+    {
+        SessionsRefused.Inc();
+        var refused = Interlocked.Increment(ref _refusedSinceLog);
+        var last = Interlocked.Read(ref _capLoggedAt);
+        if (now.UtcTicks - last >= TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _capLoggedAt, now.UtcTicks, last) == last)
+        {
+            Interlocked.Add(ref _refusedSinceLog, -refused);
+            Log.SessionCapReached(_logger, cap, refused);
+        }
+
+        throw new OciException(
+            OciErrorCode.TooManyRequests,
+            "too many upload sessions are open; finish or cancel some, or retry later",
+            $"{cap} open, none idle for {_options.UploadReclaimIdle:c} and free to end")
+        {
+            RetryAfter = TimeSpan.FromSeconds(ReclaimRetrySeconds),
+        };
     }
 
     private const int ReclaimBatch = 64;

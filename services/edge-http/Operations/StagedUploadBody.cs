@@ -157,6 +157,7 @@ internal static class StagedUploadBody
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {
+                    operation.StopWatchingBody();
                     return;
                 }
 

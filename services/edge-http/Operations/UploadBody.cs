@@ -130,6 +130,7 @@ internal static class UploadBody
                     reader.AdvanceTo(taken.End);
                     if (result.IsCompleted && taken.Length == available.Length)
                     {
+                        operation.StopWatchingBody();
                         ended = true;
                         break;
                     }

@@ -127,7 +127,7 @@ internal abstract class OciOperation
     internal bool BodyCutOff => Volatile.Read(ref _bodyCutOff) != 0;
 
     /// <summary>Starts the upload stage's step, from which <see cref="TryCutOffBody"/> may cut the body off.</summary>
-    internal void BeginBodyStep(long now)
+    internal void StartWatchingBody(long now)
     {
         BodyCheckpoint = (now, BodyBytes);
         lock (_bodyLock)
@@ -136,8 +136,12 @@ internal abstract class OciOperation
         }
     }
 
-    /// <summary>Ends the upload stage's step: the HTTP context is no longer touched by a cut-off.</summary>
-    internal void EndBodyStep()
+    /// <summary>
+    /// Ends the watch on the body: when the body has been read to its end (the step may still wait for
+    /// the blob service, which is no slow sending), and when the step ends (the HTTP context is no longer
+    /// touched by a cut-off).
+    /// </summary>
+    internal void StopWatchingBody()
     {
         lock (_bodyLock)
         {

@@ -573,7 +573,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             operation.Aborted.ThrowIfCancellationRequested();
             if (watched)
             {
-                operation.BeginBodyStep(started);
+                operation.StartWatchingBody(started);
                 _bodies.TryAdd(operation, 0);
             }
 
@@ -589,7 +589,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             if (watched)
             {
                 _bodies.TryRemove(operation, out _);
-                operation.EndBodyStep();
+                operation.StopWatchingBody();
             }
 
             _edge.MarkProgress();

@@ -333,6 +333,34 @@ public sealed class UploadManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task ConcurrentStartsAtTheCap_NeverOvershootIt()
+    {
+        var uploads = NewManager(new BlobServiceOptions { MaxOpenUploads = 10 });
+        var starts = Enumerable.Range(0, 60)
+            .Select(_ => Task.Run(() => uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None)))
+            .ToArray();
+        var started = 0;
+        var refused = 0;
+        foreach (var start in starts)
+        {
+            try
+            {
+                await start.WaitAsync(TimeSpan.FromSeconds(30));
+                started++;
+            }
+            catch (OciException ex) when (ex.Code == OciErrorCode.TooManyRequests)
+            {
+                refused++;
+            }
+        }
+
+        Assert.Equal(10, started);
+        Assert.Equal(50, refused);
+        Assert.Equal(10, _metadata.OpenUploads);
+        Assert.Equal(10, _metadata.CountUploads());
+    }
+
+    [Fact]
     public async Task OpenUploadCount_FollowsTheTable_AndARecountRepairsIt()
     {
         var first = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
@@ -345,7 +373,9 @@ public sealed class UploadManagerTests : IDisposable
         // A second store over the same database starts from the table's count.
         var reopened = new BlobMetadataStore(Path.Combine(_root.Path, "blobs.db"), _time);
         Assert.Equal(1, reopened.OpenUploads);
+        Assert.True(reopened.TryReserveUpload(cap: 0));
         await reopened.CreateUploadAsync(Guid.NewGuid().ToString("N"), Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        Assert.Equal(2, reopened.OpenUploads);
         Assert.Equal(1, _metadata.OpenUploads);
         _metadata.RecountUploads();
         Assert.Equal(2, _metadata.OpenUploads);

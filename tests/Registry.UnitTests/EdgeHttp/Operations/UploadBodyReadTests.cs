@@ -7,7 +7,7 @@ using Registry.Protos;
 
 namespace Registry.UnitTests.EdgeHttp.Operations;
 
-/// <summary>How a failed body read is told apart: the client left (or its connection was cut), or the caller stopped it.</summary>
+/// <summary>How a failed body read is told apart (the client left or its connection was cut, or the caller stopped it), and when a body may be cut off.</summary>
 public sealed class UploadBodyReadTests
 {
     [Fact]
@@ -31,6 +31,22 @@ public sealed class UploadBodyReadTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await UploadBody.ReadGuardedAsync<int, int>(
             operation, static (_, ct) => ValueTask.FromCanceled<int>(ct), 0, stop.Token));
         Assert.False(operation.ClientGone);
+    }
+
+    [Fact]
+    public void ABodyReadToItsEnd_CannotBeCutOff_WhileItsStepWaitsForTheService()
+    {
+        var watched = new BodyOperation();
+        watched.StartWatchingBody(0);
+        Assert.True(watched.TryCutOffBody());
+        Assert.True(watched.BodyCutOff);
+        Assert.False(watched.TryCutOffBody());
+
+        var received = new BodyOperation();
+        received.StartWatchingBody(0);
+        received.StopWatchingBody();
+        Assert.False(received.TryCutOffBody());
+        Assert.False(received.BodyCutOff);
     }
 
     private sealed class BodyOperation() : OciOperation(new DefaultHttpContext(), new OciRoute(OciRouteKind.Upload, "a/b", "0123"))
