@@ -26,10 +26,6 @@ internal sealed partial class UploadManager
     private readonly BlobServiceOptions _options;
     private readonly TimeProvider _time;
 
-    private static readonly Prometheus.Counter SessionsRefused = Prometheus.Metrics.CreateCounter(
-        "registry_upload_sessions_refused_total",
-        "Upload starts refused with 429 because Registry:Blob:MaxOpenUploads sessions were open and none could be ended.");
-
     // One POST at a time looks for sessions to end at the cap; the others wait for what it freed.
     private readonly SemaphoreSlim _reclaiming = new(1, 1);
     private long _nothingToReclaimUntil; // UTC ticks: a look at the cap found nothing to end; until then none is made
@@ -153,7 +149,7 @@ internal sealed partial class UploadManager
     // The refusal is counted, and logged at most every ten seconds with how many there were since.
     private void RefuseAtCap(int cap, DateTimeOffset now)
     {
-        SessionsRefused.Inc();
+        UploadMetrics.SessionsRefused.Inc();
         var refused = Interlocked.Increment(ref _refusedSinceLog);
         var last = Interlocked.Read(ref _capLoggedAt);
         if (now.UtcTicks - last >= TimeSpan.TicksPerSecond * 10 && Interlocked.CompareExchange(ref _capLoggedAt, now.UtcTicks, last) == last)

@@ -14,6 +14,11 @@ internal sealed class UploadMetrics : IHostedService, ILeakSignal
     private static readonly SampledGauge Open = new(Metrics.CreateGauge(
         "registry_upload_sessions_open", "Upload sessions started and neither finished, cancelled nor purged."));
 
+    /// <summary>Upload starts refused at the open-session cap (created with the other upload metrics, so it is exported from the start).</summary>
+    internal static readonly Counter SessionsRefused = Metrics.CreateCounter(
+        "registry_upload_sessions_refused_total",
+        "Upload starts refused with 429 because Registry:Blob:MaxOpenUploads sessions were open and none could be ended.");
+
     private static readonly SampledGauge OldestIdle = new(Metrics.CreateGauge(
         "registry_upload_sessions_oldest_idle_seconds", "How long the least recently touched open upload session has been idle."));
 

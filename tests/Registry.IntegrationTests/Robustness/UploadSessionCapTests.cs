@@ -7,8 +7,11 @@ namespace Registry.IntegrationTests.Robustness;
 /// Open upload sessions are capped (Registry:Blob:MaxOpenUploads): at the cap a POST is answered 429
 /// TOOMANYREQUESTS with Retry-After and opens nothing, and a session that ends makes room again.
 /// </summary>
+[Collection(Observability.ObservabilityCollection.Name)]
 public sealed class UploadSessionCapTests : IAsyncLifetime
 {
+    private const string RefusedTotal = "registry_upload_sessions_refused_total";
+
     private OwnRegistry _registry = null!;
 
     public async Task InitializeAsync() => _registry = await OwnRegistry.StartAsync("--Registry:Blob:MaxOpenUploads=2");
@@ -22,6 +25,9 @@ public sealed class UploadSessionCapTests : IAsyncLifetime
         var repo = OciClient.UniqueRepo("cap");
         var first = await client.StartUploadAsync(repo);
         var second = await client.StartUploadAsync(repo);
+        var before = await MetricsScrape.TakeAsync(client.Http);
+        Assert.True(before.Samples.ContainsKey(RefusedTotal), "the refusal counter is exported before any refusal");
+        var refusedBefore = before.Value(RefusedTotal);
 
         using (var refused = await client.PostUploadAsync(repo))
         {
@@ -41,6 +47,8 @@ public sealed class UploadSessionCapTests : IAsyncLifetime
         {
             Assert.Equal(HttpStatusCode.TooManyRequests, monolithic.StatusCode);
         }
+
+        Assert.Equal(refusedBefore + 2, (await MetricsScrape.TakeAsync(client.Http)).Value(RefusedTotal));
 
         // Finishing one session and cancelling the other make room for two more.
         var digest = Digests.Sha256(blob);
