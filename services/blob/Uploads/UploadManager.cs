@@ -607,7 +607,8 @@ internal sealed partial class UploadManager
     /// <summary>Verifies the session's bytes against <paramref name="digest"/> and commits them as a blob.</summary>
     public async Task<long> CompleteAsync(string repository, string uploadId, Digest digest, CancellationToken cancellationToken)
     {
-        var held = await _locks.AcquireAsync(uploadId, cancellationToken);
+        // Not waited for: a chunk being written may take as long as its sender likes.
+        var held = TryLockForAppend(repository, uploadId);
         try
         {
             var session = Get(repository, uploadId);
@@ -672,7 +673,18 @@ internal sealed partial class UploadManager
     /// <summary>Cancels a session and deletes its bytes.</summary>
     public async Task CancelAsync(string repository, string uploadId, CancellationToken cancellationToken)
     {
-        var held = await _locks.AcquireAsync(uploadId, cancellationToken);
+        // Not waited for: a chunk being written may take as long as its sender likes, and a DELETE waiting
+        // behind it would hold its place in the edge's blob stage as long.
+        if (!_locks.TryAcquire(uploadId, out var held))
+        {
+            Get(repository, uploadId);
+            throw new OciException(
+                OciErrorCode.BlobUploadInvalid,
+                "another request is writing to this upload; cancel it once that request has ended",
+                uploadId,
+                httpStatus: 409);
+        }
+
         try
         {
             Get(repository, uploadId);
@@ -684,13 +696,21 @@ internal sealed partial class UploadManager
         }
     }
 
-    /// <summary>Removes a session whatever its repository (the purger's path).</summary>
-    public async Task PurgeAsync(string uploadId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes a session whatever its repository (the purger's path). A session a request is writing to
+    /// is left for a later pass (false): however stale its record, its writer is there.
+    /// </summary>
+    public async Task<bool> PurgeAsync(string uploadId, CancellationToken cancellationToken)
     {
-        var held = await _locks.AcquireAsync(uploadId, cancellationToken);
+        if (!_locks.TryAcquire(uploadId, out var held))
+        {
+            return false;
+        }
+
         try
         {
             await RemoveAsync(uploadId, cancellationToken);
+            return true;
         }
         finally
         {
@@ -714,12 +734,16 @@ internal sealed partial class UploadManager
             }
         }
 
+        var purged = 0;
         foreach (var name in orphans)
         {
-            await PurgeAsync(name, cancellationToken);
+            if (await PurgeAsync(name, cancellationToken))
+            {
+                purged++;
+            }
         }
 
-        return orphans.Count;
+        return purged;
     }
 
     /// <summary>

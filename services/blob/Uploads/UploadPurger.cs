@@ -41,13 +41,19 @@ internal sealed partial class UploadPurger : BackgroundService
         while (true)
         {
             var stale = _metadata.ListStaleUploads(_time.GetUtcNow() - _options.UploadMaxAge, BatchSize);
+            var purgedNow = 0;
             foreach (var id in stale)
             {
-                await _uploads.PurgeAsync(id, cancellationToken);
-                purged++;
+                if (await _uploads.PurgeAsync(id, cancellationToken))
+                {
+                    purgedNow++;
+                }
             }
 
-            if (stale.Count < BatchSize)
+            purged += purgedNow;
+
+            // A full batch of sessions still being written to would come back as the next batch: stop.
+            if (stale.Count < BatchSize || purgedNow == 0)
             {
                 break;
             }

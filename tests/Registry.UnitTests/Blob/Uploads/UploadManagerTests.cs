@@ -333,6 +333,33 @@ public sealed class UploadManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task ASessionBeingWrittenTo_IsNotWaitedFor_ByCancelCompleteOrThePurger()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = _uploads.AppendAsync(Repository, session.Id, 0, 4, StalledChunks([1, 2], [3, 4], release.Task), CancellationToken.None);
+
+        var cancel = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.CancelAsync(Repository, session.Id, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(OciErrorCode.BlobUploadInvalid, cancel.Code);
+        Assert.Equal(409, cancel.HttpStatus);
+        var complete = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.CompleteAsync(Repository, session.Id, Digest.Compute(DigestAlgorithm.Sha256, [1, 2, 3, 4]), CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(416, complete.HttpStatus);
+
+        // Stale by its record, but written to: the purger passes it by and its pass ends.
+        _time.Now += TimeSpan.FromDays(2);
+        var purger = new UploadPurger(_uploads, _metadata, Options.Create(new BlobServiceOptions()), _time, NullLogger<UploadPurger>.Instance);
+        Assert.Equal(0, await purger.PurgeOnceAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        release.SetResult();
+        Assert.Equal(4, await slow.WaitAsync(TimeSpan.FromSeconds(30)));
+        await _uploads.CancelAsync(Repository, session.Id, CancellationToken.None);
+        Assert.Throws<OciException>(() => _uploads.Get(Repository, session.Id));
+    }
+
+    [Fact]
     public async Task ConcurrentStartsAtTheCap_NeverOvershootIt()
     {
         var uploads = NewManager(new BlobServiceOptions { MaxOpenUploads = 10 });
