@@ -606,7 +606,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         return operation;
     }
 
-    // Like Kestrel's own minimum-rate refusal: 408, and the connection closes (the rest of the body is not waited for).
+    // Like Kestrel's own minimum-rate refusal: 408, and the connection closes after the answer (Kestrel drains what is left of the body for a few seconds at most).
     private OciException SlowBodyError(OciOperation operation)
     {
         operation.Context.Response.Headers.Connection = "close";
