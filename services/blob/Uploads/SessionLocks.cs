@@ -39,6 +39,33 @@ internal sealed class SessionLocks
         return new Holder(this, sessionId, entry);
     }
 
+    /// <summary>
+    /// Takes the session's lock if it comes free within <paramref name="wait"/>; null otherwise. For a
+    /// holder that is quick (a cancel, a commit) rather than one writing a chunk at its sender's pace.
+    /// </summary>
+    public async ValueTask<Holder?> TryAcquireAsync(string sessionId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var entry = Join(sessionId);
+        bool taken;
+        try
+        {
+            taken = await entry.Gate.WaitAsync(wait, cancellationToken);
+        }
+        catch
+        {
+            Leave(sessionId, entry);
+            throw;
+        }
+
+        if (!taken)
+        {
+            Leave(sessionId, entry);
+            return null;
+        }
+
+        return new Holder(this, sessionId, entry);
+    }
+
     /// <summary>Takes the session's lock only if it is free at once.</summary>
     public bool TryAcquire(string sessionId, out Holder holder)
     {

@@ -236,9 +236,9 @@ internal sealed partial class UploadManager
         Digest? completeWith,
         CancellationToken cancellationToken)
     {
-        // Waiting here would leave this request's bytes unread in the shared gRPC connection; a second
+        // Waiting long here would leave this request's bytes unread in the shared gRPC connection; a second
         // writer to one session is a client error anyway (chunks are sequential).
-        using (var held = TryLockForAppend(repository, uploadId))
+        using (var held = await LockForWriteAsync(repository, uploadId, cancellationToken))
         {
             var session = GetContinued(repository, uploadId, offset);
 
@@ -361,7 +361,7 @@ internal sealed partial class UploadManager
         var stagedPath = BlobPaths.UploadStaged(uploadId, name);
         try
         {
-            using var held = TryLockForAppend(repository, uploadId);
+            using var held = await LockForWriteAsync(repository, uploadId, cancellationToken);
             var session = GetContinued(repository, uploadId, offset);
             var received = await _storage.GetSizeAsync(stagedPath, cancellationToken)
                 ?? throw new OciException(OciErrorCode.BlobUploadInvalid, "the chunk's file is missing", name);
@@ -508,9 +508,17 @@ internal sealed partial class UploadManager
 
     private const string StagedPrefix = "chunk-";
 
-    private SessionLocks.Holder TryLockForAppend(string repository, string uploadId)
+    // How long a write, completion or cancel waits for a session another request holds: enough for a
+    // quick holder (a cancel, a commit) to finish, after which the caller finds what it left (the session
+    // gone: 404), not enough to wait on a chunk being written at its sender's pace.
+    private static readonly TimeSpan BusyWait = TimeSpan.FromMilliseconds(100);
+
+    private async ValueTask<SessionLocks.Holder?> TryLockBrieflyAsync(string uploadId, CancellationToken cancellationToken) =>
+        _locks.TryAcquire(uploadId, out var held) ? held : await _locks.TryAcquireAsync(uploadId, BusyWait, cancellationToken);
+
+    private async ValueTask<SessionLocks.Holder> LockForWriteAsync(string repository, string uploadId, CancellationToken cancellationToken)
     {
-        if (_locks.TryAcquire(uploadId, out var held))
+        if (await TryLockBrieflyAsync(uploadId, cancellationToken) is { } held)
         {
             return held;
         }
@@ -607,8 +615,8 @@ internal sealed partial class UploadManager
     /// <summary>Verifies the session's bytes against <paramref name="digest"/> and commits them as a blob.</summary>
     public async Task<long> CompleteAsync(string repository, string uploadId, Digest digest, CancellationToken cancellationToken)
     {
-        // Not waited for: a chunk being written may take as long as its sender likes.
-        var held = TryLockForAppend(repository, uploadId);
+        // Not waited for long: a chunk being written may take as long as its sender likes.
+        var held = await LockForWriteAsync(repository, uploadId, cancellationToken);
         try
         {
             var session = Get(repository, uploadId);
@@ -673,9 +681,9 @@ internal sealed partial class UploadManager
     /// <summary>Cancels a session and deletes its bytes.</summary>
     public async Task CancelAsync(string repository, string uploadId, CancellationToken cancellationToken)
     {
-        // Not waited for: a chunk being written may take as long as its sender likes, and a DELETE waiting
-        // behind it would hold its place in the edge's blob stage as long.
-        if (!_locks.TryAcquire(uploadId, out var held))
+        // Not waited for long: a chunk being written may take as long as its sender likes, and a DELETE
+        // waiting behind it would hold its place in the edge's blob stage as long.
+        if (await TryLockBrieflyAsync(uploadId, cancellationToken) is not { } held)
         {
             Get(repository, uploadId);
             throw new OciException(
