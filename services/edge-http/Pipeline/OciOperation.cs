@@ -21,7 +21,7 @@ internal abstract class OciOperation
     private int _heldPlaces;
     private long _bodyBytes;
     private int _bodyCutOff;
-    private readonly Lock _bodyLock = new();
+    private Lock? _bodyLock; // made by the upload stage only: other requests never need it
     private System.IO.Pipelines.PipeReader? _bodyReader;
 
     protected OciOperation(HttpContext context, OciRoute route)
@@ -130,6 +130,7 @@ internal abstract class OciOperation
     internal void StartWatchingBody(long now)
     {
         BodyCheckpoint = (now, BodyBytes);
+        _bodyLock ??= new Lock();
         lock (_bodyLock)
         {
             _bodyReader = Context.Request.BodyReader;
@@ -143,7 +144,12 @@ internal abstract class OciOperation
     /// </summary>
     internal void StopWatchingBody()
     {
-        lock (_bodyLock)
+        if (_bodyLock is not { } bodyLock)
+        {
+            return;
+        }
+
+        lock (bodyLock)
         {
             _bodyReader = null;
         }
@@ -157,7 +163,12 @@ internal abstract class OciOperation
     /// </summary>
     internal bool TryCutOffBody()
     {
-        lock (_bodyLock)
+        if (_bodyLock is not { } bodyLock)
+        {
+            return false;
+        }
+
+        lock (bodyLock)
         {
             if (_bodyReader is null || BodyCutOff)
             {
