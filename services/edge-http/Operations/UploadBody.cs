@@ -203,7 +203,7 @@ internal static class UploadBody
             catch (Exception ex) when (answered && ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Http.BadHttpRequestException or OciException)
             {
                 // The read failed on its own while the service had answered: the service's answer stands.
-                throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
+                throw await ServiceAnsweredFirstAsync(call);
             }
         }
 
@@ -216,11 +216,14 @@ internal static class UploadBody
         reader.AdvanceTo(result.Buffer.Start);
         if (answered)
         {
-            throw await ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
+            throw await ServiceAnsweredFirstAsync(call);
         }
 
         throw new OperationCanceledException("the request body was cut off");
     }
+
+    private static Task<Exception> ServiceAnsweredFirstAsync(AsyncClientStreamingCall<UploadChunk, UploadStatus> call) =>
+        ServiceFailureAsync(call, new IOException("the service answered before the client had sent its body"));
 
     /// <summary>
     /// Reads from the request body. A body that ends before its declared length, or a reset connection,
