@@ -99,8 +99,22 @@ internal sealed partial class OciEndpoint
             Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), ex.Message);
             await OciErrorWriter.WriteAsync(context, oci);
         }
+        catch (IOException ex) when (MalformedBody.Is(ex) && !aborted.IsCancellationRequested && operation is not { ClientGone: true })
+        {
+            var code = operation?.Route.Kind is OciRouteKind.Manifest ? OciErrorCode.ManifestInvalid : OciErrorCode.BlobUploadInvalid;
+            var oci = new OciException(code, "request body rejected", ex.Message, httpStatus: StatusCodes.Status400BadRequest);
+            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), ex.Message);
+            await OciErrorWriter.WriteAsync(context, oci);
+        }
         catch (Exception ex) when (aborted.IsCancellationRequested || operation is { ClientGone: true })
         {
+            if (!context.Response.HasStarted)
+            {
+                // Nothing may go out on this connection: Kestrel would otherwise answer 200 for work that
+                // did not happen, should the connection still be there (a body it could not parse).
+                context.Abort();
+            }
+
             // The client went away, or the server cut the connection when the shutdown grace period ran
             // out; the token already stopped the work behind the request.
             if (_stopping.IsCancellationRequested)

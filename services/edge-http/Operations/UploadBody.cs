@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
 using Registry.EdgeHttp.Clients;
+using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
 using Registry.Hosting.Grpc;
@@ -257,6 +258,11 @@ internal static class UploadBody
 
             // A body too slow to arrive (408) or malformed (400): the client is still there and gets the status Kestrel chose.
             throw new OciException(OciErrorCode.BlobUploadInvalid, "request body rejected", ex.Message, httpStatus: ex.StatusCode);
+        }
+        catch (IOException ex) when (MalformedBody.Is(ex))
+        {
+            // The client is still there, waiting for an answer (a chunk size no number can hold).
+            throw new OciException(OciErrorCode.BlobUploadInvalid, "request body rejected", ex.Message, httpStatus: StatusCodes.Status400BadRequest);
         }
         catch (IOException)
         {
