@@ -53,7 +53,7 @@ public static class OciStatus
 
     /// <summary>
     /// Turns a failed call back into an <see cref="OciException"/>: the OCI error when the service sent
-    /// one, UNAVAILABLE when the service could not be reached, TOOMANYREQUESTS when it shed load.
+    /// one, UNAVAILABLE when the service could not be reached, UNKNOWN (500) otherwise.
     /// </summary>
     public static OciException ToOciException(RpcException exception)
     {
@@ -76,7 +76,9 @@ public static class OciStatus
 
         return exception.StatusCode switch
         {
-            StatusCode.ResourceExhausted => new OciException(OciErrorCode.TooManyRequests, exception.Status.Detail),
+            // Our services shed load with an OCI code (above); a bare ResourceExhausted is gRPC's own limit
+            // (a message over the size limit), which no retry fixes.
+            StatusCode.ResourceExhausted => new OciException(OciErrorCode.Unknown, "internal error", exception.Status.Detail),
             StatusCode.Unavailable or StatusCode.DeadlineExceeded =>
                 new OciException(OciErrorCode.Unavailable, "a registry service is unavailable", exception.Status.Detail),
             _ => new OciException(OciErrorCode.Unknown, "internal error", exception.Status.Detail),

@@ -10,7 +10,10 @@ using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
 
-/// <summary>GET /v2/&lt;name&gt;/referrers/&lt;digest&gt; (end-12a, end-12b): an image index of the manifests whose subject is the digest.</summary>
+/// <summary>
+/// GET /v2/&lt;name&gt;/referrers/&lt;digest&gt; (end-12a, end-12b): an image index of the manifests whose subject is the
+/// digest, in pages linked with a Link header when they would not fit one (many referrers, or large annotations).
+/// </summary>
 internal sealed class ReferrersOperation : OciOperation
 {
     private ListReferrersReply? _reply;
@@ -31,7 +34,11 @@ internal sealed class ReferrersOperation : OciOperation
         try
         {
             _reply = await edge.Clients.Manifests.ListReferrersAsync(
-                new ListReferrersRequest { Repository = Route.Name, Subject = Route.Reference, ArtifactType = _artifactType },
+                new ListReferrersRequest
+                {
+                    Repository = Route.Name, Subject = Route.Reference, ArtifactType = _artifactType,
+                    Last = Context.Request.Query["last"].ToString(),
+                },
                 edge.Clients.Unary(cancellationToken));
         }
         catch (RpcException ex)
@@ -76,6 +83,18 @@ internal sealed class ReferrersOperation : OciOperation
         if (_artifactType.Length > 0)
         {
             Context.Response.Headers[OciHeaders.FiltersApplied] = "artifactType";
+        }
+
+        if (_reply.More && _reply.Manifests.Count > 0)
+        {
+            // The rest follows on further pages (a page is bounded so that it fits one gRPC message).
+            var next = $"/v2/{Route.Name}/referrers/{Route.Reference}?last={Uri.EscapeDataString(_reply.Manifests[^1].Digest)}";
+            if (_artifactType.Length > 0)
+            {
+                next += "&artifactType=" + Uri.EscapeDataString(_artifactType);
+            }
+
+            Context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
         }
 
         Context.Response.StatusCode = StatusCodes.Status200OK;

@@ -14,6 +14,10 @@ namespace Registry.Manifest.Grpc;
 /// <summary>The gRPC face of the manifest service (contract in protos/manifest.proto).</summary>
 internal sealed class ManifestGrpcService : Manifests.ManifestsBase
 {
+    // A page of referrers carries at most this much text (annotations may be large), half of what one gRPC
+    // message may hold; its first referrer always goes, and a manifest is smaller than the message limit.
+    private const long ReferrersPageBytes = 4 * 1024 * 1024;
+
     private readonly ManifestMetadataStore _store;
     private readonly Blobs.BlobsClient _blobs;
     private readonly ManifestServiceOptions _options;
@@ -140,9 +144,10 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
             throw new OciException(OciErrorCode.DigestInvalid, "invalid subject digest", request.Subject);
         }
 
-        var reply = new ListReferrersReply();
         var artifactType = request.ArtifactType.Length == 0 ? null : request.ArtifactType;
-        reply.Manifests.AddRange(_store.ListReferrers(repository, request.Subject, artifactType));
+        var (page, more) = _store.ListReferrers(repository, request.Subject, artifactType, request.Last, _options.MaxPageSize, ReferrersPageBytes);
+        var reply = new ListReferrersReply { More = more };
+        reply.Manifests.AddRange(page);
         return Task.FromResult(reply);
     }
 

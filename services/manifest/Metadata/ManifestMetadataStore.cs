@@ -170,33 +170,46 @@ internal sealed class ManifestMetadataStore
     public (List<string> Names, bool More) ListRepositories(string last, int limit) =>
         Page("SELECT name FROM repositories WHERE name > $last ORDER BY name LIMIT $n", null, last, limit);
 
-    /// <summary>The manifests whose subject is <paramref name="subject"/>, optionally of one artifact type.</summary>
-    public List<ContentDescriptor> ListReferrers(string repository, string subject, string? artifactType)
+    /// <summary>
+    /// One page of the manifests whose subject is <paramref name="subject"/>, optionally of one artifact
+    /// type, in digest order after <paramref name="last"/>: at most <paramref name="maxCount"/> of them and,
+    /// past the first, no more than <paramref name="maxBytes"/> of digests, media types and annotations.
+    /// </summary>
+    public (List<ContentDescriptor> Page, bool More) ListReferrers(
+        string repository, string subject, string? artifactType, string last, int maxCount, long maxBytes)
     {
-        var sql = "SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repository = $r AND subject = $s"
-            + (artifactType is null ? string.Empty : " AND artifact_type = $a") + " ORDER BY digest";
+        var sql = "SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repository = $r AND subject = $s AND digest > $last"
+            + (artifactType is null ? string.Empty : " AND artifact_type = $a") + " ORDER BY digest LIMIT $n";
         using var connection = _database.Open();
-        using var command = connection.Command(sql).With("$r", repository).With("$s", subject);
+        using var command = connection.Command(sql).With("$r", repository).With("$s", subject).With("$last", last).With("$n", maxCount + 1);
         if (artifactType is not null)
         {
             command.With("$a", artifactType);
         }
 
-        var result = new List<ContentDescriptor>();
+        var page = new List<ContentDescriptor>();
+        long bytes = 0;
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            result.Add(new ContentDescriptor
+            var descriptor = new ContentDescriptor
             {
                 Digest = reader.GetString(0),
                 MediaType = reader.GetString(1),
                 Size = reader.GetInt64(2),
                 ArtifactType = reader.IsDBNull(3) ? string.Empty : reader.GetString(3),
                 AnnotationsJson = reader.IsDBNull(4) ? string.Empty : reader.GetString(4),
-            });
+            };
+            bytes += descriptor.Digest.Length + descriptor.MediaType.Length + descriptor.ArtifactType.Length + descriptor.AnnotationsJson.Length;
+            if (page.Count == maxCount || (page.Count > 0 && bytes > maxBytes))
+            {
+                return (page, true);
+            }
+
+            page.Add(descriptor);
         }
 
-        return result;
+        return (page, false);
     }
 
     private (List<string> Names, bool More) Page(string sql, string? repository, string last, int limit)

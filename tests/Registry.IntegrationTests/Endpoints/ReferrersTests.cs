@@ -128,6 +128,44 @@ public sealed class ReferrersTests(RegistryFixture fixture) : RegistryTestBase(f
         Assert.Equal("application/vnd.example.bundle", only.GetProperty("artifactType").GetString());
     }
 
+    [Fact]
+    public async Task GetReferrers_LargerThanOnePage_IsPagedWithLinkHeaders_KeepingTheFilter()
+    {
+        // Three referrers with 1.5 MiB of annotations each: 4.5 MiB of descriptors, more than one page
+        // (and, together, once more than a gRPC message could carry), plus one of another type.
+        var repo = OciClient.UniqueRepo("ref-pages");
+        var subject = await Client.PushImageAsync(repo, "base");
+        var large = "{\"note\":\"" + new string('x', 1536 * 1024) + "\"}";
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 3; i++)
+        {
+            expected.Add(Digests.Sha256(await PushReferrerAsync(repo, subject, SignatureType, large.Replace("{", "{\"i\":\"" + i + "\",", StringComparison.Ordinal))));
+        }
+
+        await PushReferrerAsync(repo, subject, SbomType, null);
+
+        var seen = new List<string>();
+        var pages = 0;
+        string? next = $"/v2/{repo}/referrers/{subject.Digest}?artifactType={Uri.EscapeDataString(SignatureType)}";
+        while (next is not null && pages < 10)
+        {
+            using var response = await Client.GetAsync(next);
+            OciAssert.Status(response, HttpStatusCode.OK);
+            OciAssert.HeaderEqual(response, "OCI-Filters-Applied", "artifactType");
+            pages++;
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var manifests = document.RootElement.GetProperty("manifests").EnumerateArray().ToList();
+            Assert.NotEmpty(manifests);
+            seen.AddRange(manifests.Select(m => m.GetProperty("digest").GetString()!));
+            next = response.Headers.TryGetValues("Link", out var links)
+                ? links.Single().Split('<', '>')[1]
+                : null;
+        }
+
+        Assert.True(pages > 1, "4.5 MiB of referrers came in one page");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), seen);
+    }
+
     private async Task<byte[]> PushReferrerAsync(string repo, PushedManifest subject, string artifactType, string? annotations)
     {
         var config = await Client.PushBlobAsync(repo, ManifestJson.EmptyConfig);

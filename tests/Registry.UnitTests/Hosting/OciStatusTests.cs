@@ -30,6 +30,30 @@ public sealed class OciStatusTests
         Assert.Null(received.RetryAfter);
     }
 
+    [Fact]
+    public void GrpcsOwnResourceLimit_IsAServerError_NotARetryLater()
+    {
+        var limit = new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.ResourceExhausted, "Sending message exceeds the maximum configured message size."));
+
+        var received = OciStatus.ToOciException(limit);
+
+        Assert.Equal(OciErrorCode.Unknown, received.Code);
+        Assert.Equal(500, received.HttpStatus);
+        Assert.Null(received.RetryAfter);
+    }
+
+    [Fact]
+    public void AServiceThatShedsLoad_StillCrossesAs429()
+    {
+        var shed = new OciException(OciErrorCode.TooManyRequests, "busy") { RetryAfter = TimeSpan.FromSeconds(2) };
+
+        var received = OciStatus.ToOciException(OciStatus.ToRpcException(shed));
+
+        Assert.Equal(OciErrorCode.TooManyRequests, received.Code);
+        Assert.Equal(429, received.HttpStatus);
+        Assert.Equal(TimeSpan.FromSeconds(2), received.RetryAfter);
+    }
+
     [Theory]
     [InlineData(0, 1)]
     [InlineData(999, 1)]
