@@ -88,7 +88,16 @@ internal sealed partial class OciEndpoint
         }
         catch (OciException ex) when (operation is null || !operation.ClientGone)
         {
-            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message);
+            if (ex.HttpStatus >= 500)
+            {
+                // The server's fault (or its storage's), not the client's: an operator must see it.
+                Log.ServerError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message, ex.Detail ?? string.Empty);
+            }
+            else
+            {
+                Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Code.Name(), ex.Message);
+            }
+
             await OciErrorWriter.WriteAsync(context, ex);
         }
         catch (BadHttpRequestException ex) when (!aborted.IsCancellationRequested && operation is not { ClientGone: true })
@@ -196,7 +205,11 @@ internal sealed partial class OciEndpoint
             Message = "{Method} {Path} ended during shutdown: its connection closed (the grace period ran out, or the client left) ({Signal})")]
         public static partial void EndedAtShutdown(ILogger logger, string method, string path, string signal);
 
-        // Next free id: 1006 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1006, EventName = "ServerError", Level = LogLevel.Warning,
+            Message = "{Method} {Path} answered {OciCode}: {Reason} ({Detail})")]
+        public static partial void ServerError(ILogger logger, string method, string path, string ociCode, string reason, string detail);
+
+        // Next free id: 1007 (RequestPipeline uses 1100-1199).
     }
 
     /// <summary>The same request line (event 1004) for routes without a reference or without a repository.</summary>
