@@ -111,7 +111,16 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     public override Task<FindMissingBlobsReply> FindMissingBlobs(FindMissingBlobsRequest request, ServerCallContext context)
     {
         var reply = new FindMissingBlobsReply();
-        reply.Missing.AddRange(_metadata.FindMissing(ValidName(request.Repository), request.Digests));
+        var sizes = _metadata.Sizes(ValidName(request.Repository), request.Digests);
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            if (sizes[i] < 0)
+            {
+                reply.Missing.Add(request.Digests[i]);
+            }
+        }
+
+        reply.Sizes.AddRange(sizes);
         return Task.FromResult(reply);
     }
 

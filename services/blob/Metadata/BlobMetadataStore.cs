@@ -88,23 +88,21 @@ internal sealed class BlobMetadataStore
         return command.ExecuteScalar() is long size ? size : null;
     }
 
-    /// <summary>Returns the digests the repository may not read.</summary>
-    public List<string> FindMissing(string repository, IEnumerable<string> digests)
+    /// <summary>The size of each blob, in the order asked; -1 for one the repository may not read.</summary>
+    public List<long> Sizes(string repository, IEnumerable<string> digests)
     {
-        var missing = new List<string>();
+        var sizes = new List<long>();
         using var connection = _database.Open();
-        using var command = connection.Command("SELECT 1 FROM repository_blobs WHERE repository = $r AND digest = $d")
+        using var command = connection.Command(
+            "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = $r AND r.digest = $d")
             .With("$r", repository).With("$d", string.Empty);
         foreach (var digest in digests)
         {
             command.Parameters["$d"].Value = digest;
-            if (command.ExecuteScalar() is null)
-            {
-                missing.Add(digest);
-            }
+            sizes.Add(command.ExecuteScalar() is long size ? size : -1);
         }
 
-        return missing;
+        return sizes;
     }
 
     /// <summary>Makes a blob readable in a repository when the source repository may read it. Returns its size, or null.</summary>

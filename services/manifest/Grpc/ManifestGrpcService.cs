@@ -151,13 +151,13 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
         return Task.FromResult(reply);
     }
 
-    // Every blob must be readable in this repository and every child manifest stored in it, before the
-    // manifest becomes visible: a pull of an acknowledged manifest never meets a missing piece.
+    // Every blob must be readable in this repository and every child manifest stored in it, with the size
+    // its descriptor gives, before the manifest becomes visible: a pull of an acknowledged manifest never
+    // meets a missing piece, nor one that its client would refuse for its length.
     private async Task CheckReferencesAsync(string repository, ParsedManifest manifest, CancellationToken cancellationToken)
     {
         if (manifest.Blobs.Count > 0)
         {
-            // TODO: descriptor sizes are not compared with the stored blob sizes (a wrong size is only caught by the client at pull).
             var request = new FindMissingBlobsRequest { Repository = repository };
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var blob in manifest.Blobs)
@@ -168,31 +168,57 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
                 }
             }
 
-            FindMissingBlobsReply missing;
+            FindMissingBlobsReply found;
             try
             {
-                missing = await _blobs.FindMissingBlobsAsync(request, cancellationToken: cancellationToken);
+                found = await _blobs.FindMissingBlobsAsync(request, cancellationToken: cancellationToken);
             }
             catch (RpcException ex)
             {
                 throw OciStatus.ToOciException(ex);
             }
 
-            if (missing.Missing.Count > 0)
+            if (found.Missing.Count > 0)
             {
-                throw new OciException(OciErrorCode.ManifestBlobUnknown, detail: missing.Missing[0]);
+                throw new OciException(OciErrorCode.ManifestBlobUnknown, detail: found.Missing[0]);
+            }
+
+            var sizes = new Dictionary<string, long>(request.Digests.Count, StringComparer.Ordinal);
+            for (var i = 0; i < request.Digests.Count && i < found.Sizes.Count; i++)
+            {
+                sizes[request.Digests[i]] = found.Sizes[i];
+            }
+
+            foreach (var blob in manifest.Blobs)
+            {
+                if (sizes.TryGetValue(blob.Digest.Value, out var stored) && stored != blob.Size)
+                {
+                    throw WrongSize(blob, stored);
+                }
             }
         }
 
         if (manifest.Children.Count > 0)
         {
-            var missingChildren = _store.FindMissingManifests(repository, manifest.Children.Select(child => child.Digest.Value));
-            if (missingChildren.Count > 0)
+            var childSizes = _store.ManifestSizes(repository, manifest.Children.Select(child => child.Digest.Value));
+            for (var i = 0; i < childSizes.Count; i++)
             {
-                throw new OciException(OciErrorCode.ManifestBlobUnknown, "index references an unknown manifest", missingChildren[0]);
+                if (childSizes[i] < 0)
+                {
+                    throw new OciException(OciErrorCode.ManifestBlobUnknown, "index references an unknown manifest", manifest.Children[i].Digest.Value);
+                }
+
+                if (childSizes[i] != manifest.Children[i].Size)
+                {
+                    throw WrongSize(manifest.Children[i], childSizes[i]);
+                }
             }
         }
     }
+
+    private static OciException WrongSize(ManifestDescriptor descriptor, long stored) =>
+        new(OciErrorCode.ManifestInvalid, "a descriptor's size differs from its content's",
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{descriptor.Digest.Value}: the descriptor says {descriptor.Size} bytes, the content has {stored}"));
 
     private int PageSize(int limit) => limit < 0 ? _options.MaxPageSize : Math.Min(limit, _options.MaxPageSize);
 

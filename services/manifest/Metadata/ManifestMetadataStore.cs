@@ -77,23 +77,20 @@ internal sealed class ManifestMetadataStore
         return new StoredManifest(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), content);
     }
 
-    /// <summary>Returns the child digests the repository does not hold as manifests.</summary>
-    public List<string> FindMissingManifests(string repository, IEnumerable<string> digests)
+    /// <summary>The size of each manifest, in the order asked; -1 for one the repository does not hold.</summary>
+    public List<long> ManifestSizes(string repository, IEnumerable<string> digests)
     {
-        var missing = new List<string>();
+        var sizes = new List<long>();
         using var connection = _database.Open();
-        using var command = connection.Command("SELECT 1 FROM manifests WHERE repository = $r AND digest = $d")
+        using var command = connection.Command("SELECT size FROM manifests WHERE repository = $r AND digest = $d")
             .With("$r", repository).With("$d", string.Empty);
         foreach (var digest in digests)
         {
             command.Parameters["$d"].Value = digest;
-            if (command.ExecuteScalar() is null)
-            {
-                missing.Add(digest);
-            }
+            sizes.Add(command.ExecuteScalar() is long size ? size : -1);
         }
 
-        return missing;
+        return sizes;
     }
 
     /// <summary>Stores a manifest, what it references, and points the tags at it, in one transaction.</summary>

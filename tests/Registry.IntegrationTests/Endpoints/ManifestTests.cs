@@ -124,6 +124,59 @@ public sealed class ManifestTests(RegistryFixture fixture) : RegistryTestBase(fi
     }
 
     [Fact]
+    public async Task PutManifest_DescriptorSizeDiffersFromTheBlob_Returns400ManifestInvalid()
+    {
+        var repo = OciClient.UniqueRepo("man-wrong-size");
+        var config = await Client.PushBlobAsync(repo, ManifestJson.EmptyConfig);
+        var layerBytes = OciClient.RandomBytes(32);
+        var layer = await Client.PushBlobAsync(repo, layerBytes);
+
+        var wrongConfig = ManifestJson.Image(
+            ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 999),
+            [ManifestJson.Descriptor(ManifestJson.LayerMediaType, layer, 32)]);
+        using (var response = await Client.PutManifestAsync(repo, "v1", wrongConfig, ManifestJson.OciManifest))
+        {
+            await OciAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+        }
+
+        var wrongLayer = ManifestJson.Image(
+            ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 2),
+            [ManifestJson.Descriptor(ManifestJson.LayerMediaType, layer, 31)]);
+        using (var response = await Client.PutManifestAsync(repo, "v1", wrongLayer, ManifestJson.OciManifest))
+        {
+            await OciAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+        }
+
+        using (var get = await Client.GetAsync($"/v2/{repo}/manifests/v1"))
+        {
+            OciAssert.Status(get, HttpStatusCode.NotFound);
+        }
+
+        var right = ManifestJson.Image(
+            ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 2),
+            [ManifestJson.Descriptor(ManifestJson.LayerMediaType, layer, 32)]);
+        using var accepted = await Client.PutManifestAsync(repo, "v1", right, ManifestJson.OciManifest);
+        OciAssert.Status(accepted, HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task PutManifest_IndexChildSizeDiffersFromTheManifest_Returns400ManifestInvalid()
+    {
+        var repo = OciClient.UniqueRepo("man-wrong-child-size");
+        var child = await Client.PushImageAsync(repo, "child");
+
+        var wrong = ManifestJson.Index([ManifestJson.Platform(ManifestJson.OciManifest, child.Digest, child.Body.Length + 5)]);
+        using (var response = await Client.PutManifestAsync(repo, "multi", wrong, ManifestJson.OciIndex))
+        {
+            await OciAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+        }
+
+        var right = ManifestJson.Index([ManifestJson.Platform(ManifestJson.OciManifest, child.Digest, child.Body.Length)]);
+        using var accepted = await Client.PutManifestAsync(repo, "multi", right, ManifestJson.OciIndex);
+        OciAssert.Status(accepted, HttpStatusCode.Created);
+    }
+
+    [Fact]
     public async Task PutManifest_InvalidJson_Returns400ManifestInvalid()
     {
         var repo = OciClient.UniqueRepo("man-bad-json");
