@@ -20,6 +20,10 @@ internal sealed partial class DirectDownloadServer
             Message = "Shutdown ran out of time: closing {Connections} direct download connections")]
         public static partial void ShutdownCutTransfers(ILogger logger, int connections);
 
+        [LoggerMessage(EventId = 4024, EventName = "DirectDownloadsFull", Level = LogLevel.Warning,
+            Message = "The direct download server holds {Connections} connections, its limit: {Refused} connections refused with 503 since the last warning (Registry:Blob:DirectDownloads:MaxConnections; connections that send no request head are closed after IdleTimeout)")]
+        public static partial void AtCapacity(ILogger logger, int connections, long refused);
+
         // DownloadConnection uses 4025-4029.
     }
 }

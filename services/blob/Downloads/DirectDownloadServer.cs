@@ -18,6 +18,10 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
     private readonly IStorageDriver _storage;
     private readonly DownloadSigner _signer;
     private readonly DirectDownloadOptions _options;
+
+    // Touched by the accept loop only.
+    private long _lastCapacityWarning = long.MinValue / 2;
+    private long _refusedSinceWarning;
     private readonly ILogger<DirectDownloadServer> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _aborting = new();
@@ -160,6 +164,7 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
                 Interlocked.Decrement(ref _active);
                 DownloadMetrics.Rejections.WithLabels("connection_limit").Inc();
                 RejectAtCapacity(socket);
+                WarnAtCapacity();
                 continue;
             }
 
@@ -189,6 +194,22 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
                 _drained.TrySetResult();
             }
         }
+    }
+
+    // At most one warning every 10 s, with the count refused since the one before: a flood of connections
+    // must not become a flood of log lines.
+    private void WarnAtCapacity()
+    {
+        _refusedSinceWarning++;
+        var now = Environment.TickCount64;
+        if (now - _lastCapacityWarning < 10_000)
+        {
+            return;
+        }
+
+        _lastCapacityWarning = now;
+        Log.AtCapacity(_logger, _options.MaxConnections, _refusedSinceWarning);
+        _refusedSinceWarning = 0;
     }
 
     // Over the limit: a 503 written straight into the new socket's empty send buffer, then close.

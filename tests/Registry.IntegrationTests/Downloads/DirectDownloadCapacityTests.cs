@@ -88,4 +88,67 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
 
         Assert.True(redirected, "redirects did not resume once the idle connections closed");
     }
+
+    [Fact]
+    public async Task FullDirectServer_Refuses503_AndWarnsTheOperatorOnce()
+    {
+        var dataDir = TempDirectory.Create();
+        var logFile = Path.Combine(dataDir, "registry.log");
+        var idle = new List<Socket>();
+        try
+        {
+            var registry = await RegistryFixture.StartAsync(
+                dataDir,
+                $"--Registry:Logging:File={logFile}",
+                "--Registry:Blob:DirectDownloads:Enabled=true",
+                "--Registry:Blob:DirectDownloads:MaxConnections=2");
+            await using (registry)
+            {
+                using var client = new OciClient(registry.Address);
+                var repo = OciClient.UniqueRepo("direct-warn");
+                var digest = await client.PushBlobAsync(repo, OciClient.RandomBytes(2 * 1024 * 1024));
+                Uri location;
+                using (var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
+                {
+                    OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
+                    location = redirect.Headers.Location!;
+                }
+
+                // Two idle sockets take both places; every further one is answered 503 and closed.
+                var refusals = 0;
+                for (var i = 0; i < 6; i++)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    idle.Add(socket);
+                    await socket.ConnectAsync(IPAddress.Loopback, location.Port);
+                    if (i < 2)
+                    {
+                        continue;
+                    }
+
+                    var answer = new byte[64];
+                    using var timeout = new CancellationTokenSource(Timeouts.Request);
+                    var received = await socket.ReceiveAsync(answer, SocketFlags.None, timeout.Token);
+                    if (System.Text.Encoding.ASCII.GetString(answer, 0, received).StartsWith("HTTP/1.1 503", StringComparison.Ordinal))
+                    {
+                        refusals++;
+                    }
+                }
+
+                Assert.True(refusals >= 3, $"only {refusals} of 4 connections over the limit were refused with 503");
+            }
+
+            var warnings = (await File.ReadAllLinesAsync(logFile)).Count(line => line.Contains("DirectDownloadsFull", StringComparison.Ordinal));
+            Assert.Equal(1, warnings);
+        }
+        finally
+        {
+            foreach (var socket in idle)
+            {
+                socket.Dispose();
+            }
+
+            TempDirectory.Delete(dataDir);
+        }
+    }
 }
