@@ -37,6 +37,13 @@ public sealed class DirectDownloadOptions
     /// <summary>Connections served at once; more are answered 503 and closed. Default 512.</summary>
     public int MaxConnections { get; set; } = 512;
 
+    /// <summary>
+    /// At <see cref="MaxConnections"/>, a new connection takes the place of the one that has waited longest
+    /// for a request head, if that has waited this long (idle keep-alive, or a head trickled in slowly);
+    /// otherwise it gets 503. Default 1 second.
+    /// </summary>
+    public TimeSpan EvictWaitingAfter { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The largest request head (request line and headers) accepted, in bytes. Default 8 KiB.</summary>
     public int MaxRequestHeadBytes { get; set; } = 8 * 1024;
 
@@ -69,6 +76,11 @@ public sealed class DirectDownloadOptions
         if (UrlLifetime <= TimeSpan.Zero || IdleTimeout <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"{SectionName}:UrlLifetime and IdleTimeout must be positive.");
+        }
+
+        if (EvictWaitingAfter < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{SectionName}:EvictWaitingAfter must not be negative.");
         }
 
         if (MaxConnections < 1 || MaxRequestHeadBytes is < 1024 or > 64 * 1024)

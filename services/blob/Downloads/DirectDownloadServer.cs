@@ -19,6 +19,8 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
     private readonly DownloadSigner _signer;
     private readonly DirectDownloadOptions _options;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<DownloadConnection, byte> _open = new();
+
     // Touched by the accept loop only.
     private long _lastCapacityWarning = long.MinValue / 2;
     private long _refusedSinceWarning;
@@ -159,7 +161,7 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
                 continue;
             }
 
-            if (Interlocked.Increment(ref _active) > _options.MaxConnections)
+            if (Interlocked.Increment(ref _active) > _options.MaxConnections && !TryEvictWaiting())
             {
                 Interlocked.Decrement(ref _active);
                 DownloadMetrics.Rejections.WithLabels("connection_limit").Inc();
@@ -174,9 +176,37 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
         }
     }
 
+    // At the limit, the connection that has waited longest for a request head (for at least EvictWaitingAfter)
+    // makes room for the new one: idle keep-alive connections and heads trickled in a byte at a time
+    // cannot hold every place until the idle timeout. It closes at once; until it has, the count runs
+    // over the limit by the connections being closed.
+    private bool TryEvictWaiting()
+    {
+        var waitingBefore = Environment.TickCount64 - (long)_options.EvictWaitingAfter.TotalMilliseconds;
+        DownloadConnection? oldest = null;
+        var oldestSince = long.MaxValue;
+        foreach (var connection in _open.Keys)
+        {
+            var since = connection.WaitingSince;
+            if (since > 0 && since <= waitingBefore && since < oldestSince)
+            {
+                (oldest, oldestSince) = (connection, since);
+            }
+        }
+
+        if (oldest is null || !oldest.TryEvict(waitingBefore))
+        {
+            return false;
+        }
+
+        DownloadMetrics.Evictions.Inc();
+        return true;
+    }
+
     private async Task RunConnectionAsync(Socket socket)
     {
         var connection = new DownloadConnection(socket, this, _logger);
+        _open.TryAdd(connection, 0);
         try
         {
             await connection.RunAsync();
@@ -187,6 +217,7 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
         }
         finally
         {
+            _open.TryRemove(connection, out _);
             connection.Dispose();
             DownloadMetrics.Connections.Dec();
             if (Interlocked.Decrement(ref _active) == 0 && _stopping.IsCancellationRequested)

@@ -32,6 +32,10 @@ internal sealed partial class DownloadConnection : IDisposable
     private readonly CancellationTokenRegistration _closeOnDeadline;
     private SendPacketsOperation? _send;
 
+    // When the connection began waiting for its next request head (Environment.TickCount64); 0 while it
+    // serves one; -1 once the server took it back for a new connection (TryEvict).
+    private long _waitingSince;
+
     public DownloadConnection(Socket socket, DirectDownloadServer server, ILogger logger)
     {
         _socket = socket;
@@ -54,6 +58,11 @@ internal sealed partial class DownloadConnection : IDisposable
             while (true)
             {
                 _deadline.CancelAfter(_options.IdleTimeout);
+                if (Interlocked.Exchange(ref _waitingSince, Environment.TickCount64) < 0)
+                {
+                    return;
+                }
+
                 if (buffered == 0)
                 {
                     // A zero-byte receive waits for data without a buffer, so idle keep-alive connections hold none.
@@ -87,6 +96,12 @@ internal sealed partial class DownloadConnection : IDisposable
                     buffered += read;
                 }
 
+                if (Interlocked.Exchange(ref _waitingSince, 0) < 0)
+                {
+                    // Taken back by the server while the head arrived: the place is promised to another.
+                    return;
+                }
+
                 if (!await ServeAsync(head) || _server.Stopping.IsCancellationRequested)
                 {
                     return;
@@ -118,6 +133,33 @@ internal sealed partial class DownloadConnection : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Closes the connection if it has been waiting for a request head since <paramref name="waitingBefore"/>
+    /// or earlier (idle between requests, or sending its head too slowly); never one serving a request.
+    /// </summary>
+    public bool TryEvict(long waitingBefore)
+    {
+        var since = Volatile.Read(ref _waitingSince);
+        if (since <= 0 || since > waitingBefore || Interlocked.CompareExchange(ref _waitingSince, -1, since) != since)
+        {
+            return false;
+        }
+
+        try
+        {
+            _reads.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Ended on its own a moment ago.
+        }
+
+        return true;
+    }
+
+    /// <summary>When the connection began waiting for its next request head; 0 or less when it is not waiting.</summary>
+    public long WaitingSince => Volatile.Read(ref _waitingSince);
 
     public void Dispose()
     {

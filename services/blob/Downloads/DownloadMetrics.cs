@@ -21,6 +21,10 @@ internal static class DownloadMetrics
     public static readonly Gauge Connections = Metrics.CreateGauge(
         "registry_direct_download_connections", "Connections the direct download server holds open now.");
 
+    public static readonly Counter Evictions = Metrics.CreateCounter(
+        "registry_direct_download_evictions_total",
+        "Connections closed at the connection limit to make room for a new one, because they had waited longest (over a second) for a request head.");
+
     public static readonly Counter Rejections = Metrics.CreateCounter(
         "registry_direct_download_rejections_total",
         "Direct download requests refused: expired, bad_signature, connection_limit, bad_request.",

@@ -101,7 +101,8 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
                 dataDir,
                 $"--Registry:Logging:File={logFile}",
                 "--Registry:Blob:DirectDownloads:Enabled=true",
-                "--Registry:Blob:DirectDownloads:MaxConnections=2");
+                "--Registry:Blob:DirectDownloads:MaxConnections=2",
+                "--Registry:Blob:DirectDownloads:EvictWaitingAfter=00:10:00");
             await using (registry)
             {
                 using var client = new OciClient(registry.Address);
@@ -149,6 +150,74 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
             }
 
             TempDirectory.Delete(dataDir);
+        }
+    }
+
+    [Fact]
+    public async Task FullDirectServer_ClosesTheLongestIdleConnection_ToServeASignedUrl()
+    {
+        await using var registry = await OwnRegistry.StartAsync(
+            "--Registry:Blob:DirectDownloads:Enabled=true",
+            "--Registry:Blob:DirectDownloads:MaxConnections=2",
+            "--Registry:Blob:DirectDownloads:EvictWaitingAfter=00:00:00.2");
+        var client = registry.Client;
+        var repo = OciClient.UniqueRepo("direct-evict");
+        var data = OciClient.RandomBytes(2 * 1024 * 1024);
+        var digest = await client.PushBlobAsync(repo, data);
+        Uri location;
+        using (var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
+        {
+            OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
+            location = redirect.Headers.Location!;
+        }
+
+        // Two connections that never send a request (a slowloris, or idle keep-alives) take both places.
+        var idle = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                idle.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, location.Port);
+            }
+
+            await Task.Delay(500);
+            using var direct = new HttpClient();
+            using var response = await direct.GetAsync(location);
+            OciAssert.Status(response, HttpStatusCode.OK);
+            Assert.Equal(data, await response.Content.ReadAsByteArrayAsync());
+
+            // One of the two was closed to make room: its next receive sees the end of the stream.
+            var closed = 0;
+            foreach (var socket in idle)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try
+                {
+                    if (await socket.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token) == 0)
+                    {
+                        closed++;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // Still open.
+                }
+                catch (SocketException)
+                {
+                    closed++;
+                }
+            }
+
+            Assert.Equal(1, closed);
+        }
+        finally
+        {
+            foreach (var socket in idle)
+            {
+                socket.Dispose();
+            }
         }
     }
 }
