@@ -23,6 +23,13 @@ public static class ManifestParser
     public static ParsedManifest Parse(ReadOnlySpan<byte> content, string? contentType, DigestAlgorithm algorithm)
     {
         var digest = Digest.Compute(algorithm, content);
+        if (!System.Text.Unicode.Utf8.IsValid(content))
+        {
+            // JSON is UTF-8 (RFC 8259); the parser only checks the strings it decodes, and annotations are
+            // served again as they came (referrers), so a bad byte must not get in.
+            throw Invalid("manifest is not valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {

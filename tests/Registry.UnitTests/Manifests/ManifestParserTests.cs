@@ -374,6 +374,25 @@ public sealed class ManifestParserTests
         Assert.Equal(expected, MediaTypes.WithoutParameters(contentType));
     }
 
+    [Fact]
+    public void Parse_InvalidUtf8InsideAString_ThrowsManifestInvalid()
+    {
+        var body = Encoding.UTF8.GetBytes(ImageWith(Layers).Replace("\"schemaVersion\":2", "\"schemaVersion\":2,\"annotations\":{\"k\":\"XX\"}", StringComparison.Ordinal));
+        var marker = Array.IndexOf(body, (byte)'X');
+        body[marker] = 0xff;
+        body[marker + 1] = 0xfe;
+
+        var valid = (byte[])body.Clone();
+        valid[marker] = (byte)'a';
+        valid[marker + 1] = (byte)'b';
+        Assert.NotNull(ManifestParser.Parse(valid, MediaTypes.OciManifest, DigestAlgorithm.Sha256));
+
+        var exception = Assert.Throws<OciException>(() => ManifestParser.Parse(body, MediaTypes.OciManifest, DigestAlgorithm.Sha256));
+
+        Assert.Equal(OciErrorCode.ManifestInvalid, exception.Code);
+        Assert.Contains("UTF-8", exception.Message, StringComparison.Ordinal);
+    }
+
     private static string ImageWithout(string? mediaType)
     {
         var field = mediaType is null ? string.Empty : $"\"mediaType\":\"{mediaType}\",";
