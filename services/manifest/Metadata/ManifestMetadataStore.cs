@@ -170,7 +170,7 @@ internal sealed class ManifestMetadataStore
     /// <summary>
     /// One page of the manifests whose subject is <paramref name="subject"/>, optionally of one artifact
     /// type, in digest order after <paramref name="last"/>: at most <paramref name="maxCount"/> of them and,
-    /// past the first, no more than <paramref name="maxBytes"/> of digests, media types and annotations.
+    /// past the first, no more than <paramref name="maxBytes"/> as encoded for gRPC.
     /// </summary>
     public (List<ContentDescriptor> Page, bool More) ListReferrers(
         string repository, string subject, string? artifactType, string last, int maxCount, long maxBytes)
@@ -197,7 +197,9 @@ internal sealed class ManifestMetadataStore
                 ArtifactType = reader.IsDBNull(3) ? string.Empty : reader.GetString(3),
                 AnnotationsJson = reader.IsDBNull(4) ? string.Empty : reader.GetString(4),
             };
-            bytes += descriptor.Digest.Length + descriptor.MediaType.Length + descriptor.ArtifactType.Length + descriptor.AnnotationsJson.Length;
+            // What the descriptor takes in the gRPC message (UTF-8 bytes, not characters: annotations in
+            // CJK take three bytes a character).
+            bytes += descriptor.CalculateSize();
             if (page.Count == maxCount || (page.Count > 0 && bytes > maxBytes))
             {
                 return (page, true);

@@ -166,6 +166,34 @@ public sealed class ReferrersTests(RegistryFixture fixture) : RegistryTestBase(f
         Assert.Equal(expected.Order(StringComparer.Ordinal), seen);
     }
 
+    [Fact]
+    public async Task GetReferrers_AnnotationsOfThreeByteCharacters_PageByBytesNotCharacters()
+    {
+        // Three referrers with 1.2 million CJK characters each: 3.6 MB of UTF-8 apiece, under the page
+        // budget counted in characters but three times a gRPC message counted in bytes.
+        var repo = OciClient.UniqueRepo("ref-cjk");
+        var subject = await Client.PushImageAsync(repo, "base");
+        var expected = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var note = "{\"i\":\"" + i + "\",\"note\":\"" + new string('\u4e2d', 1_200_000) + "\"}";
+            expected.Add(Digests.Sha256(await PushReferrerAsync(repo, subject, SignatureType, note)));
+        }
+
+        var seen = new List<string>();
+        string? next = $"/v2/{repo}/referrers/{subject.Digest}";
+        for (var pages = 0; next is not null && pages < 10; pages++)
+        {
+            using var response = await Client.GetAsync(next);
+            OciAssert.Status(response, HttpStatusCode.OK);
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            seen.AddRange(document.RootElement.GetProperty("manifests").EnumerateArray().Select(m => m.GetProperty("digest").GetString()!));
+            next = response.Headers.TryGetValues("Link", out var links) ? links.Single().Split('<', '>')[1] : null;
+        }
+
+        Assert.Equal(expected.Order(StringComparer.Ordinal), seen);
+    }
+
     private async Task<byte[]> PushReferrerAsync(string repo, PushedManifest subject, string artifactType, string? annotations)
     {
         var config = await Client.PushBlobAsync(repo, ManifestJson.EmptyConfig);
