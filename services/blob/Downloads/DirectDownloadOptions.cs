@@ -38,6 +38,14 @@ public sealed class DirectDownloadOptions
     public int MaxConnections { get; set; } = 512;
 
     /// <summary>
+    /// Connections one client address may hold at once; more get 503 and are closed, so that one address
+    /// (a slowloris that reconnects as fast as it is evicted) cannot take every place. 0 or less: no such
+    /// limit. Default 128, a quarter of the default <see cref="MaxConnections"/>. Clients behind one NAT
+    /// or proxy share it.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; } = 128;
+
+    /// <summary>
     /// At <see cref="MaxConnections"/>, a new connection takes the place of the one that has waited longest
     /// for a request head, if that has waited this long (idle keep-alive, or a head trickled in slowly);
     /// otherwise it gets 503. Default 1 second.

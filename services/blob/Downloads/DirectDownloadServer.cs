@@ -21,6 +21,9 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<DownloadConnection, byte> _open = new();
 
+    // Connections held per client address, for MaxConnectionsPerClient.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, int> _perClient = new();
+
     // Touched by the accept loop only.
     private long _lastCapacityWarning = long.MinValue / 2;
     private long _refusedSinceWarning;
@@ -161,8 +164,18 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
                 continue;
             }
 
+            var client = (socket.RemoteEndPoint as IPEndPoint)?.Address;
+            if (!TryTakeClientPlace(client))
+            {
+                // One address may hold only part of the places, so it cannot shut everyone else out.
+                DownloadMetrics.Rejections.WithLabels("client_limit").Inc();
+                RejectAtCapacity(socket);
+                continue;
+            }
+
             if (Interlocked.Increment(ref _active) > _options.MaxConnections && !TryEvictWaiting())
             {
+                ReleaseClientPlace(client);
                 Interlocked.Decrement(ref _active);
                 DownloadMetrics.Rejections.WithLabels("connection_limit").Inc();
                 RejectAtCapacity(socket);
@@ -172,7 +185,7 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
 
             DownloadMetrics.Connections.Inc();
             socket.NoDelay = true;
-            _ = RunConnectionAsync(socket);
+            _ = RunConnectionAsync(socket, client);
         }
     }
 
@@ -203,7 +216,39 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
         return true;
     }
 
-    private async Task RunConnectionAsync(Socket socket)
+    private bool TryTakeClientPlace(IPAddress? client)
+    {
+        if (client is null || _options.MaxConnectionsPerClient <= 0)
+        {
+            return true;
+        }
+
+        var held = _perClient.AddOrUpdate(client, 1, static (_, count) => count + 1);
+        if (held <= _options.MaxConnectionsPerClient)
+        {
+            return true;
+        }
+
+        ReleaseClientPlace(client);
+        return false;
+    }
+
+    private void ReleaseClientPlace(IPAddress? client)
+    {
+        if (client is null || _options.MaxConnectionsPerClient <= 0)
+        {
+            return;
+        }
+
+        // The accept loop alone adds; this may run on any thread, so the entry goes only when it reads zero.
+        var left = _perClient.AddOrUpdate(client, 0, static (_, count) => count - 1);
+        if (left <= 0)
+        {
+            _perClient.TryRemove(new KeyValuePair<IPAddress, int>(client, 0));
+        }
+    }
+
+    private async Task RunConnectionAsync(Socket socket, IPAddress? client)
     {
         var connection = new DownloadConnection(socket, this, _logger);
         _open.TryAdd(connection, 0);
@@ -217,6 +262,7 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
         }
         finally
         {
+            ReleaseClientPlace(client);
             _open.TryRemove(connection, out _);
             connection.Dispose();
             DownloadMetrics.Connections.Dec();

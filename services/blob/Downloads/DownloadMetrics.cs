@@ -27,7 +27,7 @@ internal static class DownloadMetrics
 
     public static readonly Counter Rejections = Metrics.CreateCounter(
         "registry_direct_download_rejections_total",
-        "Direct download requests refused: expired, bad_signature, connection_limit, bad_request.",
+        "Direct download requests refused: expired, bad_signature, connection_limit, client_limit, bad_request.",
         new CounterConfiguration { LabelNames = ["reason"] });
 
     /// <summary>Exports every series at once (zero until the first download), so dashboards and alerts see them from the start.</summary>

@@ -220,4 +220,57 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
             }
         }
     }
+
+    [Fact]
+    public async Task OneClientAddress_HoldsOnlyItsShare_OthersAreStillServed()
+    {
+        await using var registry = await OwnRegistry.StartAsync(
+            "--Registry:Blob:DirectDownloads:Enabled=true",
+            "--Registry:Blob:DirectDownloads:MaxConnections=8",
+            "--Registry:Blob:DirectDownloads:MaxConnectionsPerClient=2",
+            "--Registry:Blob:DirectDownloads:EvictWaitingAfter=00:10:00");
+        var client = registry.Client;
+        var repo = OciClient.UniqueRepo("direct-per-client");
+        var data = OciClient.RandomBytes(2 * 1024 * 1024);
+        var digest = await client.PushBlobAsync(repo, data);
+        Uri location;
+        using (var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
+        {
+            OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
+            location = redirect.Headers.Location!;
+        }
+
+        var sockets = new List<Socket>();
+        try
+        {
+            // 127.0.0.2 holds its two places with sockets that send nothing; its third connection is refused.
+            for (var i = 0; i < 3; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                sockets.Add(socket);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                await socket.ConnectAsync(IPAddress.Loopback, location.Port);
+            }
+
+            var answer = new byte[64];
+            using (var timeout = new CancellationTokenSource(Timeouts.Request))
+            {
+                var received = await sockets[2].ReceiveAsync(answer, SocketFlags.None, timeout.Token);
+                Assert.StartsWith("HTTP/1.1 503", System.Text.Encoding.ASCII.GetString(answer, 0, received), StringComparison.Ordinal);
+            }
+
+            // Another address (127.0.0.1) is served while the server has room.
+            using var direct = new HttpClient();
+            using var response = await direct.GetAsync(location);
+            OciAssert.Status(response, HttpStatusCode.OK);
+            Assert.Equal(data, await response.Content.ReadAsByteArrayAsync());
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
 }
