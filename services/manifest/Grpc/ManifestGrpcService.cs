@@ -198,6 +198,7 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
             }
         }
 
+        CheckSubject(repository, manifest);
         if (manifest.Children.Count > 0)
         {
             var childSizes = _store.ManifestSizes(repository, manifest.Children.Select(child => child.Digest.Value));
@@ -213,6 +214,17 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
                     throw WrongSize(manifest.Children[i], childSizes[i]);
                 }
             }
+        }
+    }
+
+    private void CheckSubject(string repository, ParsedManifest manifest)
+    {
+        // A subject may be pushed after its referrers (so it need not exist); when it does, its size must agree.
+        if (manifest.Subject is { } subject
+            && _store.ManifestSizes(repository, [subject.Digest.Value]) is [var stored and >= 0]
+            && stored != subject.Size)
+        {
+            throw WrongSize(subject, stored);
         }
     }
 

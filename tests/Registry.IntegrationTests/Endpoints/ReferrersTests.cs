@@ -194,6 +194,24 @@ public sealed class ReferrersTests(RegistryFixture fixture) : RegistryTestBase(f
         Assert.Equal(expected.Order(StringComparer.Ordinal), seen);
     }
 
+    [Fact]
+    public async Task PutReferrer_SubjectSizeDiffersFromTheStoredSubject_Returns400ManifestInvalid()
+    {
+        var repo = OciClient.UniqueRepo("ref-subject-size");
+        var subject = await Client.PushImageAsync(repo, "base");
+        var config = await Client.PushBlobAsync(repo, ManifestJson.EmptyConfig);
+        var layer = await Client.PushBlobAsync(repo, OciClient.RandomBytes(20));
+        var body = ManifestJson.Image(
+            ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 2),
+            [ManifestJson.Descriptor("application/octet-stream", layer, 20)],
+            subject: ManifestJson.Descriptor(ManifestJson.OciManifest, subject.Digest, subject.Body.Length + 100),
+            artifactType: SignatureType);
+
+        using var response = await Client.PutManifestAsync(repo, Digests.Sha256(body), body, ManifestJson.OciManifest);
+
+        await OciAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+    }
+
     private async Task<byte[]> PushReferrerAsync(string repo, PushedManifest subject, string artifactType, string? annotations)
     {
         var config = await Client.PushBlobAsync(repo, ManifestJson.EmptyConfig);
