@@ -21,7 +21,7 @@ internal sealed partial class DirectDownloadServer
         public static partial void ShutdownCutTransfers(ILogger logger, int connections);
 
         [LoggerMessage(EventId = 4024, EventName = "DirectDownloadsFull", Level = LogLevel.Warning,
-            Message = "The direct download server holds {Connections} connections, its limit: {Refused} connections refused with 503 since the last warning (Registry:Blob:DirectDownloads:MaxConnections; connections that send no request head are closed after IdleTimeout)")]
+            Message = "The direct download server holds {Connections} connections, its limit: {Refused} connections refused with 503 since the last warning (Registry:Blob:DirectDownloads:MaxConnections; only a connection that has waited EvictWaitingAfter for a request head makes room)")]
         public static partial void AtCapacity(ILogger logger, int connections, long refused);
 
         // DownloadConnection uses 4025-4029.

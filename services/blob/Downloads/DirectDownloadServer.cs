@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
@@ -18,22 +19,22 @@ internal sealed partial class DirectDownloadServer : IHostedService, IDisposable
     private readonly IStorageDriver _storage;
     private readonly DownloadSigner _signer;
     private readonly DirectDownloadOptions _options;
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<DownloadConnection, byte> _open = new();
-
-    // Connections held per client address, for MaxConnectionsPerClient.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, int> _perClient = new();
-
-    // Touched by the accept loop only.
-    private long _lastCapacityWarning = long.MinValue / 2;
-    private long _refusedSinceWarning;
     private readonly ILogger<DirectDownloadServer> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _aborting = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Open connections, for TryEvictWaiting; and how many each client address holds, for MaxConnectionsPerClient.
+    private readonly ConcurrentDictionary<DownloadConnection, byte> _open = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perClient = new();
+
     private Socket? _listener;
     private Task? _acceptLoop;
     private int _active;
+
+    // Touched by the accept loop only.
+    private long _lastCapacityWarning = long.MinValue / 2;
+    private long _refusedSinceWarning;
 
     public DirectDownloadServer(
         IStorageDriver storage,

@@ -23,7 +23,7 @@ internal static class DownloadMetrics
 
     public static readonly Counter Evictions = Metrics.CreateCounter(
         "registry_direct_download_evictions_total",
-        "Connections closed at the connection limit to make room for a new one, because they had waited longest (over a second) for a request head.");
+        "Connections closed at the connection limit to make room for a new one, because they had waited longest (at least EvictWaitingAfter) for a request head.");
 
     public static readonly Counter Rejections = Metrics.CreateCounter(
         "registry_direct_download_rejections_total",

@@ -103,17 +103,11 @@ internal sealed partial class OciEndpoint
         catch (BadHttpRequestException ex) when (!aborted.IsCancellationRequested && operation is not { ClientGone: true })
         {
             // Kestrel refused the request body: too slow (408), too large (413) or malformed (400).
-            var code = operation?.Route.Kind is OciRouteKind.Manifest ? OciErrorCode.ManifestInvalid : OciErrorCode.BlobUploadInvalid;
-            var oci = new OciException(code, "request body rejected", ex.Message, httpStatus: ex.StatusCode);
-            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), ex.Message);
-            await OciErrorWriter.WriteAsync(context, oci);
+            await RejectBodyAsync(context, operation, ex.Message, ex.StatusCode);
         }
         catch (IOException ex) when (MalformedBody.Is(ex) && !aborted.IsCancellationRequested && operation is not { ClientGone: true })
         {
-            var code = operation?.Route.Kind is OciRouteKind.Manifest ? OciErrorCode.ManifestInvalid : OciErrorCode.BlobUploadInvalid;
-            var oci = new OciException(code, "request body rejected", ex.Message, httpStatus: StatusCodes.Status400BadRequest);
-            Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), ex.Message);
-            await OciErrorWriter.WriteAsync(context, oci);
+            await RejectBodyAsync(context, operation, ex.Message, StatusCodes.Status400BadRequest);
         }
         catch (Exception ex) when (aborted.IsCancellationRequested || operation is { ClientGone: true })
         {
@@ -170,6 +164,14 @@ internal sealed partial class OciEndpoint
                 Log.Request(_requests, context.Request.Method, operationName, route.Name, route.Reference, status, elapsedMs);
             }
         }
+    }
+
+    private Task RejectBodyAsync(HttpContext context, OciOperation? operation, string reason, int status)
+    {
+        var code = operation?.Route.Kind is OciRouteKind.Manifest ? OciErrorCode.ManifestInvalid : OciErrorCode.BlobUploadInvalid;
+        var oci = new OciException(code, "request body rejected", reason, httpStatus: status);
+        Log.ClientError(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, oci.Code.Name(), reason);
+        return OciErrorWriter.WriteAsync(context, oci);
     }
 
     private static partial class Log

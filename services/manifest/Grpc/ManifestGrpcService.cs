@@ -14,8 +14,8 @@ namespace Registry.Manifest.Grpc;
 /// <summary>The gRPC face of the manifest service (contract in protos/manifest.proto).</summary>
 internal sealed class ManifestGrpcService : Manifests.ManifestsBase
 {
-    // A page of referrers carries at most this much text (annotations may be large), half of what one gRPC
-    // message may hold; its first referrer always goes, and a manifest is smaller than the message limit.
+    // A page of referrers takes at most this much of its gRPC message (annotations may be large), half of
+    // what one message may hold; its first referrer always goes, and a manifest is smaller than the limit.
     private const long ReferrersPageBytes = 4 * 1024 * 1024;
 
     private readonly ManifestMetadataStore _store;
