@@ -1,7 +1,8 @@
 namespace Registry.EdgeHttp.Http;
 
 /// <summary>
-/// Tells a malformed request body from a connection that went away. Kestrel reports most malformed
+/// What the registry makes of a request body's framing. Tells a malformed request body from a connection
+/// that went away. Kestrel reports most malformed
 /// bodies as <see cref="BadHttpRequestException"/>, but a chunk size too large for a number comes out as
 /// an <see cref="IOException"/> around the parse failure, while the client is still there to be told.
 /// </summary>
@@ -9,4 +10,24 @@ internal static class MalformedBody
 {
     /// <summary>True when the exception is Kestrel failing to parse the body, not the transport failing.</summary>
     public static bool Is(IOException exception) => exception.InnerException is OverflowException or FormatException;
+
+    /// <summary>
+    /// True when every transfer coding named is chunked, the only one the registry takes: Kestrel removes
+    /// the chunked framing and passes any other coding (gzip, deflate) through as though it were content.
+    /// </summary>
+    public static bool IsChunkedOnly(Microsoft.Extensions.Primitives.StringValues transferEncoding)
+    {
+        foreach (var value in transferEncoding)
+        {
+            foreach (var coding in (value ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!coding.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
 }

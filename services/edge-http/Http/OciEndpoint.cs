@@ -66,6 +66,13 @@ internal sealed partial class OciEndpoint
 
             kind = EdgeMetrics.Classify(route, context.Request.Method);
             _inFlight.SetOperation(slot, kind);
+            if (context.Request.Headers.TransferEncoding.Count > 0 && !MalformedBody.IsChunkedOnly(context.Request.Headers.TransferEncoding))
+            {
+                // Kestrel takes the chunked framing off and would hand over the rest (gzip, ...) as if it were the content.
+                throw new OciException(OciErrorCode.Unsupported, "transfer coding not supported", context.Request.Headers.TransferEncoding.ToString(),
+                    httpStatus: StatusCodes.Status501NotImplemented);
+            }
+
             operation = OperationFactory.Create(context, route);
             abortWatch = aborted.UnsafeRegister(static state => ((OciOperation)state!).MarkAborted(), operation);
             if (!await _pipeline.TryEnterAsync(operation, aborted))

@@ -54,16 +54,33 @@ public class MalformedChunkTests(RegistryFixture fixture) : RegistryTestBase(fix
         Assert.Equal("MANIFEST_INVALID", FirstErrorCode(body));
     }
 
+    [Fact]
+    public async Task Patch_WithATransferCodingBesidesChunked_Gets501AndStoresNothing()
+    {
+        var repo = OciClient.UniqueRepo("gzip-chunked");
+        var location = await Client.StartUploadAsync(repo);
+
+        var (status, body) = await SendAsync("PATCH", PathOf(location), "application/octet-stream", "gzip, chunked", "3\r\nabc\r\n0\r\n\r\n");
+
+        Assert.Equal(501, status);
+        Assert.Equal("UNSUPPORTED", FirstErrorCode(body));
+        using var session = await Client.GetAsync(location);
+        OciAssert.HeaderEqual(session, "Range", "0-0");
+    }
+
     private string PathOf(string location) => new Uri(Client.BaseAddress, location).PathAndQuery;
 
-    private async Task<(int Status, byte[] Body)> SendChunkedAsync(string method, string target, string contentType)
+    private Task<(int Status, byte[] Body)> SendChunkedAsync(string method, string target, string contentType) =>
+        SendAsync(method, target, contentType, "chunked", OverflowingChunk);
+
+    private async Task<(int Status, byte[] Body)> SendAsync(string method, string target, string contentType, string transferEncoding, string body)
     {
         using var cts = new CancellationTokenSource(Timeouts.Request);
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(Client.BaseAddress.Host, Client.BaseAddress.Port, cts.Token);
         var stream = tcp.GetStream();
         var request = $"{method} {target} HTTP/1.1\r\nHost: {Client.BaseAddress.Authority}\r\nContent-Type: {contentType}\r\n"
-            + $"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{OverflowingChunk}";
+            + $"Transfer-Encoding: {transferEncoding}\r\nConnection: close\r\n\r\n{body}";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request), cts.Token);
 
         // Read to the end of the connection: an aborted connection (no answer at all) fails the parse.
