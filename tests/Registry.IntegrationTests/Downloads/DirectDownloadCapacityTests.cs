@@ -107,13 +107,7 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
             {
                 using var client = new OciClient(registry.Address);
                 var repo = OciClient.UniqueRepo("direct-warn");
-                var digest = await client.PushBlobAsync(repo, OciClient.RandomBytes(2 * 1024 * 1024));
-                Uri location;
-                using (var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
-                {
-                    OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
-                    location = redirect.Headers.Location!;
-                }
+                var (digest, location) = await PushAndRedirectAsync(client, repo, OciClient.RandomBytes(2 * 1024 * 1024));
 
                 // Two idle sockets take both places; every further one is answered 503 and closed.
                 var refusals = 0;
@@ -163,13 +157,7 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
         var client = registry.Client;
         var repo = OciClient.UniqueRepo("direct-evict");
         var data = OciClient.RandomBytes(2 * 1024 * 1024);
-        var digest = await client.PushBlobAsync(repo, data);
-        Uri location;
-        using (var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
-        {
-            OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
-            location = redirect.Headers.Location!;
-        }
+        var (digest, location) = await PushAndRedirectAsync(client, repo, data);
 
         // Two connections that never send a request (a slowloris, or idle keep-alives) take both places.
         var idle = new List<Socket>();
@@ -232,13 +220,7 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
         var client = registry.Client;
         var repo = OciClient.UniqueRepo("direct-per-client");
         var data = OciClient.RandomBytes(2 * 1024 * 1024);
-        var digest = await client.PushBlobAsync(repo, data);
-        Uri location;
-        using (var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
-        {
-            OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
-            location = redirect.Headers.Location!;
-        }
+        var (digest, location) = await PushAndRedirectAsync(client, repo, data);
 
         var sockets = new List<Socket>();
         try
@@ -272,5 +254,14 @@ public sealed class DirectDownloadCapacityTests : IAsyncLifetime
                 socket.Dispose();
             }
         }
+    }
+
+    // Pushes a blob large enough to be redirected and returns its digest and the signed URL the edge gives for it.
+    private static async Task<(string Digest, Uri Location)> PushAndRedirectAsync(OciClient client, string repo, byte[] data)
+    {
+        var digest = await client.PushBlobAsync(repo, data);
+        using var redirect = await client.GetAsync($"/v2/{repo}/blobs/{digest}");
+        OciAssert.Status(redirect, HttpStatusCode.TemporaryRedirect);
+        return (digest, redirect.Headers.Location!);
     }
 }
