@@ -10,6 +10,8 @@ public static class MediaTypes
     public const string DockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
     public const string DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
     public const string OctetStream = "application/octet-stream";
+    public const string OciNonDistributableLayerPrefix = "application/vnd.oci.image.layer.nondistributable.v1.tar";
+    public const string DockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
     /// <summary>True for the two index types (OCI index, Docker manifest list).</summary>
     public static bool IsIndex(string mediaType) =>

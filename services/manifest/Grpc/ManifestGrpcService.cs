@@ -162,7 +162,7 @@ internal sealed class ManifestGrpcService : Manifests.ManifestsBase
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var blob in manifest.Blobs)
             {
-                if (!blob.HasUrls && seen.Add(blob.Digest.Value))
+                if (!blob.IsForeign && seen.Add(blob.Digest.Value))
                 {
                     request.Digests.Add(blob.Digest.Value);
                 }

@@ -112,6 +112,30 @@ public sealed class ManifestTests(RegistryFixture fixture) : RegistryTestBase(fi
     }
 
     [Fact]
+    public async Task PutManifest_UrlsOnlyExcuseAnAbsentBlobForForeignLayers()
+    {
+        var repo = OciClient.UniqueRepo("man-urls");
+        var config = await Client.PushBlobAsync(repo, ManifestJson.EmptyConfig);
+        var absent = Digests.Sha256(OciClient.RandomBytes(32));
+        const string Urls = "\"urls\":[\"https://example.invalid/layer\"]";
+
+        var ordinary = ManifestJson.Image(
+            ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 2),
+            [ManifestJson.Descriptor(ManifestJson.LayerMediaType, absent, 32, Urls)]);
+        using (var response = await Client.PutManifestAsync(repo, "ordinary", ordinary, ManifestJson.OciManifest))
+        {
+            var status = response.StatusCode == HttpStatusCode.NotFound ? HttpStatusCode.NotFound : HttpStatusCode.BadRequest;
+            await OciAssert.ErrorAsync(response, status, "MANIFEST_BLOB_UNKNOWN");
+        }
+
+        var foreign = ManifestJson.Image(
+            ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 2),
+            [ManifestJson.Descriptor("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", absent, 32, Urls)]);
+        using var accepted = await Client.PutManifestAsync(repo, "foreign", foreign, ManifestJson.OciManifest);
+        OciAssert.Status(accepted, HttpStatusCode.Created);
+    }
+
+    [Fact]
     public async Task PutManifest_IndexWithMissingChild_Returns4xxManifestBlobUnknown()
     {
         var repo = OciClient.UniqueRepo("man-missing-child");

@@ -222,6 +222,18 @@ public sealed class ManifestParserTests
         Assert.True(parsed.Blobs[1].HasUrls);
     }
 
+    [Theory]
+    [InlineData("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", true, true)]
+    [InlineData("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", true, true)]
+    [InlineData("application/vnd.oci.image.layer.v1.tar+gzip", true, false)]
+    [InlineData("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", false, false)]
+    public void IsForeign_OnlyForNonDistributableLayersWithUrls(string mediaType, bool withUrls, bool foreign)
+    {
+        var urls = withUrls ? ",\"urls\":[\"https://example.invalid/layer\"]" : string.Empty;
+        var layers = $$"""[{"mediaType":"{{mediaType}}","digest":"{{LayerDigest}}","size":0{{urls}}}]""";
+        Assert.Equal(foreign, Parse(ImageWith(layers), MediaTypes.OciManifest).Blobs[1].IsForeign);
+    }
+
     [Fact]
     public void Parse_EmptyUrls_HasUrlsIsFalse()
     {
