@@ -234,8 +234,9 @@ public sealed class FilesystemDriver : IStorageDriver
         public ValueTask CommitAsync(CancellationToken cancellationToken)
         {
             // Written through (no buffer): the bytes are in the page cache, safe from a process crash.
-            // MoveAsync flushes them to disk before they become a blob.
+            // MoveAsync flushes them to disk before they become a blob; their write-out starts now.
             _stream.Flush(flushToDisk: false);
+            _ = Writeback.Start(_stream.SafeFileHandle);
             _committed = true;
             return ValueTask.CompletedTask;
         }

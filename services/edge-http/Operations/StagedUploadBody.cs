@@ -3,6 +3,7 @@ using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
 using Registry.Oci.Errors;
 using Registry.Protos;
+using Registry.Storage.Filesystem;
 
 namespace Registry.EdgeHttp.Operations;
 
@@ -44,10 +45,12 @@ internal static class StagedUploadBody
         var known = edge.StagingFolders.Find(repository, uploadId);
         var folder = known is { } k && (offset < 0 || offset == k.Size) ? k.Folder : null;
         string path, name;
+        long sessionSize;
         if (folder is not null)
         {
             name = ChunkPrefix + Guid.NewGuid().ToString("N");
             path = Path.Join(folder, name);
+            sessionSize = known!.Value.Size;
         }
         else
         {
@@ -64,7 +67,7 @@ internal static class StagedUploadBody
                 throw OciException.ChunkDoesNotContinue(offset, staged.Size);
             }
 
-            (path, name) = (staged.Path, staged.Name);
+            (path, name, sessionSize) = (staged.Path, staged.Name, staged.Size);
         }
 
         SafeFileHandle file;
@@ -88,7 +91,10 @@ internal static class StagedUploadBody
 
         try
         {
-            await WriteBodyAsync(edge, operation, file, kind, cancellationToken);
+            // The first chunk of a session becomes its data file (or, closing it, the blob) as it is, and
+            // the blob service flushes it before a blob is acknowledged: its write-out starts now. Later
+            // chunks are copied and deleted, so writing them out would be wasted.
+            await WriteBodyAsync(edge, operation, file, kind, startWriteback: sessionSize == 0, cancellationToken);
             var status = await UploadOperation.CallAsync(edge.Clients.Blobs.AppendStagedAsync(
                 new AppendStagedRequest
                 {
@@ -119,7 +125,8 @@ internal static class StagedUploadBody
         }
     }
 
-    private static async Task WriteBodyAsync(EdgeContext edge, OciOperation operation, SafeFileHandle file, EdgeOperation kind, CancellationToken cancellationToken)
+    private static async Task WriteBodyAsync(
+        EdgeContext edge, OciOperation operation, SafeFileHandle file, EdgeOperation kind, bool startWriteback, CancellationToken cancellationToken)
     {
         using (file)
         {
@@ -158,6 +165,11 @@ internal static class StagedUploadBody
                 if (result.IsCompleted)
                 {
                     operation.StopWatchingBody();
+                    if (startWriteback)
+                    {
+                        _ = Writeback.Start(file);
+                    }
+
                     return;
                 }
 
