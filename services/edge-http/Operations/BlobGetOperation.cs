@@ -12,11 +12,11 @@ using Registry.Protos;
 namespace Registry.EdgeHttp.Operations;
 
 /// <summary>
-/// GET and HEAD of a blob (end-2), with single byte ranges (case BL-19). The control path asks the blob
-/// service; a large GET without Range is redirected (307) to the URL the service offers, if any; otherwise
-/// the bytes are read straight from the file the service names, or stream over gRPC when there is no such file.
+/// GET and HEAD of a blob (end-2), with single byte ranges (case BL-19), If-None-Match and If-Range (the
+/// digest is the entity tag). The control path asks the blob service; a large unconditional GET without
+/// Range is redirected (307) to the URL the service offers, if any; otherwise the bytes are read straight
+/// from the file the service names, or stream over gRPC when there is no such file.
 /// </summary>
-// TODO: If-None-Match and If-Range are ignored on blobs (manifests honour If-None-Match).
 internal sealed class BlobGetOperation : OciOperation
 {
     private StatBlobReply? _stat;
@@ -36,14 +36,16 @@ internal sealed class BlobGetOperation : OciOperation
     public override async Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken)
     {
         // Only whole-blob GETs are redirected: a ranged GET (a resumed download, usually) is served here, so
-        // its answer never depends on the client carrying Range across the redirect; HEAD is cheap here.
+        // its answer never depends on the client carrying Range across the redirect; HEAD is cheap here, and
+        // so is the 304 of a conditional GET.
         var redirects = edge.Options.BlobRedirects;
+        var headers = Context.Request.Headers;
         var request = new StatBlobRequest
         {
             Repository = Route.Name,
             Digest = Route.Reference,
             WantLocalPath = edge.Options.DirectBlobReads,
-            WantRedirect = redirects.Enabled && HttpMethods.IsGet(Context.Request.Method) && Context.Request.Headers.Range.Count == 0,
+            WantRedirect = redirects.Enabled && HttpMethods.IsGet(Context.Request.Method) && headers.Range.Count == 0 && headers.IfNoneMatch.Count == 0,
             RedirectMinSize = Math.Max(0, redirects.MinimumSize),
         };
         try
@@ -72,10 +74,20 @@ internal sealed class BlobGetOperation : OciOperation
 
         response.Headers.ETag = $"\"{Route.Reference}\"";
         response.Headers.AcceptRanges = "bytes";
+        var headers = Context.Request.Headers;
+        if (EntityTag.HasCurrentCopy(headers.IfNoneMatch.ToString(), Route.Reference))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
         response.ContentType = MediaTypes.OctetStream;
 
+        // A Range under an If-Range that does not name this blob gets the whole blob (RFC 9110 13.1.5).
         var isHead = HttpMethods.IsHead(Context.Request.Method);
-        var outcome = isHead ? RangeOutcome.Full : ByteRange.Resolve(Context.Request.Headers.Range.ToString(), size, out _offset, out _count);
+        var outcome = isHead || !EntityTag.RangeApplies(headers.IfRange.ToString(), Route.Reference)
+            ? RangeOutcome.Full
+            : ByteRange.Resolve(headers.Range.ToString(), size, out _offset, out _count);
         switch (outcome)
         {
             case RangeOutcome.Unsatisfiable:

@@ -2,6 +2,7 @@ using Registry.EdgeHttp.Caching;
 using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
+using Registry.Oci.Http;
 using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
@@ -35,7 +36,7 @@ internal sealed class ManifestGetOperation : OciOperation
         var etag = $"\"{manifest.Digest}\"";
         response.Headers[OciHeaders.ContentDigest] = manifest.Digest;
         response.Headers.ETag = etag;
-        if (IfNoneMatch(Context.Request.Headers.IfNoneMatch.ToString(), manifest.Digest))
+        if (EntityTag.HasCurrentCopy(Context.Request.Headers.IfNoneMatch.ToString(), manifest.Digest))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             return;
@@ -45,29 +46,5 @@ internal sealed class ManifestGetOperation : OciOperation
         response.ContentType = manifest.MediaType;
         response.ContentLength = manifest.Size;
         Body = manifest.Content;
-    }
-
-    private static bool IfNoneMatch(string header, string digest)
-    {
-        if (header.Length == 0)
-        {
-            return false;
-        }
-
-        foreach (var part in header.Split(','))
-        {
-            var candidate = part.Trim();
-            if (candidate.StartsWith("W/", StringComparison.Ordinal))
-            {
-                candidate = candidate[2..];
-            }
-
-            if (candidate == "*" || candidate.Trim('"') == digest)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -3,7 +3,7 @@ using Registry.IntegrationTests.Support;
 
 namespace Registry.IntegrationTests.Robustness;
 
-/// <summary>Conditional manifest reads as RFC 9110 defines If-None-Match, and the zero-byte blob.</summary>
+/// <summary>Conditional manifest and blob reads as RFC 9110 defines If-None-Match and If-Range, and the zero-byte blob.</summary>
 public sealed class ConditionalAndEmptyTests(RegistryFixture fixture) : RegistryTestBase(fixture)
 {
     [Fact]
@@ -94,5 +94,68 @@ public sealed class ConditionalAndEmptyTests(RegistryFixture fixture) : Registry
         OciAssert.ContentLength(response, 1000);
         Assert.Null(OciAssert.Header(response, "Content-Range"));
         Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task GetBlob_IfNoneMatchDigest_Returns304WithoutBody()
+    {
+        var repo = OciClient.UniqueRepo("blob-inm");
+        var digest = await Client.PushBlobAsync(repo, OciClient.RandomBytes(5000));
+
+        using var response = await Client.GetAsync(
+            $"/v2/{repo}/blobs/{digest}", request => request.Headers.TryAddWithoutValidation("If-None-Match", $"W/\"{digest}\""));
+        OciAssert.Status(response, HttpStatusCode.NotModified);
+        OciAssert.HeaderEqual(response, "ETag", $"\"{digest}\"");
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task GetBlob_IfNoneMatchOtherDigest_Returns200WithBytes()
+    {
+        var repo = OciClient.UniqueRepo("blob-inm-other");
+        var data = OciClient.RandomBytes(5000);
+        var digest = await Client.PushBlobAsync(repo, data);
+
+        using var response = await Client.GetAsync(
+            $"/v2/{repo}/blobs/{digest}", request => request.Headers.TryAddWithoutValidation("If-None-Match", $"\"{Digests.EmptySha256}\""));
+        OciAssert.Status(response, HttpStatusCode.OK);
+        Assert.Equal(data, await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task GetBlob_RangeWithIfRangeNamingTheBlob_Returns206()
+    {
+        var repo = OciClient.UniqueRepo("blob-ifrange");
+        var data = OciClient.RandomBytes(1000);
+        var digest = await Client.PushBlobAsync(repo, data);
+
+        using var response = await Client.GetAsync($"/v2/{repo}/blobs/{digest}", request =>
+        {
+            request.Headers.TryAddWithoutValidation("Range", "bytes=10-19");
+            request.Headers.TryAddWithoutValidation("If-Range", $"\"{digest}\"");
+        });
+        OciAssert.Status(response, HttpStatusCode.PartialContent);
+        Assert.Equal(data[10..20], await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Theory]
+    [InlineData("\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"")]
+    [InlineData("W/\"{digest}\"")]
+    [InlineData("Sat, 05 Dec 2026 10:00:00 GMT")]
+    public async Task GetBlob_RangeWithIfRangeNotMatching_ReturnsTheWholeBlob(string ifRange)
+    {
+        // RFC 9110 13.1.5: a weak tag, another tag or a date (no Last-Modified is sent) fails the condition.
+        var repo = OciClient.UniqueRepo("blob-ifrange-stale");
+        var data = OciClient.RandomBytes(1000);
+        var digest = await Client.PushBlobAsync(repo, data);
+
+        using var response = await Client.GetAsync($"/v2/{repo}/blobs/{digest}", request =>
+        {
+            request.Headers.TryAddWithoutValidation("Range", "bytes=10-19");
+            request.Headers.TryAddWithoutValidation("If-Range", ifRange.Replace("{digest}", digest, StringComparison.Ordinal));
+        });
+        OciAssert.Status(response, HttpStatusCode.OK);
+        Assert.Null(OciAssert.Header(response, "Content-Range"));
+        Assert.Equal(data, await response.Content.ReadAsByteArrayAsync());
     }
 }
