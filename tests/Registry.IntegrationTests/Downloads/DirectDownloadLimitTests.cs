@@ -55,8 +55,11 @@ public sealed class DirectDownloadLimitTests
                 Assert.True(refusals >= 3, $"only {refusals} of 4 connections over the limit were refused with 503");
             }
 
-            var warnings = (await File.ReadAllLinesAsync(logFile)).Count(line => line.Contains("DirectDownloadsFull", StringComparison.Ordinal));
-            Assert.Equal(1, warnings);
+            var lines = await File.ReadAllLinesAsync(logFile);
+            var warnings = lines.Count(line => line.Contains("DirectDownloadsFull", StringComparison.Ordinal));
+            // Seen once in CI (0 warnings after 4 refusals, not reproduced since): say what the log held.
+            Assert.True(warnings == 1, $"{warnings} DirectDownloadsFull warnings in {lines.Length} lines; direct download lines: "
+                + string.Join(" | ", lines.Where(line => line.Contains("Download", StringComparison.Ordinal)).Select(line => line[..Math.Min(line.Length, 200)])));
         }
         finally
         {
