@@ -212,7 +212,17 @@ internal sealed partial class DownloadConnection : IDisposable
         }
 
         var length = RandomAccess.GetLength(file);
-        var outcome = ByteRange.Resolve(head.Range, length, out var offset, out var count);
+        if (EntityTag.HasCurrentCopy(head.IfNoneMatch, target.Digest))
+        {
+            await SendNotModifiedAsync(target.Digest, keepAlive);
+            return keepAlive;
+        }
+
+        // A Range under an If-Range that does not name this blob gets the whole blob (RFC 9110 13.1.5).
+        long offset = 0, count = length;
+        var outcome = EntityTag.RangeApplies(head.IfRange, target.Digest)
+            ? ByteRange.Resolve(head.Range, length, out offset, out count)
+            : RangeOutcome.Full;
         if (outcome == RangeOutcome.Unsatisfiable)
         {
             await SendErrorAsync(DownloadError.RangeInvalid, keepAlive, withBody, length);
@@ -221,8 +231,7 @@ internal sealed partial class DownloadConnection : IDisposable
 
         if (outcome == RangeOutcome.Full)
         {
-            offset = 0;
-            count = length;
+            (offset, count) = (0, length);
         }
 
         var responseHead = ArrayPool<byte>.Shared.Rent(ResponseHeadBytes);
@@ -308,6 +317,25 @@ internal sealed partial class DownloadConnection : IDisposable
         {
             DownloadMetrics.BytesSent.Inc(sent);
             _send.SendPacketsElements = null;
+        }
+    }
+
+    // 304: the client holds this blob already; the headers a 200 would carry that describe it, no body.
+    private async Task SendNotModifiedAsync(string digest, bool keepAlive)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ResponseHeadBytes);
+        try
+        {
+            var writer = new ResponseHeadWriter(buffer);
+            writer.Status(304);
+            writer.Header("Docker-Content-Digest", digest);
+            writer.Header("ETag", $"\"{digest}\"");
+            writer.End(keepAlive);
+            await SendAsync(buffer.AsMemory(0, writer.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -20,4 +20,7 @@ internal enum DownloadMethod
 /// <param name="KeepAlive">Whether the connection may carry another request after this one.</param>
 /// <param name="HasBody">True when the request announces a body (the server reads none and closes).</param>
 /// <param name="Length">The head's length in bytes, up to and including the blank line.</param>
-internal readonly record struct RequestHead(DownloadMethod Method, string Target, string? Range, bool KeepAlive, bool HasBody, int Length);
+/// <param name="IfNoneMatch">The If-None-Match header (several joined with ", "), or null.</param>
+/// <param name="IfRange">The If-Range header, or null.</param>
+internal readonly record struct RequestHead(
+    DownloadMethod Method, string Target, string? Range, bool KeepAlive, bool HasBody, int Length, string? IfNoneMatch = null, string? IfRange = null);

@@ -69,7 +69,7 @@ internal static class RequestHeadParser
             : methodBytes.SequenceEqual("HEAD"u8) ? DownloadMethod.Head
             : DownloadMethod.Other;
 
-        string? range = null;
+        string? range = null, ifNoneMatch = null, ifRange = null;
         bool? keepAlive = null;
         var hasBody = false;
         while (!lines.IsEmpty)
@@ -88,6 +88,16 @@ internal static class RequestHeadParser
             if (Ascii.EqualsIgnoreCase(name, "range"u8))
             {
                 range = Encoding.Latin1.GetString(value);
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "if-none-match"u8))
+            {
+                // A list may come in several header lines (RFC 9110 5.3).
+                var tags = Encoding.Latin1.GetString(value);
+                ifNoneMatch = ifNoneMatch is null ? tags : ifNoneMatch + ", " + tags;
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "if-range"u8))
+            {
+                ifRange = Encoding.Latin1.GetString(value);
             }
             else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
             {
@@ -110,7 +120,7 @@ internal static class RequestHeadParser
             }
         }
 
-        head = new RequestHead(method, Encoding.ASCII.GetString(targetBytes), range, keepAlive ?? http11, hasBody, end + 4);
+        head = new RequestHead(method, Encoding.ASCII.GetString(targetBytes), range, keepAlive ?? http11, hasBody, end + 4, ifNoneMatch, ifRange);
         return HeadParseStatus.Complete;
     }
 

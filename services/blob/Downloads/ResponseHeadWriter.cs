@@ -88,6 +88,7 @@ internal ref struct ResponseHeadWriter
     {
         200 => "OK",
         206 => "Partial Content",
+        304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",

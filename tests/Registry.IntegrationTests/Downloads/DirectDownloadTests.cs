@@ -119,6 +119,39 @@ public sealed class DirectDownloadTests(DirectDownloadFixture fixture) : IClassF
             Assert.Equal($"bytes */{data.Length}", beyond.Content.Headers.ContentRange?.ToString());
         }
 
+        // If-Range that does not name the blob: the whole blob (RFC 9110 13.1.5); naming it: the range.
+        using (var stale = await SendAsync(direct, HttpMethod.Get, location, r =>
+        {
+            r.Headers.Range = new(1000, 2999);
+            r.Headers.TryAddWithoutValidation("If-Range", "\"sha256:0\"");
+        }))
+        {
+            OciAssert.Status(stale, HttpStatusCode.OK);
+            Assert.Equal(data, await stale.Content.ReadAsByteArrayAsync());
+        }
+
+        using (var current = await SendAsync(direct, HttpMethod.Get, location, r =>
+        {
+            r.Headers.Range = new(0, 9);
+            r.Headers.TryAddWithoutValidation("If-Range", $"\"{digest}\"");
+        }))
+        {
+            OciAssert.Status(current, HttpStatusCode.PartialContent);
+            Assert.Equal(data.AsSpan(0, 10).ToArray(), await current.Content.ReadAsByteArrayAsync());
+        }
+
+        // A client that holds the blob gets 304 on a connection that stays usable.
+        using (var held = await SendAsync(direct, HttpMethod.Get, location, r =>
+        {
+            r.Headers.TryAddWithoutValidation("If-None-Match", "\"sha256:0\"");
+            r.Headers.TryAddWithoutValidation("If-None-Match", $"W/\"{digest}\"");
+        }))
+        {
+            OciAssert.Status(held, HttpStatusCode.NotModified);
+            OciAssert.HeaderEqual(held, "ETag", $"\"{digest}\"");
+            Assert.Empty(await held.Content.ReadAsByteArrayAsync());
+        }
+
         using var head = await SendAsync(direct, HttpMethod.Head, location);
         OciAssert.Status(head, HttpStatusCode.OK);
         OciAssert.ContentLength(head, data.Length);

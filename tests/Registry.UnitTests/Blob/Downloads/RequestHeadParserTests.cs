@@ -19,6 +19,16 @@ public sealed class RequestHeadParserTests
         Assert.Equal(text.Length - "NEXT".Length, head.Length);
     }
 
+    [Fact]
+    public void TryParse_ConditionalHeaders_JoinsIfNoneMatchLinesAndReadsIfRange()
+    {
+        var text = "GET /a/b HTTP/1.1\r\nIf-None-Match: \"x\"\r\nif-range: \"sha256:1\" \r\nIF-NONE-MATCH: W/\"y\", \"z\"\r\n\r\n";
+
+        Assert.Equal(HeadParseStatus.Complete, RequestHeadParser.TryParse(Bytes(text), out var head));
+        Assert.Equal("\"x\", W/\"y\", \"z\"", head.IfNoneMatch);
+        Assert.Equal("\"sha256:1\"", head.IfRange);
+    }
+
     [Theory]
     [InlineData("GET / HTTP/1.1\r\nHost: x\r\n")]
     [InlineData("GET / HTTP/1.1\r\n")]
