@@ -55,9 +55,16 @@ public static class ByteRange
         if (first.IsEmpty)
         {
             // Suffix range: the last N bytes.
-            if (!TryParseNumber(last, out var suffix) || suffix == 0 || length == 0)
+            if (!TryParseNumber(last, out var suffix) || suffix == 0)
             {
                 return RangeOutcome.Unsatisfiable;
+            }
+
+            if (length == 0)
+            {
+                // RFC 9110 14.1.1: satisfiable even for empty content, and no Content-Range can name
+                // an empty part, so the (empty) whole is sent.
+                return RangeOutcome.Full;
             }
 
             count = Math.Min(suffix, length);

@@ -81,6 +81,20 @@ public sealed class ConditionalAndEmptyTests(RegistryFixture fixture) : Registry
     }
 
     [Fact]
+    public async Task GetBlob_SuffixRangeOnEmptyBlob_Returns200Empty()
+    {
+        // RFC 9110 14.1.1: a non-zero suffix range is satisfiable even for empty content.
+        var repo = OciClient.UniqueRepo("empty-suffix");
+        var digest = await Client.PushBlobAsync(repo, []);
+
+        using var response = await Client.GetAsync(
+            $"/v2/{repo}/blobs/{digest}", request => request.Headers.TryAddWithoutValidation("Range", "bytes=-10"));
+        OciAssert.Status(response, HttpStatusCode.OK);
+        OciAssert.ContentLength(response, 0);
+        Assert.Null(OciAssert.Header(response, "Content-Range"));
+    }
+
+    [Fact]
     public async Task HeadBlob_WithRange_IgnoresRangeAndReturns200()
     {
         // RFC 9110 14.2: range handling is defined for GET only; a server ignores Range on other methods.

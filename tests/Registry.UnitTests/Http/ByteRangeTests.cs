@@ -54,9 +54,21 @@ public sealed class ByteRangeTests
 
     [Theory]
     [InlineData("bytes=0-")]
-    [InlineData("bytes=-1")]
+    [InlineData("bytes=0-9")]
+    [InlineData("bytes=-0")]
     public void Resolve_EmptyBlob_ReturnsUnsatisfiable(string header)
     {
         Assert.Equal(RangeOutcome.Unsatisfiable, ByteRange.Resolve(header, 0, out _, out _));
+    }
+
+    [Theory]
+    [InlineData("bytes=-1")]
+    [InlineData("bytes=-10")]
+    public void Resolve_SuffixOnEmptyBlob_IsSatisfiedByTheEmptyWhole(string header)
+    {
+        // RFC 9110 14.1.1: a suffix range with a non-zero length is the one satisfiable form for empty content.
+        Assert.Equal(RangeOutcome.Full, ByteRange.Resolve(header, 0, out var offset, out var count));
+        Assert.Equal(0, offset);
+        Assert.Equal(0, count);
     }
 }
