@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Options;
 
 namespace Registry.EdgeHttp.Http;
@@ -8,6 +9,9 @@ namespace Registry.EdgeHttp.Http;
 /// </summary>
 internal sealed class Locations
 {
+    private static readonly SearchValues<char> HostCharacters =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]");
+
     private readonly string? _externalUrl;
     private readonly bool _trustForwarded;
 
@@ -25,15 +29,25 @@ internal sealed class Locations
             return _externalUrl + path;
         }
 
-        // TODO: X-Forwarded-Host is not validated as a host name; only trust it behind a proxy that overwrites it.
-        if (_trustForwarded && context.Request.Headers["X-Forwarded-Host"].ToString() is { Length: > 0 } host)
+        // Trusted only behind a proxy that overwrites it; even then only a plain host[:port] is used, so a
+        // stray value can neither break the response header nor point the client elsewhere in the URL.
+        if (_trustForwarded
+            && context.Request.Headers["X-Forwarded-Host"].ToString() is { Length: > 0 } host
+            && host.Split(',')[0].Trim() is var firstHost
+            && IsHostAndPort(firstHost))
         {
             var proto = context.Request.Headers["X-Forwarded-Proto"].ToString();
             var scheme = proto is "http" or "https" ? proto : context.Request.Scheme;
-            var firstHost = host.Split(',')[0].Trim();
             return $"{scheme}://{firstHost}{path}";
         }
 
         return path;
     }
+
+    // A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port: letters, digits,
+    // '.', '-', ':' and brackets only, at most 255 characters.
+    internal static bool IsHostAndPort(string value) =>
+        value.Length is > 0 and <= 255
+        && !value.AsSpan().ContainsAnyExcept(HostCharacters);
+
 }

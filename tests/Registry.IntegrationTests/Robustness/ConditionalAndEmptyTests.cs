@@ -81,6 +81,19 @@ public sealed class ConditionalAndEmptyTests(RegistryFixture fixture) : Registry
     }
 
     [Fact]
+    public async Task HeaderValuesWithBytesAbove7F_AreAnsweredNotRefused()
+    {
+        // obs-text (RFC 9110 5.5): Kestrel alone would answer an empty 400.
+        var repo = OciClient.UniqueRepo("obs-text");
+        var digest = await Client.PushBlobAsync(repo, OciClient.RandomBytes(100));
+
+        var response = await RawHttp.SendAsync(Client.BaseAddress, "GET", $"/v2/{repo}/blobs/{digest}",
+            "User-Agent: caf\u00e9-builder/1.0", "If-None-Match: \"\u00e9\"");
+        Assert.Equal(200, response.Status);
+        Assert.Equal(digest, response.Header("Docker-Content-Digest"));
+    }
+
+    [Fact]
     public async Task GetBlob_SuffixRangeOnEmptyBlob_Returns200Empty()
     {
         // RFC 9110 14.1.1: a non-zero suffix range is satisfiable even for empty content.

@@ -25,7 +25,8 @@ public static class RawHttp
         }
 
         request.Append("\r\n");
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()), cts.Token);
+        // Latin-1: one byte per character, so a test can send bytes above 0x7F as they are.
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request.ToString()), cts.Token);
 
         using var received = new MemoryStream();
         await stream.CopyToAsync(received, cts.Token);
