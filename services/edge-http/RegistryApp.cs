@@ -121,8 +121,10 @@ public static class RegistryApp
             kestrel.Limits.MaxResponseBufferSize = 256 * 1024;
             // Header values may carry bytes above 0x7F (obs-text, RFC 9110 5.5), as a User-Agent with an
             // accented host name does; Go's server (distribution) takes them, Kestrel would answer an empty
-            // 400 before any OCI handling. Latin-1 keeps every byte as one character.
-            kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+            // 400 before any OCI handling. Latin-1 keeps every byte as one character. The headers that frame
+            // or route the request keep Kestrel's strict ASCII: read as Latin-1, a Content-Length longer than
+            // 20 characters dropped the connection unanswered and a vertical tab around it was accepted.
+            kestrel.RequestHeaderEncodingSelector = static name => IsFramingHeader(name) ? null : System.Text.Encoding.Latin1;
         });
         AddEdge(builder.Services, builder.Configuration);
         var edge = builder.Build();
@@ -228,4 +230,10 @@ public static class RegistryApp
     }
 
     private static string Fill(string configured, string local) => configured.Length > 0 ? configured : local;
+
+    // Content-Length, Transfer-Encoding and Host decide where a request ends and whom it is for.
+    internal static bool IsFramingHeader(string name) =>
+        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Host", StringComparison.OrdinalIgnoreCase);
 }

@@ -93,6 +93,20 @@ public sealed class ConditionalAndEmptyTests(RegistryFixture fixture) : Registry
         Assert.Equal(digest, response.Header("Docker-Content-Digest"));
     }
 
+    [Theory]
+    [InlineData("000000000000000000010", 201)] // leading zeros are legal; read as Latin-1 it dropped the connection
+    [InlineData("\u000b10", 400)] // a vertical tab around the length is not whitespace in HTTP
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAA", 400)]
+    public async Task ContentLength_IsReadStrictly(string contentLength, int expected)
+    {
+        var repo = OciClient.UniqueRepo("strict-length");
+        var body = "0123456789"u8.ToArray();
+
+        var response = await RawHttp.SendWithBodyAsync(
+            Client.BaseAddress, "POST", $"/v2/{repo}/blobs/uploads/?digest={Digests.Sha256(body)}", body, "Content-Length: " + contentLength);
+        Assert.Equal(expected, response.Status);
+    }
+
     [Fact]
     public async Task GetBlob_SuffixRangeOnEmptyBlob_Returns200Empty()
     {

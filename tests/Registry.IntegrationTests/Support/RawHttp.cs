@@ -9,7 +9,11 @@ namespace Registry.IntegrationTests.Support;
 /// </summary>
 public static class RawHttp
 {
-    public static async Task<RawResponse> SendAsync(Uri address, string method, string target, params string[] headers)
+    public static Task<RawResponse> SendAsync(Uri address, string method, string target, params string[] headers) =>
+        SendWithBodyAsync(address, method, target, [], headers);
+
+    /// <summary>As <see cref="SendAsync"/>, with <paramref name="body"/> after the head (its framing headers are the caller's).</summary>
+    public static async Task<RawResponse> SendWithBodyAsync(Uri address, string method, string target, byte[] body, params string[] headers)
     {
         using var cts = new CancellationTokenSource(Timeouts.Request);
         using var tcp = new TcpClient();
@@ -27,6 +31,7 @@ public static class RawHttp
         request.Append("\r\n");
         // Latin-1: one byte per character, so a test can send bytes above 0x7F as they are.
         await stream.WriteAsync(Encoding.Latin1.GetBytes(request.ToString()), cts.Token);
+        await stream.WriteAsync(body, cts.Token);
 
         using var received = new MemoryStream();
         await stream.CopyToAsync(received, cts.Token);
