@@ -29,6 +29,7 @@ public static class ContentRange
         return dash > 0
             && long.TryParse(span[..dash], System.Globalization.NumberStyles.None, null, out start)
             && long.TryParse(span[(dash + 1)..], System.Globalization.NumberStyles.None, null, out end)
-            && end >= start;
+            && end >= start
+            && end < long.MaxValue; // so that its length, end - start + 1, is a long too
     }
 }

@@ -33,6 +33,7 @@ public sealed class ContentRangeTests
     [InlineData("+0-10")]
     [InlineData("0-+10")]
     [InlineData("bytes */4096")]
+    [InlineData("0-9223372036854775807")] // its length would overflow a long
     public void TryParse_Malformed_ReturnsFalse(string? header)
     {
         Assert.False(ContentRange.TryParse(header, out _, out _));
