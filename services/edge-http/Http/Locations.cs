@@ -44,10 +44,46 @@ internal sealed class Locations
         return path;
     }
 
-    // A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port: letters, digits,
-    // '.', '-', ':' and brackets only, at most 255 characters.
-    internal static bool IsHostAndPort(string value) =>
-        value.Length is > 0 and <= 255
-        && !value.AsSpan().ContainsAnyExcept(HostCharacters);
+    // A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port of 1-65535; at most
+    // 255 characters, of letters, digits, '.', '-', ':' and brackets.
+    internal static bool IsHostAndPort(string value)
+    {
+        if (value.Length is 0 or > 255 || value.AsSpan().ContainsAnyExcept(HostCharacters))
+        {
+            return false;
+        }
+
+        string host;
+        string? port = null;
+        if (value[0] == '[')
+        {
+            var close = value.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0 || (close + 1 < value.Length && value[close + 1] != ':'))
+            {
+                return false;
+            }
+
+            host = value[1..close];
+            port = close + 1 < value.Length ? value[(close + 2)..] : null;
+            if (Uri.CheckHostName(host) != UriHostNameType.IPv6)
+            {
+                return false;
+            }
+        }
+        else
+        {
+            var colon = value.IndexOf(':', StringComparison.Ordinal);
+            host = colon < 0 ? value : value[..colon];
+            port = colon < 0 ? null : value[(colon + 1)..];
+            if (Uri.CheckHostName(host) is not (UriHostNameType.Dns or UriHostNameType.IPv4))
+            {
+                return false;
+            }
+        }
+
+        return port is null
+            || (port.Length is > 0 and <= 5 && !port.AsSpan().ContainsAnyExceptInRange('0', '9')
+                && int.Parse(port, System.Globalization.CultureInfo.InvariantCulture) is > 0 and <= 65535);
+    }
 
 }

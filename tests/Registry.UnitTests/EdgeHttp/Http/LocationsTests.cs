@@ -27,6 +27,16 @@ public sealed class LocationsTests
     [InlineData("evil.example\r\nSet-Cookie: a=b")]
     [InlineData("user@evil.example")]
     [InlineData(" ")]
+    [InlineData("[")]
+    [InlineData("::::")]
+    [InlineData("evil.example:80:80")]
+    [InlineData("evil.example:99999999999")]
+    [InlineData("evil.example:0")]
+    [InlineData("evil.example:")]
+    [InlineData("[::1")]
+    [InlineData("[::1]x")]
+    [InlineData("[evil.example]:80")]
+    [InlineData("-.-")]
     public void For_ForwardedHostThatIsNoPlainHost_FallsBackToThePath(string forwardedHost)
     {
         var locations = new Locations(Options.Create(new EdgeOptions { TrustForwardedHeaders = true }));
