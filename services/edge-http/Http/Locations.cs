@@ -54,7 +54,7 @@ internal sealed class Locations
         }
 
         string host;
-        string? port = null;
+        string? port;
         if (value[0] == '[')
         {
             var close = value.IndexOf(']', StringComparison.Ordinal);
@@ -85,5 +85,4 @@ internal sealed class Locations
             || (port.Length is > 0 and <= 5 && !port.AsSpan().ContainsAnyExceptInRange('0', '9')
                 && int.Parse(port, System.Globalization.CultureInfo.InvariantCulture) is > 0 and <= 65535);
     }
-
 }
