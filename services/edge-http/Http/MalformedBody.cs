@@ -12,11 +12,14 @@ internal static class MalformedBody
     public static bool Is(IOException exception) => exception.InnerException is OverflowException or FormatException;
 
     /// <summary>
-    /// True when every transfer coding named is chunked, the only one the registry takes: Kestrel removes
-    /// the chunked framing and passes any other coding (gzip, deflate) through as though it were content.
+    /// True when the transfer coding is chunked, once, the only one the registry takes: Kestrel removes
+    /// the chunked framing and passes any other coding (gzip, deflate) through as though it were content,
+    /// and it removes only one layer of chunked, which RFC 9112 7 forbids applying twice (a proxy in front
+    /// could frame such a body differently).
     /// </summary>
     public static bool IsChunkedOnly(Microsoft.Extensions.Primitives.StringValues transferEncoding)
     {
+        var chunked = 0;
         foreach (var value in transferEncoding)
         {
             foreach (var coding in (value ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
@@ -25,9 +28,11 @@ internal static class MalformedBody
                 {
                     return false;
                 }
+
+                chunked++;
             }
         }
 
-        return true;
+        return chunked == 1;
     }
 }
