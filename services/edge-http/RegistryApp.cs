@@ -232,7 +232,7 @@ public static class RegistryApp
     private static string Fill(string configured, string local) => configured.Length > 0 ? configured : local;
 
     // Content-Length, Transfer-Encoding and Host decide where a request ends and whom it is for.
-    internal static bool IsFramingHeader(string name) =>
+    private static bool IsFramingHeader(string name) =>
         name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
         || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
         || name.Equals("Host", StringComparison.OrdinalIgnoreCase);

@@ -5,7 +5,8 @@ namespace Registry.IntegrationTests.Support;
 
 /// <summary>
 /// Sends a hand-written HTTP/1.1 request, for what HttpClient cannot express (two separate header
-/// lines of one name, an escaped slash kept as written). Reads the answer to the end of the connection.
+/// lines of one name, an escaped slash kept as written, header bytes above 0x7F, a Content-Length it
+/// would not write). Reads the answer to the end of the connection.
 /// </summary>
 public static class RawHttp
 {
