@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reproduces the open upload race (see the TODO in services/blob/Grpc/BlobGrpcService.cs): many PATCHes
-# of 512 KiB to upload sessions that do not exist, which the blob service answers before the edge has
-# sent the whole body, while two busy loops take the CPU. Every answer must be 404 BLOB_UPLOAD_UNKNOWN.
+# Regression check for the early-answer race (fixed; docs/performance.md, "Cancellation within 100 ms"):
+# many PATCHes of 512 KiB to upload sessions that do not exist, which the blob service answers before
+# the edge has sent the whole body, while two busy loops take the CPU. Every answer must be 404 BLOB_UPLOAD_UNKNOWN.
 #   scripts/stress-early-answers.sh http://127.0.0.1:5000 [workers=8] [requests per worker=40]
 # Bounded: workers x requests PATCHes, busy loops stop after 90 s. Loopback URLs only. Prints the count
 # of each status; exits 1 when any answer was not 404. Running the registry with
