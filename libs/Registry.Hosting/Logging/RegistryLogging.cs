@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Serilog;
-using Serilog.Events;
 using Serilog.Formatting.Compact;
 using Serilog.Formatting.Display;
 
@@ -15,8 +14,8 @@ public static class RegistryLogging
     /// <summary>
     /// Logs through Serilog: one JSON object per line by default, or a human console format when
     /// "Registry:Logging:Format" is "console"; also to a JSON file when "Registry:Logging:File" names
-    /// one. Levels come from the "Serilog" configuration section; its existing MinimumLevel entries
-    /// (Default and each Override) are applied again whenever the configuration reloads. Credentials
+    /// one. Levels come from the "Serilog:MinimumLevel" section (<see cref="LogLevels"/>); its existing
+    /// entries (Default and each Override) are applied again whenever the configuration reloads. Credentials
     /// never reach a sink (<see cref="SecretRedactor"/>). Every line carries the trace and span ids
     /// (@tr, @sp) of the current activity, and lines written during a request its RequestId.
     /// </summary>
@@ -25,13 +24,10 @@ public static class RegistryLogging
         ArgumentNullException.ThrowIfNull(builder);
         var format = builder.Configuration["Registry:Logging:Format"] ?? "json";
         var file = builder.Configuration["Registry:Logging:File"];
+        var levels = LogLevels.Bind(builder.Configuration);
         builder.Services.AddSerilog((services, configuration) =>
         {
-            configuration
-                .MinimumLevel.Information()
-                .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
-                .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
-                .ReadFrom.Configuration(builder.Configuration)
+            levels.ApplyTo(configuration)
                 .Enrich.FromLogContext()
                 .Enrich.With<SecretRedactor>();
             // Formatting and writing happen on a background thread, off the request path; past the
