@@ -2,8 +2,9 @@
 # Installs what the test suite needs on a fresh Debian machine, then restores NuGet packages.
 #   scripts/setup.sh            (as root; idempotent: installs only what is missing)
 # Needs: the .NET SDK on PATH (not installed here). Installs from Debian: skopeo, podman, buildah and
-# umoci for the end-to-end tests with real clients (plus uidmap, which podman expects). Installs the
-# dotnet-gcdump tool into .tools/ (no root needed for that).
+# umoci for the end-to-end tests with real clients (plus uidmap, which podman expects), and clang with
+# zlib's headers, which link the native AOT build (scripts/publish-aot.sh). Installs the dotnet-gcdump
+# tool into .tools/ (no root needed for that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,11 +14,13 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is not on PATH; install .NET 10 SDK first"
 
 # command -> Debian package
-declare -A need=([skopeo]=skopeo [podman]=podman [buildah]=buildah [umoci]=umoci [newuidmap]=uidmap)
+declare -A need=([skopeo]=skopeo [podman]=podman [buildah]=buildah [umoci]=umoci [newuidmap]=uidmap [clang]=clang)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# Headers and libraries, not commands: zlib for the native AOT link.
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run this script as root"

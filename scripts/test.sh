@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The single test command: builds and runs every test project of Registry.sln in Release.
+# The single test command: builds and runs every test project of Registry.sln in Release, then the
+# end-to-end suite once more against the native AOT build (scripts/test-aot.sh).
 #   scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Podman]
+# With extra arguments only `dotnet test` runs (a filtered run skips the native build); REGISTRY_SKIP_AOT=1
+# skips it too.
 # Runs scripts/setup.sh first when a tool the tests need is missing (dotnet-gcdump in .tools/ included). Prints a summary line
 # "tests: N passed, N failed, N skipped" and exits non-zero on any failure or when no test ran.
 set -euo pipefail
@@ -8,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 MSBUILDDISABLENODEREUSE=1
 
-for cmd in dotnet skopeo podman buildah umoci; do
+for cmd in dotnet skopeo podman buildah umoci clang; do
   if ! command -v "$cmd" >/dev/null 2>&1; then
     echo "test: $cmd is missing, running scripts/setup.sh"
     bash scripts/setup.sh
@@ -28,7 +31,16 @@ timeout --kill-after=60s "${TEST_TIMEOUT:-80m}" \
     --logger "trx;LogFilePrefix=tests" --logger "console;verbosity=normal" \
     --results-directory "$results" "$@" || status=$?
 
-# Sum the counters of every TRX file (one per test project).
+if [ "$#" -eq 0 ] && [ "${REGISTRY_SKIP_AOT:-0}" != "1" ]; then
+  aot_status=0
+  bash scripts/test-aot.sh "$results" || aot_status=$?
+  if [ "$aot_status" -ne 0 ]; then
+    echo "test: the native AOT build's tests failed ($aot_status)" >&2
+    [ "$status" -ne 0 ] || status=$aot_status
+  fi
+fi
+
+# Sum the counters of every TRX file (one per test project, one more for the native build's run).
 passed=0; failed=0; skipped=0; total=0
 shopt -s nullglob
 for trx in "$results"/*.trx; do
@@ -43,7 +55,7 @@ done
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ]; then
-  echo "test: dotnet test exited with $status" >&2
+  echo "test: a test step exited with $status" >&2
   exit "$status"
 fi
 if [ "$failed" -ne 0 ]; then exit 1; fi

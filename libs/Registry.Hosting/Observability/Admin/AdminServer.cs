@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -31,14 +32,15 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
     private readonly AdminOptions _options;
     private readonly ILogger<AdminServer> _logger;
     private readonly SemaphoreSlim _capture = new(1, 1);
-    private readonly GcDumpCollector _gcDumps;
+    private readonly GcDumpCollector? _gcDumps;
     private WebApplication? _app;
 
     public AdminServer(IOptions<AdminOptions> options, ILogger<AdminServer> logger)
     {
         _options = options.Value;
         _logger = logger;
-        _gcDumps = new GcDumpCollector(logger);
+        // Not in a native AOT build (see WriteGcDumpAsync), where the trace reader behind it is compiled out.
+        _gcDumps = RuntimeFeature.IsDynamicCodeSupported ? new GcDumpCollector(logger) : null;
     }
 
     /// <summary>Where the admin endpoints listen once started; null when they are off.</summary>
@@ -221,7 +223,16 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task WriteDumpAsync(HttpContext context)
+    // IsDynamicCodeSupported is a constant false in a native AOT build, so the compiler drops the
+    // capture that cannot work there (and, for the .gcdump, the trace reader it needs). The choice is made
+    // outside the async method: its resume points would keep every await after the check reachable.
+    private Task WriteDumpAsync(HttpContext context) =>
+        RuntimeFeature.IsDynamicCodeSupported
+            ? WriteDumpWithRuntimeAsync(context)
+            : WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED",
+                "a native AOT build has no createdump to write a process dump; take one with gcore, or run the JIT build");
+
+    private async Task WriteDumpWithRuntimeAsync(HttpContext context)
     {
         if (!await _capture.WaitAsync(0, context.RequestAborted))
         {
@@ -234,7 +245,17 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         {
             Log.Capturing(_logger, "heap dump", 0);
             var client = new DiagnosticsClient(Environment.ProcessId);
-            await client.WriteDumpAsync(DumpType.WithHeap, path, logDumpGeneration: false, context.RequestAborted);
+            try
+            {
+                await client.WriteDumpAsync(DumpType.WithHeap, path, logDumpGeneration: false, context.RequestAborted);
+            }
+            catch (DiagnosticsClientException e)
+            {
+                Log.DumpFailed(_logger, e.Message);
+                await WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "UNKNOWN", $"the runtime could not write a dump: {e.Message}");
+                return;
+            }
+
             context.Response.ContentType = "application/octet-stream";
             context.Response.Headers.ContentDisposition = $"attachment; filename=\"registry-{Environment.ProcessId}.dmp\"";
             await using var dump = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
@@ -251,7 +272,14 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
     // The heap graph alone, as `dotnet-gcdump collect` writes it: the session's events go to a temporary
     // .nettrace, the graph is built from that file once the session has ended, written to a temporary
     // .gcdump, and only then sent (with its length), so a client that leaves never holds the runtime up.
-    private async Task WriteGcDumpAsync(HttpContext context)
+    // A native AOT build walks its heap but names no types in it, which would make the graph useless.
+    private Task WriteGcDumpAsync(HttpContext context) =>
+        RuntimeFeature.IsDynamicCodeSupported && _gcDumps is not null
+            ? WriteGcDumpWithRuntimeAsync(context, _gcDumps)
+            : WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED",
+                "a native AOT build names no types in its heap walk; take a .gcdump from the JIT build");
+
+    private async Task WriteGcDumpWithRuntimeAsync(HttpContext context, GcDumpCollector gcDumps)
     {
         if (!await _capture.WaitAsync(0, context.RequestAborted))
         {
@@ -267,7 +295,7 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         {
             Log.Capturing(_logger, "GC heap dump", _options.GcDumpTimeoutSeconds);
             var started = Stopwatch.GetTimestamp();
-            var recorded = await _gcDumps.RecordHeapWalkAsync(tracePath, TimeSpan.FromSeconds(_options.GcDumpTimeoutSeconds), aborted);
+            var recorded = await gcDumps.RecordHeapWalkAsync(tracePath, TimeSpan.FromSeconds(_options.GcDumpTimeoutSeconds), aborted);
             if (aborted.IsCancellationRequested)
             {
                 return;
@@ -367,6 +395,10 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
             Message = "GC heap dump failed: {Problem}")]
         public static partial void GcDumpFailed(ILogger logger, string problem);
 
-        // 133-135 are GcDumpCollector's. Next free id: 138 (observability uses 110-139).
+        [LoggerMessage(EventId = 138, EventName = "AdminDumpFailed", Level = LogLevel.Error,
+            Message = "Process dump failed: {Problem}")]
+        public static partial void DumpFailed(ILogger logger, string problem);
+
+        // 133-135 are GcDumpCollector's. Next free id: 139 (observability uses 110-139).
     }
 }
