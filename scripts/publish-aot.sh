@@ -43,7 +43,11 @@ if [ "$status" -ne 0 ] || [ -n "$unexpected" ]; then
   exit 1
 fi
 
+# Each file is copied beside its old self and renamed over it: a registry still running from out-dir
+# keeps its old files (writing into a running executable fails with "Text file busy").
 mkdir -p "$out"
-cp "$staging/Registry.EdgeHttp" "$out/registry"
-cp "$staging/libe_sqlite3.so" "$staging/appsettings.json" "$out/"
+for file in Registry.EdgeHttp:registry libe_sqlite3.so:libe_sqlite3.so appsettings.json:appsettings.json; do
+  cp "$staging/${file%%:*}" "$out/.${file#*:}.new"
+  mv -f "$out/.${file#*:}.new" "$out/${file#*:}"
+done
 echo "publish-aot: $out/registry ($(du -h "$out/registry" | cut -f1))"

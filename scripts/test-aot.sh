@@ -58,6 +58,7 @@ check "admin counters" 200 -H "Authorization: Bearer $token" "$admin/admin/count
 check "admin dump" 501 -H "Authorization: Bearer $token" "$admin/admin/dump"
 grep -q '"UNSUPPORTED"' "$work/body" || fail "admin dump: no UNSUPPORTED error in $(cat "$work/body")"
 check "admin gcdump" 501 -H "Authorization: Bearer $token" "$admin/admin/gcdump"
+grep -q '"UNSUPPORTED"' "$work/body" || fail "admin gcdump: no UNSUPPORTED error in $(cat "$work/body")"
 
 status=0
 E2E_REGISTRY_URL=$url timeout --kill-after=60s "${TEST_TIMEOUT:-80m}" \

@@ -20,7 +20,7 @@ namespace Registry.Hosting.Logging;
 public sealed class LogLevels
 {
     /// <summary>Overrides in force even when configuration names none: framework chatter stays at Warning.</summary>
-    public static readonly IReadOnlyDictionary<string, LogEventLevel> Seeds = new Dictionary<string, LogEventLevel>(StringComparer.Ordinal)
+    public static readonly IReadOnlyDictionary<string, LogEventLevel> Seeds = new Dictionary<string, LogEventLevel>(StringComparer.OrdinalIgnoreCase)
     {
         ["Microsoft.AspNetCore"] = LogEventLevel.Warning,
         ["Grpc"] = LogEventLevel.Warning,
@@ -29,7 +29,9 @@ public sealed class LogLevels
     private const string Section = "Serilog:MinimumLevel";
     private const LogEventLevel DefaultLevel = LogEventLevel.Information;
 
-    private readonly Dictionary<string, LoggingLevelSwitch> overrides = new(StringComparer.Ordinal);
+    // Keyed as configuration keys are, without regard to case (a reload may spell a category differently);
+    // each switch keeps the spelling it was made with, which Serilog compares with categories as they are.
+    private readonly Dictionary<string, LoggingLevelSwitch> overrides = new(StringComparer.OrdinalIgnoreCase);
 
     private LogLevels(IConfiguration configuration)
     {
@@ -101,8 +103,8 @@ public sealed class LogLevels
     private static Levels Read(IConfiguration configuration, bool throwOnInvalid)
     {
         var section = configuration.GetSection(Section);
-        var overrides = new Dictionary<string, LogEventLevel>(Seeds, StringComparer.Ordinal);
-        var invalid = new HashSet<string>(StringComparer.Ordinal);
+        var overrides = new Dictionary<string, LogEventLevel>(Seeds, StringComparer.OrdinalIgnoreCase);
+        var invalid = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var defaultLevel = DefaultLevel;
         var defaultValid = true;
 

@@ -35,14 +35,20 @@ public sealed class AdminTests
         }
     }
 
-    [Fact]
-    public async Task AnAddressWithoutAToken_RefusesToStart()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("short-token")]
+    [InlineData("               x")]
+    [InlineData(" a-long-enough-token")]
+    public async Task AnAddressWithoutAUsableToken_RefusesToStart(string? token)
     {
         var dataDir = TempDirectory.Create();
         try
         {
-            var failure = await Assert.ThrowsAnyAsync<Exception>(
-                () => RegistryFixture.StartAsync(dataDir, "--Registry:Admin:Url=http://127.0.0.1:0"));
+            string[] args = token is null
+                ? ["--Registry:Admin:Url=http://127.0.0.1:0"]
+                : ["--Registry:Admin:Url=http://127.0.0.1:0", $"--Registry:Admin:Token={token}"];
+            var failure = await Assert.ThrowsAnyAsync<Exception>(() => RegistryFixture.StartAsync(dataDir, args));
             Assert.Contains("Registry:Admin:Token", failure.ToString(), StringComparison.Ordinal);
         }
         finally

@@ -129,6 +129,27 @@ public sealed class LogLevelsTests
     }
 
     [Fact]
+    public void AReload_ThatSpellsACategoryInAnotherCase_ChangesThatCategory()
+    {
+        var (levels, source) = Bind(new() { ["Serilog:MinimumLevel:Override:Registry.Requests"] = "Warning" });
+        using var logger = LoggerOf(levels);
+
+        source.Set(new() { ["Serilog:MinimumLevel:Override:registry.requests"] = "Error" });
+
+        Assert.Equal(LogEventLevel.Error, levels.Override("Registry.Requests")!.MinimumLevel);
+        Assert.False(Enabled(logger, "Registry.Requests", LogEventLevel.Warning));
+    }
+
+    [Fact]
+    public void AnEntryInAnotherCase_SetsTheSeededCategory()
+    {
+        var (levels, _) = Bind(new() { ["Serilog:MinimumLevel:Override:microsoft.aspnetcore"] = "Debug" });
+        using var logger = LoggerOf(levels);
+
+        Assert.True(Enabled(logger, "Microsoft.AspNetCore.Routing", LogEventLevel.Debug));
+    }
+
+    [Fact]
     public void ACategoryFirstNamedByAReload_IsIgnored()
     {
         var (levels, source) = Bind([]);

@@ -53,9 +53,11 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
             return;
         }
 
-        if (string.IsNullOrEmpty(_options.Token) || _options.Token.Length < 16)
+        // A presented token is trimmed, so one with spaces around it could never match; blanks would pad a short one.
+        if (string.IsNullOrEmpty(_options.Token) || _options.Token.Length < 16 || _options.Token.Trim().Length != _options.Token.Length)
         {
-            throw new InvalidOperationException("Registry:Admin:Url is set, so Registry:Admin:Token must be set too (at least 16 characters).");
+            throw new InvalidOperationException(
+                "Registry:Admin:Url is set, so Registry:Admin:Token must be set too (at least 16 characters, no spaces around it).");
         }
 
         if (_options.GcDumpTimeoutSeconds < 1)
@@ -368,6 +370,7 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         json.WriteStartObject();
         json.WriteString("code", code);
         json.WriteString("message", message);
+        json.WriteNull("detail");
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteEndObject();
