@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the all-in-one registry as one native executable (native AOT): no JIT, about half the memory
 # of the JIT build under load (docs/performance.md, "Native AOT build").
-#   scripts/publish-aot.sh [out-dir=artifacts/aot]
+#   scripts/publish-aot.sh [out-dir=artifacts/aot] [more dotnet publish arguments, e.g. -p:IlcInstructionSet=x86-64]
 # Writes out-dir/registry (run it like `dotnet run --project services/edge-http`: same switches and
 # settings), libe_sqlite3.so beside it and appsettings.json. Needs clang (scripts/setup.sh installs it).
 # Fails on any trim or AOT warning but the one known below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-artifacts/aot}
+[ "$#" -eq 0 ] || shift
 
 case "$(uname -m)" in
   x86_64) rid=linux-x64 ;;
@@ -34,7 +35,7 @@ trap 'rm -rf "$staging" "$log"' EXIT
 # destructures it ({@Value}), which no template of the registry does.
 status=0
 dotnet publish services/edge-http/Registry.EdgeHttp.csproj -c Release -r "$rid" \
-  -p:PublishAot=true -p:WarningsNotAsErrors=IL2104 "${linker[@]}" -o "$staging" --nologo >"$log" 2>&1 || status=$?
+  -p:PublishAot=true -p:WarningsNotAsErrors=IL2104 "${linker[@]}" -o "$staging" --nologo "$@" >"$log" 2>&1 || status=$?
 unexpected=$(grep -E 'warning IL[0-9]+' "$log" | grep -v "Assembly 'Serilog' produced trim warnings" | sort -u || true)
 if [ "$status" -ne 0 ] || [ -n "$unexpected" ]; then
   cat "$log" >&2
