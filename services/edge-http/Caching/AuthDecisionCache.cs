@@ -85,19 +85,20 @@ internal sealed class AuthDecisionCache
 
     private async Task FetchAsync(string key, Func<Task<AuthorizeResponse>> fetch, TaskCompletionSource<AuthorizeResponse> outcome)
     {
+        // The call leaves the pending set before its waiters are released, so no one who has seen its
+        // outcome can be handed the same finished call again (a failure must not outlive its answer).
+        var pending = new KeyValuePair<string, Task<AuthorizeResponse>>(key, outcome.Task);
         try
         {
             var response = await fetch();
             Set(key, response);
+            _pending.TryRemove(pending);
             outcome.SetResult(response);
         }
         catch (Exception ex)
         {
+            _pending.TryRemove(pending);
             outcome.SetException(ex);
-        }
-        finally
-        {
-            _pending.TryRemove(new KeyValuePair<string, Task<AuthorizeResponse>>(key, outcome.Task));
         }
     }
 
