@@ -74,13 +74,10 @@ public sealed class LogLevels
         return configuration;
     }
 
-    /// <summary>
-    /// Sets every switch from the configuration as it is now. A reload with an invalid level name
-    /// leaves that switch as it was: there is nobody to fail to on a reload.
-    /// </summary>
-    public void Apply(IConfiguration configuration)
+    // Sets every switch from the configuration as it is after a reload. An invalid level name leaves its
+    // switch as it was: there is nobody to fail to on a reload.
+    private void Apply(IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
         var levels = Read(configuration, throwOnInvalid: false);
         if (levels.DefaultValid)
         {
