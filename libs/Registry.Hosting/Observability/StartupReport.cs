@@ -1,4 +1,6 @@
+using System.Collections;
 using System.Runtime;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
@@ -9,7 +11,8 @@ namespace Registry.Hosting.Observability;
 
 /// <summary>
 /// Logs, once the host listens, what an operator needs to know about the process: the effective
-/// "Registry" settings (secrets redacted), GC mode, heap limit, CPU count and listening addresses.
+/// "Registry" settings (secrets redacted), GC mode, heap limit, CPU count and listening addresses, and a
+/// warning for runtime GC settings the native build ignores.
 /// </summary>
 internal sealed partial class StartupReport : IHostedService
 {
@@ -81,8 +84,39 @@ internal sealed partial class StartupReport : IHostedService
         return false;
     }
 
+    /// <summary>
+    /// The DOTNET_GC* (or COMPlus_GC*) variables whose value starts with 0x. The native runtime reads
+    /// these values as bare hexadecimal digits and drops one with the prefix without a word (measured:
+    /// DOTNET_GCHeapHardLimit=0x20000000 left the limit at the machine's memory); the JIT runtime takes both.
+    /// </summary>
+    internal static List<string> PrefixedGcVariables(IDictionary environment)
+    {
+        var found = new List<string>();
+        foreach (DictionaryEntry entry in environment)
+        {
+            if (entry.Key is string name && entry.Value is string value
+                && (name.StartsWith("DOTNET_GC", StringComparison.OrdinalIgnoreCase)
+                    || name.StartsWith("COMPlus_GC", StringComparison.OrdinalIgnoreCase))
+                && value.TrimStart().StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            {
+                found.Add($"{name}={value}");
+            }
+        }
+
+        found.Sort(StringComparer.Ordinal);
+        return found;
+    }
+
     private void Report()
     {
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+        {
+            foreach (var variable in PrefixedGcVariables(Environment.GetEnvironmentVariables()))
+            {
+                Log.GcVariableIgnored(_logger, variable);
+            }
+        }
+
         var memory = GC.GetGCMemoryInfo();
         var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses;
         Log.Started(
@@ -117,6 +151,10 @@ internal sealed partial class StartupReport : IHostedService
             Message = "Effective settings {Settings}")]
         public static partial void Settings(ILogger logger, Dictionary<string, string?> settings);
 
-        // Next free id: 112 (observability uses 110-139).
+        [LoggerMessage(EventId = 112, EventName = "GcVariableIgnored", Level = LogLevel.Warning,
+            Message = "{Variable} is ignored by this native build: write the value in hexadecimal without 0x")]
+        public static partial void GcVariableIgnored(ILogger logger, string variable);
+
+        // Next free id: 113 (observability uses 110-139).
     }
 }

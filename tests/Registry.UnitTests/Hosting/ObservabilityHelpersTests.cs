@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Registry.Hosting.Logging;
@@ -132,5 +133,22 @@ public sealed class ObservabilityHelpersTests
         Assert.Equal("***", settings["Registry:Storage:S3:SecretAccessKey"]);
         Assert.Equal(string.Empty, settings["Registry:Auth:Password"]);
         Assert.False(settings.ContainsKey("Other:Token"));
+    }
+
+    [Fact]
+    public void PrefixedGcVariables_NameTheGcSettingsWrittenWith0x()
+    {
+        var environment = new Hashtable
+        {
+            ["DOTNET_GCHeapHardLimit"] = "0x20000000",
+            ["DOTNET_GCgen0size"] = "200000",
+            ["COMPlus_gcServer"] = " 0X1",
+            ["DOTNET_TieredPGO"] = "0x0",
+            ["PATH"] = "/usr/bin",
+        };
+
+        Assert.Equal(
+            ["COMPlus_gcServer= 0X1", "DOTNET_GCHeapHardLimit=0x20000000"],
+            StartupReport.PrefixedGcVariables(environment));
     }
 }
