@@ -11,8 +11,8 @@ namespace Registry.Hosting.Observability;
 
 /// <summary>
 /// Logs, once the host listens, what an operator needs to know about the process: the effective
-/// "Registry" settings (secrets redacted), GC mode, heap limit, CPU count and listening addresses, and a
-/// warning for runtime GC settings the native build ignores.
+/// "Registry" settings (secrets redacted), GC mode, heap limit, CPU count and listening addresses, and
+/// (once per process) a warning for each runtime GC setting the native build ignores.
 /// </summary>
 internal sealed partial class StartupReport : IHostedService
 {
@@ -85,37 +85,81 @@ internal sealed partial class StartupReport : IHostedService
     }
 
     /// <summary>
-    /// The DOTNET_GC* (or COMPlus_GC*) variables whose value starts with 0x. The native runtime reads
-    /// these values as bare hexadecimal digits and drops one with the prefix without a word (measured:
-    /// DOTNET_GCHeapHardLimit=0x20000000 left the limit at the machine's memory); the JIT runtime takes both.
+    /// The GC variables a native build ignores without a word, each with the reason. Measured on this
+    /// runtime: it reads only DOTNET_ names (COMPlus_ ones not at all) and takes a value only as 1 to 16
+    /// hexadecimal digits, so "0x20000000", " 200000" or "+1" are dropped; the JIT runtime takes those.
+    /// Names are matched as the runtime matches them, case-sensitively.
     /// </summary>
-    internal static List<string> PrefixedGcVariables(IDictionary environment)
+    internal static List<(string Variable, string Reason)> IgnoredNativeGcVariables(IDictionary environment)
     {
-        var found = new List<string>();
+        var found = new List<(string Variable, string Reason)>();
         foreach (DictionaryEntry entry in environment)
         {
-            if (entry.Key is string name && entry.Value is string value
-                && (name.StartsWith("DOTNET_GC", StringComparison.OrdinalIgnoreCase)
-                    || name.StartsWith("COMPlus_GC", StringComparison.OrdinalIgnoreCase))
-                && value.TrimStart().StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            if (entry.Key is not string name || entry.Value is not string value)
             {
-                found.Add($"{name}={value}");
+                continue;
+            }
+
+            if (name.StartsWith("COMPlus_GC", StringComparison.Ordinal) || name.StartsWith("COMPlus_gc", StringComparison.Ordinal))
+            {
+                found.Add(($"{name}={value}", "a native build reads only DOTNET_ variables"));
+            }
+            else if ((name.StartsWith("DOTNET_GC", StringComparison.Ordinal) || name.StartsWith("DOTNET_gc", StringComparison.Ordinal))
+                && !IsBareHex(value))
+            {
+                found.Add(($"{name}={value}", "a native build takes 1 to 16 hexadecimal digits, without 0x, sign or spaces"));
             }
         }
 
-        found.Sort(StringComparer.Ordinal);
+        found.Sort((a, b) => string.CompareOrdinal(a.Variable, b.Variable));
         return found;
+    }
+
+    private static bool IsBareHex(string value)
+    {
+        if (value.Length is 0 or > 16)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (!char.IsAsciiHexDigit(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // The all-in-one process runs two hosts, each with its own report, but one runtime: warn once.
+    private static int s_gcVariablesChecked;
+
+    private void WarnAboutIgnoredGcVariables()
+    {
+        if (RuntimeFeature.IsDynamicCodeSupported || Interlocked.Exchange(ref s_gcVariablesChecked, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var (variable, reason) in IgnoredNativeGcVariables(Environment.GetEnvironmentVariables()))
+        {
+            Log.GcVariableIgnored(_logger, variable, reason);
+        }
+
+        // A native executable links the GC mode it was published with; DOTNET_gcServer cannot change it.
+        var server = Environment.GetEnvironmentVariable("DOTNET_gcServer");
+        if (server is not null && IsBareHex(server) && Convert.ToUInt64(server, 16) != 0 && !GCSettings.IsServerGC)
+        {
+            Log.GcVariableIgnored(_logger, $"DOTNET_gcServer={server}",
+                "this native build runs the workstation GC it was published with");
+        }
     }
 
     private void Report()
     {
-        if (!RuntimeFeature.IsDynamicCodeSupported)
-        {
-            foreach (var variable in PrefixedGcVariables(Environment.GetEnvironmentVariables()))
-            {
-                Log.GcVariableIgnored(_logger, variable);
-            }
-        }
+        WarnAboutIgnoredGcVariables();
 
         var memory = GC.GetGCMemoryInfo();
         var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses;
@@ -152,8 +196,8 @@ internal sealed partial class StartupReport : IHostedService
         public static partial void Settings(ILogger logger, Dictionary<string, string?> settings);
 
         [LoggerMessage(EventId = 112, EventName = "GcVariableIgnored", Level = LogLevel.Warning,
-            Message = "{Variable} is ignored by this native build: write the value in hexadecimal without 0x")]
-        public static partial void GcVariableIgnored(ILogger logger, string variable);
+            Message = "{Variable} is ignored: {Reason}")]
+        public static partial void GcVariableIgnored(ILogger logger, string variable, string reason);
 
         // Next free id: 113 (observability uses 110-139).
     }

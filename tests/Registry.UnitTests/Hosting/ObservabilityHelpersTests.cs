@@ -136,19 +136,33 @@ public sealed class ObservabilityHelpersTests
     }
 
     [Fact]
-    public void PrefixedGcVariables_NameTheGcSettingsWrittenWith0x()
+    public void IgnoredNativeGcVariables_NameWhatTheNativeRuntimeDrops()
     {
         var environment = new Hashtable
         {
             ["DOTNET_GCHeapHardLimit"] = "0x20000000",
+            ["DOTNET_GCHeapHardLimitPercent"] = "32",
             ["DOTNET_GCgen0size"] = "200000",
-            ["COMPlus_gcServer"] = " 0X1",
+            ["DOTNET_gcServer"] = " 1",
+            ["DOTNET_GCHeapCount"] = "+2",
+            ["DOTNET_GCConserveMemory"] = "",
+            ["DOTNET_GCRegionSize"] = "1FFFFFFFFFFFFFFFF",
+            ["DOTNET_GCgen1size"] = "ffffffffffffffff",
+            ["COMPlus_GCgen0size"] = "200000",
             ["DOTNET_TieredPGO"] = "0x0",
+            ["dotnet_gcServer"] = "0x1",
             ["PATH"] = "/usr/bin",
         };
 
+        var ignored = StartupReport.IgnoredNativeGcVariables(environment);
+
         Assert.Equal(
-            ["COMPlus_gcServer= 0X1", "DOTNET_GCHeapHardLimit=0x20000000"],
-            StartupReport.PrefixedGcVariables(environment));
+            [
+                "COMPlus_GCgen0size=200000", "DOTNET_GCConserveMemory=", "DOTNET_GCHeapCount=+2",
+                "DOTNET_GCHeapHardLimit=0x20000000", "DOTNET_GCRegionSize=1FFFFFFFFFFFFFFFF", "DOTNET_gcServer= 1",
+            ],
+            ignored.Select(entry => entry.Variable));
+        Assert.Contains("only DOTNET_", ignored[0].Reason, StringComparison.Ordinal);
+        Assert.All(ignored.Skip(1), entry => Assert.Contains("without 0x", entry.Reason, StringComparison.Ordinal));
     }
 }
