@@ -10,7 +10,9 @@ namespace Registry.Hosting.Memory;
 /// Kestrel's buffer pool with a ceiling on what it keeps. Kestrel's own pool keeps every 4 KiB block it
 /// ever handed out and gives back at most 5 % of them every 10 seconds, so one burst of slow clients
 /// (500 downloads holding a 256 KiB response buffer each) stays resident for many minutes. This pool
-/// keeps at most <see cref="MemoryOptions.RetainedPoolBytes"/> of returned blocks per pool and lets
+/// keeps at most <see cref="MemoryOptions.RetainedPoolBytes"/> of returned blocks, counted across every
+/// pool of one <see cref="BoundedBlockPoolFactory"/> (Kestrel's socket transport asks for one pool per
+/// I/O queue, one queue per CPU up to 16, so a ceiling per pool grew with the machine), and lets
 /// the rest go to the GC, which the idle trim (<see cref="IdleMemoryTrimmer"/>) then gives back to the
 /// system. Blocks are pinned arrays, as Kestrel's are, so socket I/O never pins per call.
 /// </summary>
@@ -40,21 +42,30 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
 
     private readonly ConcurrentQueue<Block> _idle = new();
     private readonly int _blockSize;
-    private readonly int _maxIdleBlocks;
+    private readonly IdleBudget _budget;
     private int _idleBlocks;
     private bool _disposed;
 
+    /// <summary>A pool that keeps at most <paramref name="retainedBytes"/> of idle blocks on its own.</summary>
     public BoundedBlockPool(long retainedBytes, int blockSize = DefaultBlockSize)
+        : this(new IdleBudget(retainedBytes, CheckBlockSize(blockSize)), blockSize)
     {
-        if (blockSize < MinimumBlockSize || !int.IsPow2(blockSize))
-        {
-            throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "a power of two of at least 4096 bytes");
-        }
+    }
 
-        _blockSize = blockSize;
-        _maxIdleBlocks = (int)Math.Clamp(retainedBytes / blockSize, 0, int.MaxValue);
+    private BoundedBlockPool(IdleBudget budget, int blockSize)
+    {
+        _blockSize = CheckBlockSize(blockSize);
+        _budget = budget;
         Live.TryAdd(this, 0);
     }
+
+    /// <summary>A pool that shares <paramref name="budget"/>'s ceiling with the other pools made with it.</summary>
+    internal static BoundedBlockPool Sharing(IdleBudget budget, int blockSize) => new(budget, blockSize);
+
+    private static int CheckBlockSize(int blockSize) =>
+        blockSize >= MinimumBlockSize && int.IsPow2(blockSize)
+            ? blockSize
+            : throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "a power of two of at least 4096 bytes");
 
     /// <summary>
     /// Lets every pool's idle blocks go (the idle trim calls it before collecting). Blocks are pinned, so a
@@ -75,6 +86,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         while (_idle.TryDequeue(out _))
         {
             Interlocked.Decrement(ref _idleBlocks);
+            _budget.Release();
             Retained.Dec(BlockSize);
             Released.Inc(BlockSize);
         }
@@ -97,6 +109,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         if (_idle.TryDequeue(out var block))
         {
             Interlocked.Decrement(ref _idleBlocks);
+            _budget.Release();
             Retained.Dec(BlockSize);
             block.Leased = true;
             return block;
@@ -115,17 +128,12 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         }
 
         block.Leased = false;
-        if (!_disposed && Interlocked.Increment(ref _idleBlocks) <= _maxIdleBlocks)
+        if (!_disposed && _budget.TryTake())
         {
+            Interlocked.Increment(ref _idleBlocks);
             Retained.Inc(BlockSize);
             _idle.Enqueue(block);
             return;
-        }
-
-        if (!_disposed)
-        {
-            // Over the ceiling: take back the place counted above.
-            Interlocked.Decrement(ref _idleBlocks);
         }
 
         Released.Inc(BlockSize);
@@ -159,18 +167,52 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     }
 }
 
-/// <summary>Makes every Kestrel listener of a host use a <see cref="BoundedBlockPool"/>.</summary>
+/// <summary>The ceiling on idle blocks that the pools of one factory share, counted in blocks.</summary>
+internal sealed class IdleBudget
+{
+    private readonly int _maxBlocks;
+    private int _blocks;
+
+    public IdleBudget(long retainedBytes, int blockSize) =>
+        _maxBlocks = (int)Math.Clamp(retainedBytes / blockSize, 0, int.MaxValue);
+
+    /// <summary>Idle blocks counted now, across the sharing pools.</summary>
+    public int Blocks => Volatile.Read(ref _blocks);
+
+    /// <summary>Takes a place for one more idle block; false at the ceiling.</summary>
+    public bool TryTake()
+    {
+        if (Interlocked.Increment(ref _blocks) <= _maxBlocks)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _blocks);
+        return false;
+    }
+
+    /// <summary>Gives back the place of an idle block that was rented again or let go.</summary>
+    public void Release() => Interlocked.Decrement(ref _blocks);
+}
+
+/// <summary>
+/// Makes every Kestrel listener of a host use a <see cref="BoundedBlockPool"/>; all the pools it makes
+/// share one ceiling on idle blocks.
+/// </summary>
 public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>
 {
-    private readonly long _retainedBytes;
+    private readonly IdleBudget _budget;
     private readonly int _blockSize;
 
     public BoundedBlockPoolFactory(long retainedBytes, int blockSize = BoundedBlockPool.DefaultBlockSize)
     {
-        _retainedBytes = retainedBytes;
+        _budget = new IdleBudget(retainedBytes, blockSize);
         _blockSize = blockSize;
     }
 
+    /// <summary>Idle blocks kept now across every pool this factory made (for tests).</summary>
+    internal int IdleBlocks => _budget.Blocks;
+
     /// <inheritdoc />
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new BoundedBlockPool(_retainedBytes, _blockSize);
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => BoundedBlockPool.Sharing(_budget, _blockSize);
 }

@@ -28,11 +28,13 @@ public sealed class MemoryOptions
     public long TrimMinimumGrowthBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
-    /// Idle I/O buffers each Kestrel listener keeps for reuse; returned buffers beyond this go to the
-    /// GC (<see cref="BoundedBlockPool"/>). Default 8 MiB: enough for the steady state of 64 busy
-    /// connections, so only bursts allocate. Negative: Kestrel's own pool, which keeps everything.
+    /// Idle I/O buffers each host (the edge; the in-process services) keeps for reuse, across all its
+    /// listeners and their I/O queues; returned buffers beyond this go to the GC (<see cref="BoundedBlockPool"/>).
+    /// Default 16 MiB: what 16 uploads at once hold in flight, so only bursts allocate (until the twelfth
+    /// session it was 8 MiB per pool, and Kestrel makes a pool per I/O queue, one per CPU up to 16).
+    /// Negative: Kestrel's own pool, which keeps everything.
     /// </summary>
-    public long RetainedPoolBytes { get; set; } = 8 * 1024 * 1024;
+    public long RetainedPoolBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// Size of Kestrel's I/O buffers (a power of two, at least 4096). A socket read fills at most one

@@ -91,6 +91,38 @@ public sealed class BoundedBlockPoolTests
     [InlineData(40000)]
     public void BlockSize_MustBeAPowerOfTwoOfAtLeastAPage(int blockSize) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new BoundedBlockPool(retainedBytes: 0, blockSize));
+
+    [Fact]
+    public void PoolsOfOneFactory_ShareTheCeiling()
+    {
+        var factory = new BoundedBlockPoolFactory(retainedBytes: 3 * BoundedBlockPool.DefaultBlockSize);
+        using var first = (BoundedBlockPool)factory.Create();
+        using var second = (BoundedBlockPool)factory.Create();
+        var fromFirst = new[] { first.Rent(), first.Rent() };
+        var fromSecond = new[] { second.Rent(), second.Rent() };
+
+        foreach (var block in fromFirst.Concat(fromSecond))
+        {
+            block.Dispose();
+        }
+
+        // Three places in all: the first pool kept both of its blocks, the second only one.
+        Assert.Equal(2, first.IdleBlocks);
+        Assert.Equal(1, second.IdleBlocks);
+        Assert.Equal(3, factory.IdleBlocks);
+
+        // A block rented again gives its place back, and the other pool can use it.
+        using var again = first.Rent();
+        var more = new[] { second.Rent(), second.Rent() };
+        more[0].Dispose();
+        more[1].Dispose();
+        Assert.Equal(1, first.IdleBlocks);
+        Assert.Equal(2, second.IdleBlocks);
+        Assert.Equal(3, factory.IdleBlocks);
+
+        first.Dispose();
+        Assert.Equal(2, factory.IdleBlocks);
+    }
 }
 
 public sealed class MemoryOptionsTests
@@ -112,4 +144,5 @@ public sealed class MemoryOptionsTests
         var error = Assert.Throws<InvalidOperationException>(() => new Registry.Hosting.Memory.MemoryOptions { IoBlockBytes = bytes }.Validate());
         Assert.Contains("Registry:Memory:IoBlockBytes", error.Message, StringComparison.Ordinal);
     }
+
 }
