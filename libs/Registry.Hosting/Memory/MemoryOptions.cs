@@ -30,9 +30,9 @@ public sealed class MemoryOptions
     /// <summary>
     /// Idle I/O buffers each host (the edge; the in-process services) keeps for reuse, across all its
     /// listeners and their I/O queues; returned buffers beyond this go to the GC (<see cref="BoundedBlockPool"/>).
-    /// Default 16 MiB: what 16 uploads at once hold in flight, so only bursts allocate (until the twelfth
-    /// session it was 8 MiB per pool, and Kestrel makes a pool per I/O queue, one per CPU up to 16).
-    /// Negative: Kestrel's own pool, which keeps everything.
+    /// One ceiling for the host, not one per pool: Kestrel makes a pool per I/O queue (one per CPU, up to
+    /// 16), so a ceiling per pool would grow with the machine. Default 16 MiB: what 16 uploads at once hold
+    /// in flight, so only bursts allocate. Negative: Kestrel's own pool, which keeps everything.
     /// </summary>
     public long RetainedPoolBytes { get; set; } = 16 * 1024 * 1024;
 

@@ -134,11 +134,11 @@ internal sealed partial class StartupReport : IHostedService
     }
 
     // The all-in-one process runs two hosts, each with its own report, but one runtime: warn once.
-    private static int s_gcVariablesChecked;
+    private static int _gcVariablesChecked;
 
     private void WarnAboutIgnoredGcVariables()
     {
-        if (RuntimeFeature.IsDynamicCodeSupported || Interlocked.Exchange(ref s_gcVariablesChecked, 1) != 0)
+        if (RuntimeFeature.IsDynamicCodeSupported || Interlocked.Exchange(ref _gcVariablesChecked, 1) != 0)
         {
             return;
         }
