@@ -61,6 +61,8 @@ warnings=$(grep '"Name":"GcVariableIgnored"' "$work/registry.log" | grep -c '"Va
 echo "test-aot: ok: a GC setting written with 0x is ignored and named in a warning"
 check "/healthz/ready" 200 "$url/healthz/ready"
 check "admin counters" 200 -H "Authorization: Bearer $token" "$admin/admin/counters"
+check "admin trace" 501 -H "Authorization: Bearer $token" "$admin/admin/trace?seconds=1"
+grep -q '"UNSUPPORTED"' "$work/body" || fail "admin trace: no UNSUPPORTED error in $(cat "$work/body")"
 check "admin dump" 501 -H "Authorization: Bearer $token" "$admin/admin/dump"
 grep -q '"UNSUPPORTED"' "$work/body" || fail "admin dump: no UNSUPPORTED error in $(cat "$work/body")"
 check "admin gcdump" 501 -H "Authorization: Bearer $token" "$admin/admin/gcdump"

@@ -145,7 +145,15 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         json.WriteEndObject();
     }
 
-    private async Task WriteTraceAsync(HttpContext context)
+    // A native AOT build writes the trace, but its samples carry no stacks (checked: converted with
+    // dotnet-trace, every sample was "?!?" / UNMANAGED_CODE_TIME on named threads), so it refuses.
+    private Task WriteTraceAsync(HttpContext context) =>
+        RuntimeFeature.IsDynamicCodeSupported
+            ? WriteTraceWithRuntimeAsync(context)
+            : WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED",
+                "a native AOT build's CPU samples carry no stacks; profile it with perf (publish with -p:StripSymbols=false for method names), or trace the JIT build");
+
+    private async Task WriteTraceWithRuntimeAsync(HttpContext context)
     {
         var given = context.Request.Query["seconds"].ToString();
         var seconds = 10;
