@@ -396,12 +396,17 @@ public sealed class RequestPipelineTests : IAsyncLifetime
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => early.Completion.WaitAsync(Bound));
 
             // A place comes back as the stage lets go of the operation, a moment after its request ended.
+            // The client leaves as Kestrel reports it: the abort token fires and its callback marks the
+            // operation. These operations have bodies, so they run in the upload stage, two at once: the
+            // abandoned one may still wait between steps or already be in its step; it ends either way.
             var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var waitingGone = new CancellationTokenSource();
             var busy = new BlockingOperation(gate.Task, blobStage: true);
-            var waiting = new BlockingOperation(gate.Task, blobStage: true);
+            var waiting = new BlockingOperation(gate.Task, waitingGone.Token, blobStage: true);
             Assert.True(await EntersWithinBoundAsync(busy));
             Assert.True(await EntersWithinBoundAsync(waiting));
             Assert.False(_pipeline.TryEnter(new BlockingOperation(gate.Task, blobStage: true)));
+            await waitingGone.CancelAsync();
             waiting.MarkAborted();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.Completion.WaitAsync(Bound));
             gate.SetResult();
@@ -589,16 +594,17 @@ public sealed class RequestPipelineTests : IAsyncLifetime
 
         public override bool UsesBlobStage => _blobStage;
 
+        // A step waits for its gate or for its client to leave, as the real steps' calls do.
         public override async Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken)
         {
             ManifestStageRan = true;
-            await _gate;
+            await _gate.WaitAsync(cancellationToken);
         }
 
         public override async Task RunBlobStageAsync(EdgeContext edge, CancellationToken cancellationToken)
         {
             BlobStageRan = true;
-            await _gate;
+            await _gate.WaitAsync(cancellationToken);
         }
 
         public override void Assemble(EdgeContext edge) => Assembled = true;
