@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Globalization;
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -115,22 +116,13 @@ internal sealed partial class StartupReport : IHostedService
         return found;
     }
 
-    private static bool IsBareHex(string value)
+    private static bool IsBareHex(string value) => TryParseBareHex(value, out _);
+
+    // AllowHexSpecifier alone takes hexadecimal digits only: no 0x, sign or white space.
+    private static bool TryParseBareHex(string value, out ulong number)
     {
-        if (value.Length is 0 or > 16)
-        {
-            return false;
-        }
-
-        foreach (var c in value)
-        {
-            if (!char.IsAsciiHexDigit(c))
-            {
-                return false;
-            }
-        }
-
-        return true;
+        number = 0;
+        return value.Length <= 16 && ulong.TryParse(value, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out number);
     }
 
     // The all-in-one process runs two hosts, each with its own report, but one runtime: warn once.
@@ -150,7 +142,7 @@ internal sealed partial class StartupReport : IHostedService
 
         // A native executable links the GC mode it was published with; DOTNET_gcServer cannot change it.
         var server = Environment.GetEnvironmentVariable("DOTNET_gcServer");
-        if (server is not null && IsBareHex(server) && Convert.ToUInt64(server, 16) != 0 && !GCSettings.IsServerGC)
+        if (server is not null && TryParseBareHex(server, out var serverGc) && serverGc != 0 && !GCSettings.IsServerGC)
         {
             Log.GcVariableIgnored(_logger, $"DOTNET_gcServer={server}",
                 "this native build runs the workstation GC it was published with");

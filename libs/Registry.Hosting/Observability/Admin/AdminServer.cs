@@ -145,12 +145,18 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         json.WriteEndObject();
     }
 
+    // IsDynamicCodeSupported is a constant false in a native AOT build, so the compiler drops the
+    // captures that cannot work there (and, for the .gcdump, the trace reader it needs). The choice is made
+    // outside the async methods: their resume points would keep every await after the check reachable.
+    private static Task RefuseInNativeBuildAsync(HttpContext context, string why) =>
+        WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED", why);
+
     // A native AOT build writes the trace, but its samples carry no stacks (checked: converted with
     // dotnet-trace, every sample was "?!?" / UNMANAGED_CODE_TIME on named threads), so it refuses.
     private Task WriteTraceAsync(HttpContext context) =>
         RuntimeFeature.IsDynamicCodeSupported
             ? WriteTraceWithRuntimeAsync(context)
-            : WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED",
+            : RefuseInNativeBuildAsync(context,
                 "a native AOT build's CPU samples carry no stacks; profile it with perf (publish with -p:StripSymbols=false for method names), or trace the JIT build");
 
     private async Task WriteTraceWithRuntimeAsync(HttpContext context)
@@ -233,13 +239,10 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
         }
     }
 
-    // IsDynamicCodeSupported is a constant false in a native AOT build, so the compiler drops the
-    // capture that cannot work there (and, for the .gcdump, the trace reader it needs). The choice is made
-    // outside the async method: its resume points would keep every await after the check reachable.
     private Task WriteDumpAsync(HttpContext context) =>
         RuntimeFeature.IsDynamicCodeSupported
             ? WriteDumpWithRuntimeAsync(context)
-            : WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED",
+            : RefuseInNativeBuildAsync(context,
                 "a native AOT build has no createdump to write a process dump; take one with gcore, or run the JIT build");
 
     private async Task WriteDumpWithRuntimeAsync(HttpContext context)
@@ -286,7 +289,7 @@ internal sealed partial class AdminServer : IHostedService, IAsyncDisposable
     private Task WriteGcDumpAsync(HttpContext context) =>
         RuntimeFeature.IsDynamicCodeSupported && _gcDumps is not null
             ? WriteGcDumpWithRuntimeAsync(context, _gcDumps)
-            : WriteErrorAsync(context, StatusCodes.Status501NotImplemented, "UNSUPPORTED",
+            : RefuseInNativeBuildAsync(context,
                 "a native AOT build names no types in its heap walk; take a .gcdump from the JIT build");
 
     private async Task WriteGcDumpWithRuntimeAsync(HttpContext context, GcDumpCollector gcDumps)
