@@ -94,6 +94,7 @@ public static class RegistryHost
             builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new BoundedBlockPoolFactory(memory.RetainedPoolBytes, memory.IoBlockBytes));
         }
 
+        builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = memory.ReadAheadBytes);
         builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));

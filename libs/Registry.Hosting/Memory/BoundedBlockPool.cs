@@ -37,6 +37,9 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private static readonly Gauge Retained = Metrics.CreateGauge(
         "registry_buffer_pool_retained_bytes", "Bytes of idle I/O buffers the pools keep for reuse.");
 
+    private static readonly Gauge Leased = Metrics.CreateGauge(
+        "registry_buffer_pool_leased_bytes", "Bytes of I/O buffers handed out and not yet returned: what sockets, request bodies and responses hold now.");
+
     // Every pool not yet disposed, so an idle process can empty them all before it collects.
     private static readonly ConcurrentDictionary<BoundedBlockPool, byte> Live = new();
 
@@ -111,11 +114,13 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             Interlocked.Decrement(ref _idleBlocks);
             _budget.Release();
             Retained.Dec(BlockSize);
+            Leased.Inc(BlockSize);
             block.Leased = true;
             return block;
         }
 
         Allocated.Inc(BlockSize);
+        Leased.Inc(BlockSize);
         return new Block(this);
     }
 
@@ -128,6 +133,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         }
 
         block.Leased = false;
+        Leased.Dec(BlockSize);
         if (!_disposed && _budget.TryTake())
         {
             Interlocked.Increment(ref _idleBlocks);

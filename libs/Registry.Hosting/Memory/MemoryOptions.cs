@@ -42,8 +42,20 @@ public sealed class MemoryOptions
     /// </summary>
     public int IoBlockBytes { get; set; } = BoundedBlockPool.DefaultBlockSize;
 
+    /// <summary>
+    /// How many bytes of one connection the socket transport reads ahead of the handler before it stops
+    /// reading (Kestrel's <c>SocketTransportOptions.MaxReadBufferSize</c>; Kestrel's own
+    /// <c>Limits:MaxRequestBufferSize</c> does not bound a plain socket). Every upload holds up to this
+    /// much in I/O buffers while its handler catches up: 16 pushes of 1 MiB at once peak at 16 MiB with
+    /// the default. Smaller saves that memory and costs CPU per push (docs/performance.md). Default 1 MiB.
+    /// </summary>
+    public long ReadAheadBytes { get; set; } = 1024 * 1024;
+
     /// <summary>The largest <see cref="IoBlockBytes"/> accepted: 1 MiB.</summary>
     public const int MaxIoBlockBytes = 1024 * 1024;
+
+    /// <summary>The largest <see cref="ReadAheadBytes"/> accepted: 64 MiB.</summary>
+    public const long MaxReadAheadBytes = 64 * 1024 * 1024;
 
     /// <summary>Checks the options; a bad value stops the process at startup, naming the setting.</summary>
     public void Validate()
@@ -52,6 +64,12 @@ public sealed class MemoryOptions
         {
             throw new InvalidOperationException(
                 $"{SectionName}:IoBlockBytes must be a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {IoBlockBytes}.");
+        }
+
+        if (ReadAheadBytes < IoBlockBytes || ReadAheadBytes > MaxReadAheadBytes)
+        {
+            throw new InvalidOperationException(
+                $"{SectionName}:ReadAheadBytes must be from one I/O block ({IoBlockBytes}) to {MaxReadAheadBytes}; it is {ReadAheadBytes}.");
         }
     }
 }

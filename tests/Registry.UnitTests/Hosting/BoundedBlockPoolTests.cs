@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Extensions.DependencyInjection;
 using Registry.Hosting.Memory;
 
 namespace Registry.UnitTests.Hosting;
@@ -145,4 +146,39 @@ public sealed class MemoryOptionsTests
         Assert.Contains("Registry:Memory:IoBlockBytes", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(32768)]
+    [InlineData(1048576)]
+    [InlineData(67108864)]
+    public void ReadAheadBytes_FromOneBlockTo64MiB_AreAccepted(long bytes) =>
+        new Registry.Hosting.Memory.MemoryOptions { ReadAheadBytes = bytes }.Validate();
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(16384)]
+    [InlineData(67108865)]
+    public void ReadAheadBytes_Others_StopStartupNamingTheSetting(long bytes)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => new Registry.Hosting.Memory.MemoryOptions { ReadAheadBytes = bytes }.Validate());
+        Assert.Contains("Registry:Memory:ReadAheadBytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, 1048576)]
+    [InlineData("65536", 65536)]
+    public void ReadAheadBytes_ReachesTheSocketTransport(string? setting, long expected)
+    {
+        var args = new List<string> { "--urls", "http://127.0.0.1:0" };
+        if (setting is not null)
+        {
+            args.Add($"--Registry:Memory:ReadAheadBytes={setting}");
+        }
+
+        var builder = Registry.Hosting.RegistryHost.CreateServiceBuilder([.. args]);
+        using var app = builder.Build();
+        var sockets = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<
+            Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value;
+        Assert.Equal(expected, sockets.MaxReadBufferSize);
+    }
 }
