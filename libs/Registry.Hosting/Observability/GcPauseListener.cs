@@ -17,6 +17,7 @@ internal sealed class GcPauseListener : EventListener
     private const EventKeywords GcKeyword = (EventKeywords)0x1;
     private const int GcStartId = 1;
     private const int GcRestartEeEndId = 3;
+    private const int GcSuspendEeEndId = 8;
     private const int GcSuspendEeBeginId = 9;
 
     private static readonly Histogram Pauses = Metrics.CreateHistogram(
@@ -25,6 +26,14 @@ internal sealed class GcPauseListener : EventListener
         new HistogramConfiguration
         {
             Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+        });
+
+    private static readonly Histogram Suspensions = Metrics.CreateHistogram(
+        "registry_gc_suspension_seconds",
+        "The first part of each GC pause in registry_gc_pause_seconds: from asking managed threads to stop until all had stopped, in seconds.",
+        new HistogramConfiguration
+        {
+            Buckets = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
         });
 
     private static readonly Histogram InducedPauses = Metrics.CreateHistogram(
@@ -37,6 +46,7 @@ internal sealed class GcPauseListener : EventListener
 
     // Events are dispatched one at a time on the listener's thread, so these need no locking.
     private long _suspendTicks;
+    private long _suspensionTicks;
     private bool _suspended;
     private bool _induced;
 
@@ -44,6 +54,7 @@ internal sealed class GcPauseListener : EventListener
     public GcPauseListener()
     {
         Pauses.Publish();
+        Suspensions.Publish();
         InducedPauses.Publish();
     }
 
@@ -64,8 +75,12 @@ internal sealed class GcPauseListener : EventListener
         {
             case GcSuspendEeBeginId:
                 _suspendTicks = eventData.TimeStamp.Ticks;
+                _suspensionTicks = -1;
                 _suspended = true;
                 _induced = false;
+                break;
+            case GcSuspendEeEndId when _suspended:
+                _suspensionTicks = eventData.TimeStamp.Ticks - _suspendTicks;
                 break;
             case GcStartId when _suspended:
                 _induced |= IsInduced(eventData);
@@ -76,6 +91,11 @@ internal sealed class GcPauseListener : EventListener
                 if (ticks >= 0)
                 {
                     (_induced ? InducedPauses : Pauses).Observe(ticks / (double)TimeSpan.TicksPerSecond);
+                }
+
+                if (!_induced && _suspensionTicks >= 0 && _suspensionTicks <= ticks)
+                {
+                    Suspensions.Observe(_suspensionTicks / (double)TimeSpan.TicksPerSecond);
                 }
 
                 break;

@@ -100,6 +100,18 @@ internal sealed class PrometheusScrape
             extra["gc_pauses"] = after.Delta(before, gc + "_count");
             extra["gc_pause_p99_ms_le"] = after.Quantile(before, gc, 0.99) * 1000;
             extra["gc_pause_max_ms_le"] = after.Quantile(before, gc, 1.0) * 1000;
+            if (extra["gc_pauses"] > 0)
+            {
+                // How far from the 1 ms target: the share of pauses at or under it.
+                extra["gc_pauses_within_1ms_pct"] = 100 * after.CountAtMost(before, gc, 0.001) / extra["gc_pauses"];
+            }
+        }
+
+        if (after.FindName("registry_gc_suspension_seconds", "_bucket") is { } suspensionBucket)
+        {
+            // The part of each pause spent getting every managed thread to stop.
+            var suspension = suspensionBucket[..^"_bucket".Length];
+            extra["gc_suspension_p99_ms_le"] = after.Quantile(before, suspension, 0.99) * 1000;
         }
 
         if (after.FindName("registry_edge_cancellation_stop_duration", "_bucket") is { } stopBucket)

@@ -13,6 +13,7 @@ internal sealed class ScenarioRunner
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan Pause = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan IdleSettle = TimeSpan.FromSeconds(3);
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -24,6 +25,9 @@ internal sealed class ScenarioRunner
     private readonly BenchOptions _options;
     private readonly IReadOnlyList<RegistryTarget> _targets;
     private readonly Dictionary<string, IScenario> _scenarios;
+
+    // Each target's RSS before any request, and again once the fixtures are in and it has settled.
+    private readonly List<IdleMemory> _idle = [];
 
     public ScenarioRunner(BenchOptions options, IReadOnlyList<RegistryTarget> targets)
     {
@@ -51,10 +55,15 @@ internal sealed class ScenarioRunner
         var fixtures = Fixtures.Create();
         foreach (var target in _targets)
         {
+            var atStart = target.Pids.Count > 0 ? Monitoring.ServerMonitor.SampleOnce(target.Pids).RssMiB : double.NaN;
             using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             setup.CancelAfter(SetupTimeout);
             Console.WriteLine($"setup {target.Label} {target.BaseUri}: pushing {Fixtures.ImageRepository}:{Fixtures.ImageTag} ({fixtures.ManifestDigest}) and {Fixtures.BigRepository}");
             await FixtureSetup.PushAsync(target, fixtures, setup.Token);
+            await Task.Delay(IdleSettle, cancellationToken);
+            var afterFixtures = target.Pids.Count > 0 ? Monitoring.ServerMonitor.SampleOnce(target.Pids).RssMiB : double.NaN;
+            _idle.Add(new IdleMemory(target.Label, atStart, afterFixtures));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"idle {target.Label}: RSS {atStart:F1} MiB at start, {afterFixtures:F1} MiB after the fixtures"));
         }
 
         var results = new List<RunResult>();
@@ -111,9 +120,17 @@ internal sealed class ScenarioRunner
         Console.WriteLine(table);
 
         await File.WriteAllTextAsync(Path.Combine(_options.OutDir, "summary.txt"), header + "\n" + table, cancellationToken);
-        await using var json = File.Create(Path.Combine(_options.OutDir, "results.json"));
-        await JsonSerializer.SerializeAsync(json, results, JsonOptions, cancellationToken);
-        Console.WriteLine($"wrote {Path.GetFullPath(_options.OutDir)}/results.json and summary.txt");
+        await using (var json = File.Create(Path.Combine(_options.OutDir, "results.json")))
+        {
+            await JsonSerializer.SerializeAsync(json, results, JsonOptions, cancellationToken);
+        }
+
+        await using (var json = File.Create(Path.Combine(_options.OutDir, "idle.json")))
+        {
+            await JsonSerializer.SerializeAsync(json, _idle, JsonOptions, cancellationToken);
+        }
+
+        Console.WriteLine($"wrote {Path.GetFullPath(_options.OutDir)}/results.json, idle.json and summary.txt");
     }
 
     private string Environment()
@@ -122,12 +139,23 @@ internal sealed class ScenarioRunner
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
             : null;
         var targets = string.Join("; ", _targets.Select(t => $"{t.Label}={t.BaseUri} pids={string.Join(',', t.Pids)}"));
+        var idle = string.Join("; ", _idle.Select(i => string.Create(
+            CultureInfo.InvariantCulture, $"{i.Label} {i.RssAtStartMib:F1} MiB at start, {i.RssAfterFixturesMib:F1} after the fixtures")));
+        if (_idle.Count == 2 && _idle[1].RssAfterFixturesMib > 0)
+        {
+            idle += string.Create(CultureInfo.InvariantCulture, $" (ratio after the fixtures {_idle[0].RssAfterFixturesMib / _idle[1].RssAfterFixturesMib:F2}x)");
+        }
+
         return string.Create(
             CultureInfo.InvariantCulture,
             $"""
             machine: {System.Environment.ProcessorCount} CPUs ({cpu ?? "unknown"}), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {System.Environment.Version}
             run: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, rounds={_options.Rounds}, duration={_options.Duration.TotalSeconds}s, warmup={_options.Warmup.TotalSeconds}s, scenarios={string.Join(',', _options.Scenarios)}
             targets: {targets}
+            idle RSS: {idle}
             """);
     }
 }
+
+/// <summary>A target's resident memory before any request and once the fixtures are in (MiB; NaN without a pid).</summary>
+internal sealed record IdleMemory(string Label, double RssAtStartMib, double RssAfterFixturesMib);
