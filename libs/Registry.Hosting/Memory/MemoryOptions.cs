@@ -47,7 +47,8 @@ public sealed class MemoryOptions
     /// reading (Kestrel's <c>SocketTransportOptions.MaxReadBufferSize</c>; Kestrel's own
     /// <c>Limits:MaxRequestBufferSize</c> does not bound a plain socket). Every upload holds up to this
     /// much in I/O buffers while its handler catches up: 16 pushes of 1 MiB at once peak at 16 MiB with
-    /// the default. Smaller saves that memory and costs CPU per push (docs/performance.md). Default 1 MiB.
+    /// the default. Smaller saves that memory; bodies that would have fit whole then cost more CPU per push,
+    /// large ones do not (docs/performance.md). Default 1 MiB.
     /// </summary>
     public long ReadAheadBytes { get; set; } = 1024 * 1024;
 
@@ -66,10 +67,12 @@ public sealed class MemoryOptions
                 $"{SectionName}:IoBlockBytes must be a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {IoBlockBytes}.");
         }
 
-        if (ReadAheadBytes < IoBlockBytes || ReadAheadBytes > MaxReadAheadBytes)
+        // Kestrel's own pool (RetainedPoolBytes -1) hands out 4 KiB blocks whatever IoBlockBytes says.
+        var block = RetainedPoolBytes >= 0 ? IoBlockBytes : BoundedBlockPool.MinimumBlockSize;
+        if (ReadAheadBytes < block || ReadAheadBytes > MaxReadAheadBytes)
         {
             throw new InvalidOperationException(
-                $"{SectionName}:ReadAheadBytes must be from one I/O block ({IoBlockBytes}) to {MaxReadAheadBytes}; it is {ReadAheadBytes}.");
+                $"{SectionName}:ReadAheadBytes must be from one I/O block ({block}) to {MaxReadAheadBytes}; it is {ReadAheadBytes}.");
         }
     }
 }

@@ -167,6 +167,7 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         // Runtime events reach the listener asynchronously: poll, bounded.
         MetricsScrape after = before;
         for (var i = 0; i < 50 && (after.Delta(before, "registry_gc_pause_seconds_count") < 1
+            || after.Delta(before, "registry_gc_suspension_seconds_count") < 1
             || after.Delta(before, "registry_gc_induced_pause_seconds_count") < 2); i++)
         {
             await Task.Delay(100);

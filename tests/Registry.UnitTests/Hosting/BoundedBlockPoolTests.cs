@@ -164,6 +164,15 @@ public sealed class MemoryOptionsTests
         Assert.Contains("Registry:Memory:ReadAheadBytes", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ReadAheadBytes_WithKestrelsOwnPool_GoesDownToItsPage()
+    {
+        new Registry.Hosting.Memory.MemoryOptions { RetainedPoolBytes = -1, ReadAheadBytes = 4096 }.Validate();
+        var error = Assert.Throws<InvalidOperationException>(
+            () => new Registry.Hosting.Memory.MemoryOptions { RetainedPoolBytes = -1, ReadAheadBytes = 4095 }.Validate());
+        Assert.Contains("Registry:Memory:ReadAheadBytes", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(null, 1048576)]
     [InlineData("65536", 65536)]
