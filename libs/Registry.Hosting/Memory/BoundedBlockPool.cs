@@ -7,14 +7,20 @@ using Prometheus;
 namespace Registry.Hosting.Memory;
 
 /// <summary>
-/// Kestrel's buffer pool with a ceiling on what it keeps. Kestrel's own pool keeps every 4 KiB block it
-/// ever handed out and gives back at most 5 % of them every 10 seconds, so one burst of slow clients
-/// (500 downloads holding a 256 KiB response buffer each) stays resident for many minutes. This pool
-/// keeps at most <see cref="MemoryOptions.RetainedPoolBytes"/> of returned blocks, counted across every
-/// pool of one <see cref="BoundedBlockPoolFactory"/> (Kestrel's socket transport asks for one pool per
-/// I/O queue, one queue per CPU up to 16, so a ceiling per pool grew with the machine), and lets
-/// the rest go to the GC, which the idle trim (<see cref="IdleMemoryTrimmer"/>) then gives back to the
-/// system. Blocks are pinned arrays, as Kestrel's are, so socket I/O never pins per call.
+/// Kestrel's buffer pool with a ceiling on what it keeps resident. Kestrel's own pool keeps every 4 KiB
+/// block it ever handed out and gives back at most 5 % of them every 10 seconds, so one burst of slow
+/// clients (500 downloads holding a 256 KiB response buffer each) stays resident for many minutes. This
+/// pool keeps at most <see cref="MemoryOptions.RetainedPoolBytes"/> of returned blocks ready, counted
+/// across every pool of one <see cref="BoundedBlockPoolFactory"/> (Kestrel's socket transport asks for
+/// one pool per I/O queue, one queue per CPU up to 16, so a ceiling per pool grew with the machine).
+/// Blocks are pinned arrays, as Kestrel's are, so socket I/O never pins per call (and Kestrel's sends of
+/// several buffers need arrays). On Linux a block returned above the ceiling waits as overflow; overflow
+/// not handed out again between two of the idle trimmer's checks (<see cref="CoolStaleInAll"/>, every
+/// 2 s) is cooled: the whole pages inside it go back to the system (madvise), and the block waits, not
+/// resident, to be handed out again before any new one is made. A load that hovers around the ceiling
+/// thus costs no page faults, and a burst's buffers leave the resident set seconds after it. Letting such
+/// blocks go to the GC instead left the pinned heap full of holes after a burst (25 MB of fragmentation
+/// after 500 clients), which stayed resident. Elsewhere a block above the ceiling goes to the GC.
 /// </summary>
 public sealed class BoundedBlockPool : MemoryPool<byte>
 {
@@ -32,7 +38,10 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         "registry_buffer_pool_allocated_bytes_total", "Bytes of I/O buffers allocated because the pool had none to hand out.");
 
     private static readonly Counter Released = Metrics.CreateCounter(
-        "registry_buffer_pool_released_bytes_total", "Bytes of returned I/O buffers the pool let go to the GC because it held its ceiling already.");
+        "registry_buffer_pool_released_bytes_total", "Bytes of returned I/O buffers the pool gave back because it held its ceiling already (their pages to the system on Linux, the buffers to the GC elsewhere).");
+
+    private static readonly Gauge Cold = Metrics.CreateGauge(
+        "registry_buffer_pool_cold_bytes", "Bytes of I/O buffers whose pages went back to the system, kept (not resident) to be handed out again before new ones are made.");
 
     private static readonly Gauge Retained = Metrics.CreateGauge(
         "registry_buffer_pool_retained_bytes", "Bytes of idle I/O buffers the pools keep for reuse.");
@@ -44,6 +53,12 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private static readonly ConcurrentDictionary<BoundedBlockPool, byte> Live = new();
 
     private readonly ConcurrentQueue<Block> _idle = new();
+    private readonly ConcurrentQueue<Block> _overflow = new();
+    private readonly ConcurrentQueue<Block> _cold = new();
+    private int _overflowBlocks;
+
+    // The fewest overflow blocks waiting at any moment since the last CoolStale: that many went unused.
+    private int _overflowLow;
     private readonly int _blockSize;
     private readonly IdleBudget _budget;
     private int _idleBlocks;
@@ -83,15 +98,62 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         }
     }
 
-    /// <summary>Lets this pool's idle blocks go to the GC.</summary>
+    /// <summary>Gives back this pool's idle blocks (cooled on Linux, to the GC elsewhere).</summary>
     public void ReleaseIdle()
     {
-        while (_idle.TryDequeue(out _))
+        while (_idle.TryDequeue(out var block))
         {
             Interlocked.Decrement(ref _idleBlocks);
             _budget.Release();
             Retained.Dec(BlockSize);
-            Released.Inc(BlockSize);
+            GiveBack(block);
+        }
+
+        CoolOverflow(int.MaxValue);
+    }
+
+    /// <summary>
+    /// Cools, in every pool, the overflow blocks that were not needed since the last call (the idle
+    /// trimmer calls it at every check).
+    /// </summary>
+    public static void CoolStaleInAll()
+    {
+        foreach (var pool in Live.Keys)
+        {
+            pool.CoolStale();
+        }
+    }
+
+    /// <summary>Cools the overflow blocks that went unused since the last call.</summary>
+    public void CoolStale()
+    {
+        var unused = Interlocked.Exchange(ref _overflowLow, int.MaxValue);
+        CoolOverflow(Math.Min(unused, Volatile.Read(ref _overflowBlocks)));
+        InterlockedMin(ref _overflowLow, Volatile.Read(ref _overflowBlocks));
+    }
+
+    private void CoolOverflow(int count)
+    {
+        for (var i = 0; i < count && _overflow.TryDequeue(out var block); i++)
+        {
+            Interlocked.Decrement(ref _overflowBlocks);
+            Retained.Dec(BlockSize);
+            GiveBack(block);
+        }
+    }
+
+    private static void InterlockedMin(ref int location, int value)
+    {
+        var seen = Volatile.Read(ref location);
+        while (value < seen)
+        {
+            var previous = Interlocked.CompareExchange(ref location, value, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
         }
     }
 
@@ -104,6 +166,12 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     /// <summary>Idle blocks kept for reuse (for tests).</summary>
     public int IdleBlocks => Volatile.Read(ref _idleBlocks);
 
+    /// <summary>Blocks returned above the ceiling, still resident, waiting to be handed out or cooled (for tests).</summary>
+    public int OverflowBlocks => Volatile.Read(ref _overflowBlocks);
+
+    /// <summary>Cooled blocks waiting to be handed out again (for tests).</summary>
+    public int ColdBlocks => _cold.Count;
+
     /// <inheritdoc />
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
@@ -114,6 +182,24 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             Interlocked.Decrement(ref _idleBlocks);
             _budget.Release();
             Retained.Dec(BlockSize);
+            Leased.Inc(BlockSize);
+            block.Leased = true;
+            return block;
+        }
+
+        if (_overflow.TryDequeue(out block))
+        {
+            InterlockedMin(ref _overflowLow, Interlocked.Decrement(ref _overflowBlocks));
+            Retained.Dec(BlockSize);
+            Leased.Inc(BlockSize);
+            block.Leased = true;
+            return block;
+        }
+
+        if (_cold.TryDequeue(out block))
+        {
+            // Its pages come back, zeroed, as they are written.
+            Cold.Dec(BlockSize);
             Leased.Inc(BlockSize);
             block.Leased = true;
             return block;
@@ -142,7 +228,28 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             return;
         }
 
+        if (!_disposed && PageRelease.Available)
+        {
+            // Kept resident until a check of the idle trimmer finds it unused (CoolStale).
+            Retained.Inc(BlockSize);
+            _overflow.Enqueue(block);
+            Interlocked.Increment(ref _overflowBlocks);
+            return;
+        }
+
+        GiveBack(block);
+    }
+
+    // Above the ceiling: the block's pages go back to the system and the block waits to be reused; where
+    // that cannot be done (not Linux, a disposed pool) it goes to the GC.
+    private void GiveBack(Block block)
+    {
         Released.Inc(BlockSize);
+        if (!_disposed && block.Cool())
+        {
+            Cold.Inc(BlockSize);
+            _cold.Enqueue(block);
+        }
     }
 
     /// <inheritdoc />
@@ -151,17 +258,29 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         _disposed = true;
         Live.TryRemove(this, out _);
         ReleaseIdle();
+        while (_overflow.TryDequeue(out _))
+        {
+            Interlocked.Decrement(ref _overflowBlocks);
+            Retained.Dec(BlockSize);
+        }
+
+        while (_cold.TryDequeue(out _))
+        {
+            Cold.Dec(BlockSize);
+        }
     }
 
     private sealed class Block : IMemoryOwner<byte>
     {
         private readonly BoundedBlockPool _pool;
+        private readonly byte[] _array;
 
         public Block(BoundedBlockPool pool)
         {
             _pool = pool;
             var size = pool._blockSize;
-            Memory = MemoryMarshal.CreateFromPinnedArray(GC.AllocateUninitializedArray<byte>(size, pinned: true), 0, size);
+            _array = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+            Memory = MemoryMarshal.CreateFromPinnedArray(_array, 0, size);
             Leased = true;
         }
 
@@ -170,6 +289,9 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         public bool Leased { get; set; }
 
         public void Dispose() => _pool.Return(this);
+
+        /// <summary>Gives the whole pages inside the block back to the system; false where that cannot be done.</summary>
+        public bool Cool() => PageRelease.Release(_array);
     }
 }
 
