@@ -15,8 +15,8 @@ namespace Registry.Hosting.Memory;
 /// one pool per I/O queue, one queue per CPU up to 16, so a ceiling per pool grew with the machine).
 /// Blocks are pinned arrays, as Kestrel's are, so socket I/O never pins per call (and Kestrel's sends of
 /// several buffers need arrays). On Linux a block returned above the ceiling waits as overflow; overflow
-/// not handed out again between two of the idle trimmer's checks (<see cref="CoolStaleInAll"/>, every
-/// 2 s) is cooled: the whole pages inside it go back to the system (madvise), and the block waits, not
+/// not handed out again between two looks of its factory (every <see cref="MemoryOptions.IdleCheckInterval"/>,
+/// 2 s by default) is cooled: the whole pages inside it go back to the system (madvise), and the block waits, not
 /// resident, to be handed out again before any new one is made. A load that hovers around the ceiling
 /// thus costs no page faults, and a burst's buffers leave the resident set seconds after it. Letting such
 /// blocks go to the GC instead left the pinned heap full of holes after a burst (25 MB of fragmentation
@@ -61,24 +61,33 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private int _overflowLow;
     private readonly int _blockSize;
     private readonly IdleBudget _budget;
+    private readonly bool _coolLater;
     private int _idleBlocks;
     private bool _disposed;
 
-    /// <summary>A pool that keeps at most <paramref name="retainedBytes"/> of idle blocks on its own.</summary>
-    public BoundedBlockPool(long retainedBytes, int blockSize = DefaultBlockSize)
-        : this(new IdleBudget(retainedBytes, CheckBlockSize(blockSize)), blockSize)
+    /// <summary>
+    /// A pool that keeps at most <paramref name="retainedBytes"/> of idle blocks on its own. With
+    /// <paramref name="coolLater"/> a block above the ceiling waits as overflow until <see cref="CoolStale"/>
+    /// finds it unused; without, it is given back at once.
+    /// </summary>
+    public BoundedBlockPool(long retainedBytes, int blockSize = DefaultBlockSize, bool coolLater = false)
+        : this(new IdleBudget(retainedBytes, CheckBlockSize(blockSize)), blockSize, coolLater)
     {
     }
 
-    private BoundedBlockPool(IdleBudget budget, int blockSize)
+    private BoundedBlockPool(IdleBudget budget, int blockSize, bool coolLater)
     {
         _blockSize = CheckBlockSize(blockSize);
         _budget = budget;
+        _coolLater = coolLater;
         Live.TryAdd(this, 0);
     }
 
     /// <summary>A pool that shares <paramref name="budget"/>'s ceiling with the other pools made with it.</summary>
-    internal static BoundedBlockPool Sharing(IdleBudget budget, int blockSize) => new(budget, blockSize);
+    internal static BoundedBlockPool Sharing(IdleBudget budget, int blockSize, bool coolLater) => new(budget, blockSize, coolLater);
+
+    /// <summary>Whether this pool's ceiling is <paramref name="budget"/> (the factory's cooling timer asks).</summary>
+    internal bool Shares(IdleBudget budget) => ReferenceEquals(_budget, budget);
 
     private static int CheckBlockSize(int blockSize) =>
         blockSize >= MinimumBlockSize && int.IsPow2(blockSize)
@@ -112,17 +121,8 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         CoolOverflow(int.MaxValue);
     }
 
-    /// <summary>
-    /// Cools, in every pool, the overflow blocks that were not needed since the last call (the idle
-    /// trimmer calls it at every check).
-    /// </summary>
-    public static void CoolStaleInAll()
-    {
-        foreach (var pool in Live.Keys)
-        {
-            pool.CoolStale();
-        }
-    }
+    /// <summary>Every pool not yet disposed.</summary>
+    internal static ICollection<BoundedBlockPool> LivePools => Live.Keys;
 
     /// <summary>Cools the overflow blocks that went unused since the last call.</summary>
     public void CoolStale()
@@ -183,7 +183,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             _budget.Release();
             Retained.Dec(BlockSize);
             Leased.Inc(BlockSize);
-            block.Leased = true;
+            block.StartLease();
             return block;
         }
 
@@ -192,7 +192,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             InterlockedMin(ref _overflowLow, Interlocked.Decrement(ref _overflowBlocks));
             Retained.Dec(BlockSize);
             Leased.Inc(BlockSize);
-            block.Leased = true;
+            block.StartLease();
             return block;
         }
 
@@ -201,7 +201,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             // Its pages come back, zeroed, as they are written.
             Cold.Dec(BlockSize);
             Leased.Inc(BlockSize);
-            block.Leased = true;
+            block.StartLease();
             return block;
         }
 
@@ -212,13 +212,12 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
 
     private void Return(Block block)
     {
-        if (!block.Leased)
+        if (!block.EndLease())
         {
             // Disposed twice: the first return counted.
             return;
         }
 
-        block.Leased = false;
         Leased.Dec(BlockSize);
         if (!_disposed && _budget.TryTake())
         {
@@ -228,9 +227,9 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             return;
         }
 
-        if (!_disposed && PageRelease.Available)
+        if (_coolLater && !_disposed && PageRelease.Available)
         {
-            // Kept resident until a check of the idle trimmer finds it unused (CoolStale).
+            // Kept resident until the factory's next checks find it unused (CoolStale).
             Retained.Inc(BlockSize);
             _overflow.Enqueue(block);
             Interlocked.Increment(ref _overflowBlocks);
@@ -281,12 +280,17 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             var size = pool._blockSize;
             _array = GC.AllocateUninitializedArray<byte>(size, pinned: true);
             Memory = MemoryMarshal.CreateFromPinnedArray(_array, 0, size);
-            Leased = true;
+            _leased = 1;
         }
 
         public Memory<byte> Memory { get; }
 
-        public bool Leased { get; set; }
+        // 1 while handed out; a return swaps it to 0, so a block disposed twice at once is taken back once.
+        private int _leased;
+
+        public void StartLease() => Volatile.Write(ref _leased, 1);
+
+        public bool EndLease() => Interlocked.Exchange(ref _leased, 0) == 1;
 
         public void Dispose() => _pool.Return(this);
 
@@ -327,20 +331,44 @@ internal sealed class IdleBudget
 /// Makes every Kestrel listener of a host use a <see cref="BoundedBlockPool"/>; all the pools it makes
 /// share one ceiling on idle blocks.
 /// </summary>
-public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>
+public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposable
 {
     private readonly IdleBudget _budget;
     private readonly int _blockSize;
+    private readonly Timer? _cooling;
 
-    public BoundedBlockPoolFactory(long retainedBytes, int blockSize = BoundedBlockPool.DefaultBlockSize)
+    /// <summary>
+    /// Pools sharing one ceiling. With a positive <paramref name="coolEvery"/> (Linux) blocks returned above
+    /// it wait as overflow, and every <paramref name="coolEvery"/> the overflow that went unused since the
+    /// last look is cooled; otherwise they are given back at once.
+    /// </summary>
+    public BoundedBlockPoolFactory(long retainedBytes, int blockSize = BoundedBlockPool.DefaultBlockSize, TimeSpan coolEvery = default)
     {
         _budget = new IdleBudget(retainedBytes, blockSize);
         _blockSize = blockSize;
+        if (coolEvery > TimeSpan.Zero && PageRelease.Available)
+        {
+            _cooling = new Timer(static state => ((BoundedBlockPoolFactory)state!).CoolStale(), this, coolEvery, coolEvery);
+        }
     }
 
     /// <summary>Idle blocks kept now across every pool this factory made (for tests).</summary>
     internal int IdleBlocks => _budget.Blocks;
 
     /// <inheritdoc />
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => BoundedBlockPool.Sharing(_budget, _blockSize);
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => BoundedBlockPool.Sharing(_budget, _blockSize, _cooling is not null);
+
+    /// <summary>Stops the cooling timer.</summary>
+    public void Dispose() => _cooling?.Dispose();
+
+    private void CoolStale()
+    {
+        foreach (var pool in BoundedBlockPool.LivePools)
+        {
+            if (pool.Shares(_budget))
+            {
+                pool.CoolStale();
+            }
+        }
+    }
 }

@@ -132,9 +132,6 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                // Pooled I/O buffers a burst left above the pools' ceiling go back to the system even
-                // when the process is not idle enough to trim.
-                BoundedBlockPool.CoolStaleInAll();
                 CheckOnce();
             }
         }

@@ -9,7 +9,10 @@ public sealed class MemoryOptions
     /// <summary>Whether the process gives memory back to the system once a burst of work is over. Default true.</summary>
     public bool IdleTrim { get; set; } = true;
 
-    /// <summary>How often the allocation rate and the committed heap are looked at. Default 2 seconds.</summary>
+    /// <summary>
+    /// How often the allocation rate and the committed heap are looked at, and the I/O buffers above the
+    /// pools' ceiling that went unused since the last look are given back. Default 2 seconds.
+    /// </summary>
     public TimeSpan IdleCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
@@ -29,7 +32,9 @@ public sealed class MemoryOptions
 
     /// <summary>
     /// Idle I/O buffers each host (the edge; the in-process services) keeps for reuse, across all its
-    /// listeners and their I/O queues; returned buffers beyond this go to the GC (<see cref="BoundedBlockPool"/>).
+    /// listeners and their I/O queues. On Linux returned buffers beyond this give their pages back to the
+    /// system once they have gone unused for an <see cref="IdleCheckInterval"/> (at once when that is zero)
+    /// and are handed out again first; elsewhere they go to the GC (<see cref="BoundedBlockPool"/>).
     /// One ceiling for the host, not one per pool: Kestrel makes a pool per I/O queue (one per CPU, up to
     /// 16), so a ceiling per pool would grow with the machine. Default 16 MiB: what 16 uploads at once hold
     /// in flight, so only bursts allocate. Negative: Kestrel's own pool, which keeps everything.

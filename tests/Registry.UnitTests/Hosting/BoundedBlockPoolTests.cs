@@ -9,7 +9,7 @@ public sealed class BoundedBlockPoolTests
     [Fact]
     public void ReturnedBlocks_AreKeptUpToTheCeiling_AndReused()
     {
-        using var pool = new BoundedBlockPool(retainedBytes: 2 * BoundedBlockPool.DefaultBlockSize);
+        using var pool = new BoundedBlockPool(retainedBytes: 2 * BoundedBlockPool.DefaultBlockSize, coolLater: true);
         var rented = Enumerable.Range(0, 5).Select(_ => pool.Rent()).ToList();
         Assert.All(rented, block => Assert.Equal(BoundedBlockPool.DefaultBlockSize, block.Memory.Length));
 
@@ -43,7 +43,7 @@ public sealed class BoundedBlockPoolTests
     [Fact]
     public void OverflowUnusedBetweenTwoChecks_GivesItsPagesBack_AndIsReusedAsZeros()
     {
-        using var pool = new BoundedBlockPool(retainedBytes: 0);
+        using var pool = new BoundedBlockPool(retainedBytes: 0, coolLater: true);
         var block = pool.Rent();
         block.Memory.Span.Fill(0xAB);
         block.Dispose();
@@ -74,10 +74,39 @@ public sealed class BoundedBlockPoolTests
     }
 
     [Fact]
+    public void WithoutCoolingLater_ABlockAboveTheCeiling_IsGivenBackAtOnce()
+    {
+        using var pool = new BoundedBlockPool(retainedBytes: 0);
+        var block = pool.Rent();
+        block.Dispose();
+        Assert.Equal(0, pool.OverflowBlocks);
+        Assert.Equal(OperatingSystem.IsLinux() ? 1 : 0, pool.ColdBlocks);
+    }
+
+    [Fact]
+    public void AFactoryWithAnInterval_CoolsItsPoolsOverflowByItself()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the registry runs on Linux; overflow is kept there only");
+        using var factory = new BoundedBlockPoolFactory(retainedBytes: 0, coolEvery: TimeSpan.FromMilliseconds(50));
+        using var pool = (BoundedBlockPool)factory.Create();
+        pool.Rent().Dispose();
+        Assert.Equal(1, pool.OverflowBlocks + pool.ColdBlocks);
+
+        // Bounded wait: two looks of the timer cool a block nobody took.
+        for (var i = 0; i < 100 && pool.ColdBlocks == 0; i++)
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Equal(1, pool.ColdBlocks);
+        Assert.Equal(0, pool.OverflowBlocks);
+    }
+
+    [Fact]
     public void OverflowInUse_StaysResident_OnlyTheUnusedIsCooled()
     {
         Assert.True(OperatingSystem.IsLinux(), "the registry runs on Linux; overflow is kept there only");
-        using var pool = new BoundedBlockPool(retainedBytes: 0);
+        using var pool = new BoundedBlockPool(retainedBytes: 0, coolLater: true);
         var first = pool.Rent();
         var second = pool.Rent();
         first.Dispose();
