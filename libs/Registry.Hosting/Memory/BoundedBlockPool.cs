@@ -55,13 +55,13 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private readonly ConcurrentQueue<Block> _idle = new();
     private readonly ConcurrentQueue<Block> _overflow = new();
     private readonly ConcurrentQueue<Block> _cold = new();
+    private readonly int _blockSize;
+    private readonly IdleBudget _budget;
+    private readonly bool _coolLater;
     private int _overflowBlocks;
 
     // The fewest overflow blocks waiting at any moment since the last CoolStale: that many went unused.
     private int _overflowLow;
-    private readonly int _blockSize;
-    private readonly IdleBudget _budget;
-    private readonly bool _coolLater;
     private int _idleBlocks;
     private bool _disposed;
 
@@ -95,9 +95,9 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             : throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "a power of two of at least 4096 bytes");
 
     /// <summary>
-    /// Lets every pool's idle blocks go (the idle trim calls it before collecting). Blocks are pinned, so a
-    /// kept block holds its whole heap region committed however little else lives there; an idle process
-    /// is better off allocating a few blocks anew when work comes back.
+    /// Gives back every pool's idle blocks and overflow (the idle trim calls it before collecting): on
+    /// Linux their pages go to the system and the blocks wait to be handed out again; elsewhere they go to
+    /// the GC, which an idle process is better off with than with pinned blocks holding heap regions.
     /// </summary>
     public static void ReleaseAllIdle()
     {
