@@ -129,7 +129,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     {
         var unused = Interlocked.Exchange(ref _overflowLow, int.MaxValue);
         CoolOverflow(Math.Min(unused, Volatile.Read(ref _overflowBlocks)));
-        InterlockedMin(ref _overflowLow, Volatile.Read(ref _overflowBlocks));
+        AtomicMin.Lower(ref _overflowLow, Volatile.Read(ref _overflowBlocks));
     }
 
     private void CoolOverflow(int count)
@@ -139,21 +139,6 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             Interlocked.Decrement(ref _overflowBlocks);
             Retained.Dec(BlockSize);
             GiveBack(block);
-        }
-    }
-
-    private static void InterlockedMin(ref int location, int value)
-    {
-        var seen = Volatile.Read(ref location);
-        while (value < seen)
-        {
-            var previous = Interlocked.CompareExchange(ref location, value, seen);
-            if (previous == seen)
-            {
-                return;
-            }
-
-            seen = previous;
         }
     }
 
@@ -189,7 +174,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
 
         if (_overflow.TryDequeue(out block))
         {
-            InterlockedMin(ref _overflowLow, Interlocked.Decrement(ref _overflowBlocks));
+            AtomicMin.Lower(ref _overflowLow, Interlocked.Decrement(ref _overflowBlocks));
             Retained.Dec(BlockSize);
             Leased.Inc(BlockSize);
             block.StartLease();

@@ -16,15 +16,15 @@ internal static partial class PageRelease
     private static readonly int PageSize = Environment.SystemPageSize;
 
     // Set once a call failed (a kernel or sandbox without madvise): the pool then lets blocks go to the GC.
-    private static volatile bool s_unavailable = !OperatingSystem.IsLinux();
+    private static volatile bool _unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>Whether pages can be given back here (Linux, and no call has failed).</summary>
-    public static bool Available => !s_unavailable;
+    public static bool Available => !_unavailable;
 
     /// <summary>Gives back the whole pages inside <paramref name="pinned"/>; false when none could be.</summary>
     public static unsafe bool Release(byte[] pinned)
     {
-        if (s_unavailable || pinned.Length == 0)
+        if (_unavailable || pinned.Length == 0)
         {
             return false;
         }
@@ -42,7 +42,7 @@ internal static partial class PageRelease
 
         if (Madvise(first, last - first, MadviseDontNeed) != 0)
         {
-            s_unavailable = true;
+            _unavailable = true;
             return false;
         }
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Microsoft.Extensions.Options;
 using Registry.EdgeHttp.Routing;
+using Registry.Hosting;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Observability;
 using Registry.Oci.Errors;
@@ -411,17 +412,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
             return;
         }
 
-        var shortest = Volatile.Read(ref _shortestBodylessStep);
-        while (elapsedTicks < shortest)
-        {
-            var seen = Interlocked.CompareExchange(ref _shortestBodylessStep, elapsedTicks, shortest);
-            if (seen == shortest)
-            {
-                return;
-            }
-
-            shortest = seen;
-        }
+        AtomicMin.Lower(ref _shortestBodylessStep, elapsedTicks);
     }
 
     // Slow bodies are cut off only while the upload stage turns requests away.
