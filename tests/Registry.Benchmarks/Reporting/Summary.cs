@@ -58,11 +58,20 @@ internal static class Summary
         return ratios;
     }
 
-    public static string Render(IReadOnlyList<RunResult> results, string labelA, string? labelB)
+    /// <summary>
+    /// The table: per case the medians of A, B and, where it ran, the static anchor, then A/B and each
+    /// registry's ratio to the anchor (medians of per-round ratios).
+    /// </summary>
+    public static string Render(IReadOnlyList<RunResult> results, string labelA, string? labelB, string? anchorLabel = null)
     {
         var text = new StringBuilder();
         var cases = results.Select(r => (r.Scenario, r.Variant, r.Clients)).Distinct().ToList();
         text.AppendLine(CultureInfo.InvariantCulture, $"medians over {results.Select(r => r.Round).Distinct().Count()} round(s); ratio rows are {labelA}/{labelB ?? "-"} (median of per-round ratios)");
+        if (anchorLabel is not null)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"A/{anchorLabel} and B/{anchorLabel} rows: each registry against the static file server {anchorLabel} on the same file");
+        }
+
         text.AppendLine();
         var header = string.Format(
             CultureInfo.InvariantCulture,
@@ -75,7 +84,8 @@ internal static class Summary
         {
             var a = Select(results, scenario, variant, clients, labelA);
             var b = labelB is null ? [] : Select(results, scenario, variant, clients, labelB);
-            foreach (var (label, runs) in new[] { (labelA, a), (labelB ?? string.Empty, b) })
+            var anchor = anchorLabel is null ? [] : Select(results, scenario, variant, clients, anchorLabel);
+            foreach (var (label, runs) in new[] { (labelA, a), (labelB ?? string.Empty, b), (anchorLabel ?? string.Empty, anchor) })
             {
                 if (runs.Count == 0)
                 {
@@ -100,21 +110,30 @@ internal static class Summary
                     Median(runs.Select(r => r.ClientCpuPercent))));
             }
 
-            if (a.Count > 0 && b.Count > 0)
-            {
-                var ratio = Ratios(a, b);
-                text.AppendLine(string.Format(
-                    CultureInfo.InvariantCulture,
-                    "{0,-10} {1,-10} {2,5} {3,-7} {4,9:F2} {5,8:F2} {6,8:F2} {7,8:F2} {8,8:F2} {9,6} {10,9:F2} {11,6} {12,8:F2}",
-                    string.Empty, string.Empty, string.Empty, "A/B",
-                    ratio["ops_per_s"], ratio["mib_per_s"], ratio["p50_ms"], ratio["p99_ms"], ratio["p999_ms"], string.Empty,
-                    ratio["server_cpu_ms_per_op"], string.Empty, ratio["rss_peak_mib"]));
-            }
+            AppendRatio(text, "A/B", a, b);
+            AppendRatio(text, $"A/{anchorLabel}", a, anchor);
+            AppendRatio(text, $"B/{anchorLabel}", b, anchor);
         }
 
         AppendExtras(text, results, cases, labelA, labelB);
         AppendErrors(text, results);
         return text.ToString();
+    }
+
+    private static void AppendRatio(StringBuilder text, string name, IReadOnlyList<RunResult> a, IReadOnlyList<RunResult> b)
+    {
+        if (a.Count == 0 || b.Count == 0)
+        {
+            return;
+        }
+
+        var ratio = Ratios(a, b);
+        text.AppendLine(string.Format(
+            CultureInfo.InvariantCulture,
+            "{0,-10} {1,-10} {2,5} {3,-7} {4,9:F2} {5,8:F2} {6,8:F2} {7,8:F2} {8,8:F2} {9,6} {10,9:F2} {11,6} {12,8:F2}",
+            string.Empty, string.Empty, string.Empty, name,
+            ratio["ops_per_s"], ratio["mib_per_s"], ratio["p50_ms"], ratio["p99_ms"], ratio["p999_ms"], string.Empty,
+            ratio["server_cpu_ms_per_op"], string.Empty, ratio["rss_peak_mib"]));
     }
 
     private static void AppendExtras(

@@ -24,6 +24,9 @@ internal sealed class RegistryTarget
 
     public string Label { get; }
 
+    /// <summary>A static file server (the nginx anchor): it holds the fixtures as files and runs only the scenarios it can answer.</summary>
+    public bool IsStaticServer { get; init; }
+
     public Uri BaseUri { get; }
 
     public IReadOnlyList<int> Pids { get; }

@@ -24,17 +24,20 @@ internal sealed class ScenarioRunner
 
     private readonly BenchOptions _options;
     private readonly IReadOnlyList<RegistryTarget> _targets;
+    private readonly Fixtures _fixtures;
     private readonly Dictionary<string, IScenario> _scenarios;
 
     // Each target's RSS before any request, and again once the fixtures are in and it has settled.
     private readonly List<IdleMemory> _idle = [];
 
-    public ScenarioRunner(BenchOptions options, IReadOnlyList<RegistryTarget> targets)
+    public ScenarioRunner(BenchOptions options, IReadOnlyList<RegistryTarget> targets, Fixtures fixtures)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(fixtures);
         _options = options;
         _targets = targets;
+        _fixtures = fixtures;
         IScenario[] all =
         [
             new ManifestStormScenario(), new BlobDownloadScenario(), new BlobPushScenario(), new FullPullScenario(),
@@ -52,14 +55,19 @@ internal sealed class ScenarioRunner
 
     public async Task<IReadOnlyList<RunResult>> RunAsync(CancellationToken cancellationToken)
     {
-        var fixtures = Fixtures.Create();
+        var fixtures = _fixtures;
         foreach (var target in _targets)
         {
             var atStart = target.Pids.Count > 0 ? Monitoring.ServerMonitor.SampleOnce(target.Pids).RssMiB : double.NaN;
-            using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            setup.CancelAfter(SetupTimeout);
-            Console.WriteLine($"setup {target.Label} {target.BaseUri}: pushing {Fixtures.ImageRepository}:{Fixtures.ImageTag} ({fixtures.ManifestDigest}) and {Fixtures.BigRepository}");
-            await FixtureSetup.PushAsync(target, fixtures, setup.Token);
+            if (!target.IsStaticServer)
+            {
+                // A static server was given the fixtures as files when it started.
+                using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                setup.CancelAfter(SetupTimeout);
+                Console.WriteLine($"setup {target.Label} {target.BaseUri}: pushing {Fixtures.ImageRepository}:{Fixtures.ImageTag} ({fixtures.ManifestDigest}) and {Fixtures.BigRepository}");
+                await FixtureSetup.PushAsync(target, fixtures, setup.Token);
+            }
+
             await Task.Delay(IdleSettle, cancellationToken);
             var afterFixtures = target.Pids.Count > 0 ? Monitoring.ServerMonitor.SampleOnce(target.Pids).RssMiB : double.NaN;
             _idle.Add(new IdleMemory(target.Label, atStart, afterFixtures));
@@ -78,6 +86,11 @@ internal sealed class ScenarioRunner
                 {
                     foreach (var target in order)
                     {
+                        if (target.IsStaticServer && !NginxServer.Scenarios.Contains(name))
+                        {
+                            continue;
+                        }
+
                         var context = new ScenarioContext
                         {
                             Target = target,
@@ -111,9 +124,10 @@ internal sealed class ScenarioRunner
     public async Task WriteAsync(IReadOnlyList<RunResult> results, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(_options.OutDir);
-        var labelA = _targets[0].Label;
-        var labelB = _targets.Count > 1 ? _targets[1].Label : null;
-        var table = Summary.Render(results, labelA, labelB);
+        var registries = _targets.Where(t => !t.IsStaticServer).ToList();
+        var labelA = registries[0].Label;
+        var labelB = registries.Count > 1 ? registries[1].Label : null;
+        var table = Summary.Render(results, labelA, labelB, _targets.FirstOrDefault(t => t.IsStaticServer)?.Label);
         var header = Environment();
         Console.WriteLine();
         Console.WriteLine(header);
@@ -141,7 +155,7 @@ internal sealed class ScenarioRunner
         var targets = string.Join("; ", _targets.Select(t => $"{t.Label}={t.BaseUri} pids={string.Join(',', t.Pids)}"));
         var idle = string.Join("; ", _idle.Select(i => string.Create(
             CultureInfo.InvariantCulture, $"{i.Label} {i.RssAtStartMib:F1} MiB at start, {i.RssAfterFixturesMib:F1} MiB after the fixtures")));
-        if (_idle.Count == 2 && _idle[0].RssAfterFixturesMib > 0 && _idle[1].RssAfterFixturesMib > 0)
+        if (_idle.Count >= 2 && !_targets[1].IsStaticServer && _idle[0].RssAfterFixturesMib > 0 && _idle[1].RssAfterFixturesMib > 0)
         {
             idle += string.Create(CultureInfo.InvariantCulture, $" (ratio after the fixtures {_idle[0].RssAfterFixturesMib / _idle[1].RssAfterFixturesMib:F2}x)");
         }

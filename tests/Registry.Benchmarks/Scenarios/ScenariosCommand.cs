@@ -5,9 +5,12 @@ namespace Registry.Benchmarks.Scenarios;
 /// <summary>The "scenarios" command: reads its options, starts distribution if asked, runs and reports.</summary>
 internal static class ScenariosCommand
 {
+    /// <summary>The label of the static file server started by --start-nginx.</summary>
+    public const string StaticLabel = "nginx";
+
     public const string Usage = """
         scenarios --a URL [--a-label ours] [--a-pid PID[,PID]] [--a-uploads-glob PATTERN] [--a-metrics URL]
-                  [--b URL --b-label dist --b-pid PID [--b-metrics URL] | --start-distribution PORT]
+                  [--b URL --b-label dist --b-pid PID [--b-metrics URL] | --start-distribution PORT] [--start-nginx PORT]
                   [--rounds 3] [--duration 15s] [--warmup 2s] [--scenarios s1,s2,s3,s4,s5,admission,overload]
                   [--s1-clients 64,256] [--clients 16] [--admission-clients 1024] [--s5-clients 500]
                   [--s5-settle 10s] [--max-pushes 20000] [--overload-factor 10] [--overload-max-inflight 2048]
@@ -56,7 +59,9 @@ internal static class ScenariosCommand
                 values.TryGetValue("a-metrics", out var metricsA) ? new Uri(metricsA) : null),
         };
 
+        var fixtures = Fixtures.Create();
         DistributionServer? distribution = null;
+        NginxServer? nginx = null;
         try
         {
             if (values.TryGetValue("start-distribution", out var port))
@@ -81,7 +86,19 @@ internal static class ScenariosCommand
                 throw new ArgumentException("--a-label and --b-label must differ");
             }
 
-            var runner = new ScenarioRunner(options, targets);
+            if (values.TryGetValue("start-nginx", out var nginxPort))
+            {
+                if (targets.Any(t => t.Label == StaticLabel))
+                {
+                    throw new ArgumentException($"the label '{StaticLabel}' belongs to the static server started by --start-nginx");
+                }
+
+                nginx = await NginxServer.StartAsync(ParseInt(nginxPort), fixtures, cancellationToken);
+                Console.WriteLine($"started nginx pid {nginx.Pid} on 127.0.0.1:{nginx.Port}, files in {nginx.Root} (runs {string.Join(',', NginxServer.Scenarios)})");
+                targets.Add(new RegistryTarget(StaticLabel, new Uri($"http://127.0.0.1:{nginx.Port}"), [nginx.Pid], null) { IsStaticServer = true });
+            }
+
+            var runner = new ScenarioRunner(options, targets, fixtures);
             var results = await runner.RunAsync(cancellationToken);
             await runner.WriteAsync(results, cancellationToken);
             return 0;
@@ -92,6 +109,12 @@ internal static class ScenariosCommand
             {
                 await distribution.DisposeAsync();
                 Console.WriteLine($"stopped docker-registry pid {distribution.Pid}");
+            }
+
+            if (nginx is not null)
+            {
+                await nginx.DisposeAsync();
+                Console.WriteLine($"stopped nginx pid {nginx.Pid}");
             }
         }
     }

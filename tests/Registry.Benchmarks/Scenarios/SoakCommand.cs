@@ -40,7 +40,7 @@ internal static class SoakCommand
             OutDir = values.GetValueOrDefault("out") ?? $"bench-results/soak-{DateTime.UtcNow:yyyyMMdd-HHmmss}",
         };
 
-        var runner = new ScenarioRunner(options, [target]);
+        var runner = new ScenarioRunner(options, [target], Fixtures.Create());
         var started = Stopwatch.GetTimestamp();
         var samples = new List<(double Minutes, ServerSample Sample)> { (0, ServerMonitor.SampleOnce(pids)) };
         var results = new List<Reporting.RunResult>();

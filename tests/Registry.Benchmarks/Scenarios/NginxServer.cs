@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using Registry.Benchmarks.Http;
+
+namespace Registry.Benchmarks.Scenarios;
+
+/// <summary>
+/// Starts Debian's nginx on 127.0.0.1:PORT as the static-file anchor of the blob GET target: the fixtures'
+/// 32 MiB blob written as a plain file at the path a registry serves it under, two workers, sendfile on,
+/// no access log. Runs in the foreground (daemon off) so its master is a child of the runner, and stops by
+/// that PID. Only scenarios a static server can answer (s2) run against it.
+/// </summary>
+internal sealed class NginxServer : IAsyncDisposable
+{
+    public const string Binary = "/usr/sbin/nginx";
+
+    /// <summary>Scenarios that need nothing but GETs of fixed paths, so a static server answers them.</summary>
+    public static readonly IReadOnlySet<string> Scenarios = new HashSet<string>(StringComparer.Ordinal) { "s2" };
+
+    private readonly Process _process;
+    private readonly string _root;
+
+    private NginxServer(Process process, string root, int port)
+    {
+        _process = process;
+        _root = root;
+        Port = port;
+        Pid = process.Id;
+    }
+
+    public int Port { get; }
+
+    /// <summary>The master's PID; the monitor adds its direct children, the workers.</summary>
+    public int Pid { get; }
+
+    public string Root => _root;
+
+    public static async Task<NginxServer> StartAsync(int port, Fixtures fixtures, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(fixtures);
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("the nginx anchor runs on Linux only");
+        }
+
+        if (!File.Exists(Binary))
+        {
+            throw new FileNotFoundException("install Debian's nginx package to compare blob GETs with a static file server", Binary);
+        }
+
+        var root = Directory.CreateTempSubdirectory("regbench-nginx-").FullName;
+        var www = Path.Combine(root, "www");
+        var blobs = Path.Combine(www, "v2", Fixtures.BigRepository, "blobs");
+        Directory.CreateDirectory(blobs);
+        await File.WriteAllBytesAsync(Path.Combine(blobs, fixtures.BigDigest), fixtures.Big, cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(www, "ready"), "ready\n", cancellationToken);
+
+        // Started as root, nginx's workers run as an unprivileged user: they must be able to read the files
+        // (a temp folder is created for its owner only).
+        const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        const UnixFileMode Searchable = Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(root, Searchable);
+        foreach (var folder in Directory.EnumerateDirectories(www, "*", SearchOption.AllDirectories).Append(www))
+        {
+            File.SetUnixFileMode(folder, Searchable);
+        }
+
+        foreach (var file in Directory.EnumerateFiles(www, "*", SearchOption.AllDirectories))
+        {
+            File.SetUnixFileMode(file, Readable);
+        }
+
+        // Every path nginx would otherwise take from its build (pid, temp folders, error log) points into
+        // the runner's own folder, so it needs no root and touches nothing of the system's nginx.
+        var config = Path.Combine(root, "nginx.conf");
+        await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $$"""
+            daemon off;
+            master_process on;
+            worker_processes 2;
+            pid {{root}}/nginx.pid;
+            error_log {{root}}/error.log warn;
+            events { worker_connections 4096; }
+            http {
+              access_log off;
+              sendfile on;
+              tcp_nopush on;
+              keepalive_requests 1000000;
+              keepalive_timeout 60s;
+              default_type application/octet-stream;
+              client_body_temp_path {{root}}/tmp-body;
+              proxy_temp_path {{root}}/tmp-proxy;
+              fastcgi_temp_path {{root}}/tmp-fastcgi;
+              uwsgi_temp_path {{root}}/tmp-uwsgi;
+              scgi_temp_path {{root}}/tmp-scgi;
+              server {
+                listen 127.0.0.1:{{port}};
+                root {{www}};
+              }
+            }
+            """), cancellationToken);
+
+        // -e names the error log nginx opens before it reads the configuration (Debian's default is not
+        // writable without root); -p keeps relative paths inside the folder.
+        var start = new ProcessStartInfo(Binary, ["-c", config, "-p", root, "-e", Path.Combine(root, "error.log")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(start) ?? throw new InvalidOperationException("nginx did not start");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var server = new NginxServer(process, root, port);
+        try
+        {
+            await server.WaitReadyAsync(cancellationToken);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // SIGQUIT by PID: nginx's graceful stop (the master ends its workers, then itself).
+            using (var quit = Process.Start("kill", ["-QUIT", Pid.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await quit.WaitForExitAsync();
+            }
+
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await _process.WaitForExitAsync(wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the temp cleaner; the path is printed at start.
+        }
+    }
+
+    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    {
+        var endPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port);
+        var request = RawRequest.Build("GET", "/ready", $"127.0.0.1:{Port}");
+        var last = "no answer";
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (_process.HasExited)
+            {
+                var log = Path.Combine(_root, "error.log");
+                var reason = File.Exists(log) ? (await File.ReadAllTextAsync(log, cancellationToken)).Trim() : "no error log";
+                throw new InvalidOperationException($"nginx exited with {_process.ExitCode}: {reason}");
+            }
+
+            try
+            {
+                using var connection = new RawHttpConnection(endPoint);
+                var response = await connection.SendAsync(request, default, false, false, null, cancellationToken);
+                if (response.Status == 200)
+                {
+                    return;
+                }
+
+                last = $"status {response.Status}";
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException($"nginx on :{Port} did not answer GET /ready with 200 within 10 s ({last}; see {_root}/error.log)");
+    }
+}
