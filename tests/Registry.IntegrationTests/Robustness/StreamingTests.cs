@@ -48,6 +48,8 @@ public sealed class StreamingTests(RegistryFixture fixture) : RegistryTestBase(f
     [InlineData(0, 65535)]
     [InlineData(65536, 65536)]
     [InlineData(131071, 299999)]
+    [InlineData(262143, 262144)]
+    [InlineData(1, 299998)]
     public async Task GetBlob_RangeAcrossTransferChunks_ReturnsExactSlice(int first, int last)
     {
         var repo = OciClient.UniqueRepo("stream-range");
