@@ -12,6 +12,15 @@ Console.CancelKeyPress += (_, e) =>
     stop.Cancel();
 };
 
+// SIGTERM (a timeout, a cancelled job) stops the run the same way, so the servers it started are stopped too.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+    System.Runtime.InteropServices.PosixSignal.SIGTERM,
+    context =>
+    {
+        context.Cancel = true;
+        stop.Cancel();
+    });
+
 var command = args.Length > 0 ? args[0] : string.Empty;
 var rest = args.Length > 0 ? args[1..] : [];
 switch (command)

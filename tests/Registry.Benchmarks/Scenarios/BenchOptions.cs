@@ -39,6 +39,14 @@ internal sealed class BenchOptions
     /// <summary>Rejects values the scenarios cannot run with.</summary>
     public void Validate()
     {
+        foreach (var name in Scenarios)
+        {
+            if (!AllScenarios.Contains(name))
+            {
+                throw new ArgumentException($"unknown scenario '{name}'; known: {string.Join(',', AllScenarios)}");
+            }
+        }
+
         if (!double.IsFinite(OverloadFactor) || OverloadFactor < 1 || OverloadFactor > 1000)
         {
             throw new ArgumentException($"--overload-factor must be between 1 and 1000, not {OverloadFactor}");

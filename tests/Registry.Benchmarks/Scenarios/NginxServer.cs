@@ -19,13 +19,15 @@ internal sealed class NginxServer : IAsyncDisposable
 
     private readonly Process _process;
     private readonly string _root;
+    private readonly string _readyPath;
 
-    private NginxServer(Process process, string root, int port)
+    private NginxServer(Process process, string root, int port, string readyPath)
     {
         _process = process;
         _root = root;
         Port = port;
         Pid = process.Id;
+        _readyPath = readyPath;
     }
 
     public int Port { get; }
@@ -53,7 +55,9 @@ internal sealed class NginxServer : IAsyncDisposable
         var blobs = Path.Combine(www, "v2", Fixtures.BigRepository, "blobs");
         Directory.CreateDirectory(blobs);
         await File.WriteAllBytesAsync(Path.Combine(blobs, fixtures.BigDigest), fixtures.Big, cancellationToken);
-        await File.WriteAllTextAsync(Path.Combine(www, "ready"), "ready\n", cancellationToken);
+        // A name of this run's own: another server on the port (a second run's nginx) answers it with 404.
+        var ready = "ready-" + Guid.NewGuid().ToString("N");
+        await File.WriteAllTextAsync(Path.Combine(www, ready), "ready\n", cancellationToken);
 
         // Started as root, nginx's workers run as an unprivileged user: they must be able to read the files
         // (a temp folder is created for its owner only).
@@ -77,8 +81,8 @@ internal sealed class NginxServer : IAsyncDisposable
             daemon off;
             master_process on;
             worker_processes 2;
-            pid {{root}}/nginx.pid;
-            error_log {{root}}/error.log warn;
+            pid "{{root}}/nginx.pid";
+            error_log "{{root}}/error.log" warn;
             events { worker_connections 4096; }
             http {
               access_log off;
@@ -87,14 +91,14 @@ internal sealed class NginxServer : IAsyncDisposable
               keepalive_requests 1000000;
               keepalive_timeout 60s;
               default_type application/octet-stream;
-              client_body_temp_path {{root}}/tmp-body;
-              proxy_temp_path {{root}}/tmp-proxy;
-              fastcgi_temp_path {{root}}/tmp-fastcgi;
-              uwsgi_temp_path {{root}}/tmp-uwsgi;
-              scgi_temp_path {{root}}/tmp-scgi;
+              client_body_temp_path "{{root}}/tmp-body";
+              proxy_temp_path "{{root}}/tmp-proxy";
+              fastcgi_temp_path "{{root}}/tmp-fastcgi";
+              uwsgi_temp_path "{{root}}/tmp-uwsgi";
+              scgi_temp_path "{{root}}/tmp-scgi";
               server {
                 listen 127.0.0.1:{{port}};
-                root {{www}};
+                root "{{www}}";
               }
             }
             """), cancellationToken);
@@ -113,7 +117,7 @@ internal sealed class NginxServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var server = new NginxServer(process, root, port);
+        var server = new NginxServer(process, root, port, "/" + ready);
         try
         {
             await server.WaitReadyAsync(cancellationToken);
@@ -132,9 +136,18 @@ internal sealed class NginxServer : IAsyncDisposable
         if (!_process.HasExited)
         {
             // SIGQUIT by PID: nginx's graceful stop (the master ends its workers, then itself).
-            using (var quit = Process.Start("kill", ["-QUIT", Pid.ToString(CultureInfo.InvariantCulture)]))
+            // (nginx may have exited since the check: kill's complaint about that is not shown.)
+            var quitStart = new ProcessStartInfo("kill", ["-QUIT", Pid.ToString(CultureInfo.InvariantCulture)])
             {
-                await quit.WaitForExitAsync();
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using (var quit = Process.Start(quitStart))
+            {
+                if (quit is not null)
+                {
+                    await quit.WaitForExitAsync();
+                }
             }
 
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -163,9 +176,9 @@ internal sealed class NginxServer : IAsyncDisposable
     private async Task WaitReadyAsync(CancellationToken cancellationToken)
     {
         var endPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port);
-        var request = RawRequest.Build("GET", "/ready", $"127.0.0.1:{Port}");
+        var request = RawRequest.Build("GET", _readyPath, $"127.0.0.1:{Port}");
         var last = "no answer";
-        for (var attempt = 0; attempt < 100; attempt++)
+        for (var attempt = 0; attempt < 50; attempt++)
         {
             if (_process.HasExited)
             {
@@ -174,11 +187,14 @@ internal sealed class NginxServer : IAsyncDisposable
                 throw new InvalidOperationException($"nginx exited with {_process.ExitCode}: {reason}");
             }
 
+            // Each attempt is bounded: a listener that accepts and never answers must not hold the run.
+            using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attemptTimeout.CancelAfter(TimeSpan.FromSeconds(1));
             try
             {
                 using var connection = new RawHttpConnection(endPoint);
-                var response = await connection.SendAsync(request, default, false, false, null, cancellationToken);
-                if (response.Status == 200)
+                var response = await connection.SendAsync(request, default, false, false, null, attemptTimeout.Token);
+                if (response.Status == 200 && !_process.HasExited)
                 {
                     return;
                 }
@@ -189,10 +205,14 @@ internal sealed class NginxServer : IAsyncDisposable
             {
                 // Not listening yet.
             }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                last = "a listener that did not answer within 1 s";
+            }
 
             await Task.Delay(100, cancellationToken);
         }
 
-        throw new TimeoutException($"nginx on :{Port} did not answer GET /ready with 200 within 10 s ({last}; see {_root}/error.log)");
+        throw new TimeoutException($"nginx on :{Port} did not answer GET {_readyPath} with 200 within 10 s ({last}; see {_root}/error.log)");
     }
 }

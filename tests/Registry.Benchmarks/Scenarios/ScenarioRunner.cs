@@ -101,6 +101,9 @@ internal sealed class ScenarioRunner
                         };
                         var before = await Monitoring.PrometheusScrape.TryTakeAsync(target.MetricsUri, cancellationToken);
                         var result = await scenario.RunAsync(context, scenarioCase, cancellationToken);
+
+                        // A run cut short by a signal is not a measurement.
+                        cancellationToken.ThrowIfCancellationRequested();
                         var after = await Monitoring.PrometheusScrape.TryTakeAsync(target.MetricsUri, cancellationToken);
                         Monitoring.PrometheusScrape.Fill(before, after, result.Extra);
                         results.Add(result);

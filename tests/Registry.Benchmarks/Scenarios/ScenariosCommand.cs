@@ -42,15 +42,35 @@ internal static class ScenariosCommand
             OverloadFactor = Double(values, "overload-factor", 10),
             OverloadMaxInFlight = Int(values, "overload-max-inflight", 2048),
         };
+        int? distributionPort;
+        int? nginxPort;
         try
         {
             options.Validate();
+            distributionPort = Port(values, "start-distribution");
+            nginxPort = Port(values, "start-nginx");
+            var labels = new[] { values.GetValueOrDefault("a-label") ?? "ours", values.GetValueOrDefault("b-label") ?? (distributionPort is null ? "b" : "dist") };
+            if (labels.Contains(StaticLabel) && nginxPort is not null)
+            {
+                throw new ArgumentException($"the label '{StaticLabel}' belongs to the static server started by --start-nginx");
+            }
+
+            if (labels[0] == labels[1] && (distributionPort is not null || values.ContainsKey("b")))
+            {
+                throw new ArgumentException("--a-label and --b-label must differ");
+            }
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
         {
             await Console.Error.WriteLineAsync(ex.Message);
             await Console.Error.WriteLineAsync(Usage);
             return 2;
+        }
+
+        if (nginxPort is not null && !options.Scenarios.Any(NginxServer.Scenarios.Contains))
+        {
+            Console.WriteLine($"--start-nginx ignored: none of the scenarios ({string.Join(',', options.Scenarios)}) runs against a static server");
+            nginxPort = null;
         }
 
         var targets = new List<RegistryTarget>
@@ -64,9 +84,9 @@ internal static class ScenariosCommand
         NginxServer? nginx = null;
         try
         {
-            if (values.TryGetValue("start-distribution", out var port))
+            if (distributionPort is { } port)
             {
-                distribution = await DistributionServer.StartAsync(ParseInt(port), cancellationToken);
+                distribution = await DistributionServer.StartAsync(port, cancellationToken);
                 Console.WriteLine($"started docker-registry pid {distribution.Pid} on 127.0.0.1:{distribution.Port}, storage {distribution.StorageRoot}");
                 targets.Add(new RegistryTarget(
                     values.GetValueOrDefault("b-label") ?? "dist",
@@ -81,19 +101,9 @@ internal static class ScenariosCommand
                     values.TryGetValue("b-metrics", out var metricsB) ? new Uri(metricsB) : null));
             }
 
-            if (targets.Count > 1 && targets[0].Label == targets[1].Label)
+            if (nginxPort is { } staticPort)
             {
-                throw new ArgumentException("--a-label and --b-label must differ");
-            }
-
-            if (values.TryGetValue("start-nginx", out var nginxPort))
-            {
-                if (targets.Any(t => t.Label == StaticLabel))
-                {
-                    throw new ArgumentException($"the label '{StaticLabel}' belongs to the static server started by --start-nginx");
-                }
-
-                nginx = await NginxServer.StartAsync(ParseInt(nginxPort), fixtures, cancellationToken);
+                nginx = await NginxServer.StartAsync(staticPort, fixtures, cancellationToken);
                 Console.WriteLine($"started nginx pid {nginx.Pid} on 127.0.0.1:{nginx.Port}, files in {nginx.Root} (runs {string.Join(',', NginxServer.Scenarios)})");
                 targets.Add(new RegistryTarget(StaticLabel, new Uri($"http://127.0.0.1:{nginx.Port}"), [nginx.Pid], null) { IsStaticServer = true });
             }
@@ -102,6 +112,17 @@ internal static class ScenariosCommand
             var results = await runner.RunAsync(cancellationToken);
             await runner.WriteAsync(results, cancellationToken);
             return 0;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("scenarios: stopped by a signal; no results written");
+            return 130;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or System.Net.Sockets.SocketException or HttpRequestException)
+        {
+            // A server that would not start or a registry that cannot be reached: one line, not a stack trace.
+            await Console.Error.WriteLineAsync($"scenarios: {ex.Message}");
+            return 1;
         }
         finally
         {
@@ -152,6 +173,18 @@ internal static class ScenariosCommand
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static int ParseInt(string text) => int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
+
+    private static int? Port(Dictionary<string, string> values, string name)
+    {
+        if (!values.TryGetValue(name, out var text))
+        {
+            return null;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
+            ? port
+            : throw new ArgumentException($"--{name} needs a port number from 1 to 65535, not '{text}'");
+    }
 
     private static int Int(Dictionary<string, string> values, string name, int fallback) =>
         values.TryGetValue(name, out var text) ? ParseInt(text) : fallback;
