@@ -19,43 +19,68 @@ internal static class ScenariosCommand
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var values = ParseArgs(args);
+        Dictionary<string, string> values;
+        try
+        {
+            values = ParseArgs(args);
+        }
+        catch (ArgumentException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+
         if (values.ContainsKey("help") || !values.TryGetValue("a", out var urlA))
         {
             await Console.Error.WriteLineAsync(Usage);
             return values.ContainsKey("help") ? 0 : 2;
         }
 
-        var options = new BenchOptions
-        {
-            Rounds = Int(values, "rounds", 3),
-            Duration = Duration(values, "duration", TimeSpan.FromSeconds(15)),
-            Warmup = Duration(values, "warmup", TimeSpan.FromSeconds(2)),
-            Scenarios = values.TryGetValue("scenarios", out var list) ? Split(list) : BenchOptions.AllScenarios,
-            OutDir = values.GetValueOrDefault("out") ?? $"bench-results/{DateTime.UtcNow:yyyyMMdd-HHmmss}",
-            S1Clients = values.TryGetValue("s1-clients", out var s1) ? Split(s1).Select(ParseInt).ToArray() : [64, 256],
-            StreamClients = Int(values, "clients", 16),
-            AdmissionClients = Int(values, "admission-clients", 1024),
-            S5Clients = Int(values, "s5-clients", 500),
-            S5Settle = Duration(values, "s5-settle", TimeSpan.FromSeconds(10)),
-            MaxPushes = Int(values, "max-pushes", 20_000),
-            OverloadFactor = Double(values, "overload-factor", 10),
-            OverloadMaxInFlight = Int(values, "overload-max-inflight", 2048),
-        };
+        // Every option is read and checked before any server starts: a mistake costs a line and the usage.
+        BenchOptions options;
+        RegistryTarget targetA;
+        RegistryTarget? targetB = null;
         int? distributionPort;
         int? nginxPort;
         try
         {
+            options = new BenchOptions
+            {
+                Rounds = Int(values, "rounds", 3),
+                Duration = Duration(values, "duration", TimeSpan.FromSeconds(15)),
+                Warmup = Duration(values, "warmup", TimeSpan.FromSeconds(2)),
+                Scenarios = values.TryGetValue("scenarios", out var list) ? Split(list) : BenchOptions.AllScenarios,
+                OutDir = values.GetValueOrDefault("out") ?? $"bench-results/{DateTime.UtcNow:yyyyMMdd-HHmmss}",
+                S1Clients = values.TryGetValue("s1-clients", out var s1) ? Split(s1).Select(ParseInt).ToArray() : [64, 256],
+                StreamClients = Int(values, "clients", 16),
+                AdmissionClients = Int(values, "admission-clients", 1024),
+                S5Clients = Int(values, "s5-clients", 500),
+                S5Settle = Duration(values, "s5-settle", TimeSpan.FromSeconds(10)),
+                MaxPushes = Int(values, "max-pushes", 20_000),
+                OverloadFactor = Double(values, "overload-factor", 10),
+                OverloadMaxInFlight = Int(values, "overload-max-inflight", 2048),
+            };
             options.Validate();
             distributionPort = Port(values, "start-distribution");
             nginxPort = Port(values, "start-nginx");
-            var labels = new[] { values.GetValueOrDefault("a-label") ?? "ours", values.GetValueOrDefault("b-label") ?? (distributionPort is null ? "b" : "dist") };
-            if (labels.Contains(StaticLabel) && nginxPort is not null)
+            targetA = new RegistryTarget(
+                values.GetValueOrDefault("a-label") ?? "ours", new Uri(urlA), Pids(values, "a-pid"), values.GetValueOrDefault("a-uploads-glob"),
+                values.TryGetValue("a-metrics", out var metricsA) ? new Uri(metricsA) : null);
+            if (distributionPort is null && values.TryGetValue("b", out var urlB))
+            {
+                targetB = new RegistryTarget(
+                    values.GetValueOrDefault("b-label") ?? "b", new Uri(urlB), Pids(values, "b-pid"), values.GetValueOrDefault("b-uploads-glob"),
+                    values.TryGetValue("b-metrics", out var metricsB) ? new Uri(metricsB) : null);
+            }
+
+            var labelB = distributionPort is not null ? values.GetValueOrDefault("b-label") ?? "dist" : targetB?.Label;
+            if (nginxPort is not null && (targetA.Label == StaticLabel || labelB == StaticLabel))
             {
                 throw new ArgumentException($"the label '{StaticLabel}' belongs to the static server started by --start-nginx");
             }
 
-            if (labels[0] == labels[1] && (distributionPort is not null || values.ContainsKey("b")))
+            if (targetA.Label == labelB)
             {
                 throw new ArgumentException("--a-label and --b-label must differ");
             }
@@ -73,11 +98,11 @@ internal static class ScenariosCommand
             nginxPort = null;
         }
 
-        var targets = new List<RegistryTarget>
+        var targets = new List<RegistryTarget> { targetA };
+        if (targetB is not null)
         {
-            new(values.GetValueOrDefault("a-label") ?? "ours", new Uri(urlA), Pids(values, "a-pid"), values.GetValueOrDefault("a-uploads-glob"),
-                values.TryGetValue("a-metrics", out var metricsA) ? new Uri(metricsA) : null),
-        };
+            targets.Add(targetB);
+        }
 
         var fixtures = Fixtures.Create();
         DistributionServer? distribution = null;
@@ -93,12 +118,6 @@ internal static class ScenariosCommand
                     new Uri($"http://127.0.0.1:{distribution.Port}"),
                     [distribution.Pid],
                     distribution.UploadsGlob));
-            }
-            else if (values.TryGetValue("b", out var urlB))
-            {
-                targets.Add(new RegistryTarget(
-                    values.GetValueOrDefault("b-label") ?? "b", new Uri(urlB), Pids(values, "b-pid"), values.GetValueOrDefault("b-uploads-glob"),
-                    values.TryGetValue("b-metrics", out var metricsB) ? new Uri(metricsB) : null));
             }
 
             if (nginxPort is { } staticPort)
