@@ -51,57 +51,17 @@ internal sealed class NginxServer : IAsyncDisposable
         }
 
         var root = Directory.CreateTempSubdirectory("regbench-nginx-").FullName;
-        var www = Path.Combine(root, "www");
-        var blobs = Path.Combine(www, "v2", Fixtures.BigRepository, "blobs");
-        Directory.CreateDirectory(blobs);
-        await File.WriteAllBytesAsync(Path.Combine(blobs, fixtures.BigDigest), fixtures.Big, cancellationToken);
-        // A name of this run's own: another server on the port (a second run's nginx) answers it with 404.
-        var ready = "ready-" + Guid.NewGuid().ToString("N");
-        await File.WriteAllTextAsync(Path.Combine(www, ready), "ready\n", cancellationToken);
-
-        // Started as root, nginx's workers run as an unprivileged user: they must be able to read the files
-        // (a temp folder is created for its owner only).
-        const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-        const UnixFileMode Searchable = Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        File.SetUnixFileMode(root, Searchable);
-        foreach (var folder in Directory.EnumerateDirectories(www, "*", SearchOption.AllDirectories).Append(www))
+        string config;
+        string ready;
+        try
         {
-            File.SetUnixFileMode(folder, Searchable);
+            (config, ready) = await WriteFilesAsync(root, port, fixtures, cancellationToken);
         }
-
-        foreach (var file in Directory.EnumerateFiles(www, "*", SearchOption.AllDirectories))
+        catch
         {
-            File.SetUnixFileMode(file, Readable);
+            Directory.Delete(root, recursive: true);
+            throw;
         }
-
-        // Every path nginx would otherwise take from its build (pid, temp folders, error log) points into
-        // the runner's own folder, so it needs no root and touches nothing of the system's nginx.
-        var config = Path.Combine(root, "nginx.conf");
-        await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $$"""
-            daemon off;
-            master_process on;
-            worker_processes 2;
-            pid "{{root}}/nginx.pid";
-            error_log "{{root}}/error.log" warn;
-            events { worker_connections 4096; }
-            http {
-              access_log off;
-              sendfile on;
-              tcp_nopush on;
-              keepalive_requests 1000000;
-              keepalive_timeout 60s;
-              default_type application/octet-stream;
-              client_body_temp_path "{{root}}/tmp-body";
-              proxy_temp_path "{{root}}/tmp-proxy";
-              fastcgi_temp_path "{{root}}/tmp-fastcgi";
-              uwsgi_temp_path "{{root}}/tmp-uwsgi";
-              scgi_temp_path "{{root}}/tmp-scgi";
-              server {
-                listen 127.0.0.1:{{port}};
-                root "{{www}}";
-              }
-            }
-            """), cancellationToken);
 
         // -e names the error log nginx opens before it reads the configuration (Debian's default is not
         // writable without root); -p keeps relative paths inside the folder.
@@ -171,6 +131,64 @@ internal sealed class NginxServer : IAsyncDisposable
         {
             // Left for the temp cleaner; the path is printed at start.
         }
+    }
+
+    // The blob, a readiness file of this run's own, and a configuration that keeps nginx inside root.
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static async Task<(string Config, string Ready)> WriteFilesAsync(string root, int port, Fixtures fixtures, CancellationToken cancellationToken)
+    {
+        var www = Path.Combine(root, "www");
+        var blobs = Path.Combine(www, "v2", Fixtures.BigRepository, "blobs");
+        Directory.CreateDirectory(blobs);
+        await File.WriteAllBytesAsync(Path.Combine(blobs, fixtures.BigDigest), fixtures.Big, cancellationToken);
+        // A name of this run's own: another server on the port (a second run's nginx) answers it with 404.
+        var ready = "ready-" + Guid.NewGuid().ToString("N");
+        await File.WriteAllTextAsync(Path.Combine(www, ready), "ready\n", cancellationToken);
+
+        // Started as root, nginx's workers run as an unprivileged user: they must be able to read the files
+        // (a temp folder is created for its owner only).
+        const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        const UnixFileMode Searchable = Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(root, Searchable);
+        foreach (var folder in Directory.EnumerateDirectories(www, "*", SearchOption.AllDirectories).Append(www))
+        {
+            File.SetUnixFileMode(folder, Searchable);
+        }
+
+        foreach (var file in Directory.EnumerateFiles(www, "*", SearchOption.AllDirectories))
+        {
+            File.SetUnixFileMode(file, Readable);
+        }
+
+        // Every path nginx would otherwise take from its build (pid, temp folders, error log) points into
+        // the runner's own folder, so it needs no root and touches nothing of the system's nginx.
+        var config = Path.Combine(root, "nginx.conf");
+        await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $$"""
+            daemon off;
+            master_process on;
+            worker_processes 2;
+            pid "{{root}}/nginx.pid";
+            error_log "{{root}}/error.log" warn;
+            events { worker_connections 4096; }
+            http {
+              access_log off;
+              sendfile on;
+              tcp_nopush on;
+              keepalive_requests 1000000;
+              keepalive_timeout 60s;
+              default_type application/octet-stream;
+              client_body_temp_path "{{root}}/tmp-body";
+              proxy_temp_path "{{root}}/tmp-proxy";
+              fastcgi_temp_path "{{root}}/tmp-fastcgi";
+              uwsgi_temp_path "{{root}}/tmp-uwsgi";
+              scgi_temp_path "{{root}}/tmp-scgi";
+              server {
+                listen 127.0.0.1:{{port}};
+                root "{{www}}";
+              }
+            }
+            """), cancellationToken);
+        return (config, ready);
     }
 
     private async Task WaitReadyAsync(CancellationToken cancellationToken)
