@@ -39,6 +39,7 @@ internal sealed class DistributionServer : IAsyncDisposable
             throw new FileNotFoundException("install Debian's docker-registry package to compare with distribution", Binary);
         }
 
+        LocalPort.EnsureFree(port, "docker-registry");
         var root = Directory.CreateTempSubdirectory("regbench-dist-").FullName;
         var config = Path.Combine(root, "config.yml");
         await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"""
@@ -73,7 +74,17 @@ internal sealed class DistributionServer : IAsyncDisposable
         process.BeginErrorReadLine();
 
         var server = new DistributionServer(process, root, port);
-        await server.WaitReadyAsync(cancellationToken);
+        try
+        {
+            await server.WaitReadyAsync(cancellationToken);
+        }
+        catch
+        {
+            // Not ready, failed or cancelled: stop it and delete its folder here, since no caller holds it yet.
+            await server.DisposeAsync();
+            throw;
+        }
+
         return server;
     }
 
@@ -132,11 +143,14 @@ internal sealed class DistributionServer : IAsyncDisposable
                 throw new InvalidOperationException($"docker-registry exited with {_process.ExitCode}; see {_root}/registry.log");
             }
 
+            // Each attempt is bounded: a listener that accepts and never answers must not hold the run.
+            using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attemptTimeout.CancelAfter(TimeSpan.FromSeconds(1));
             try
             {
                 using var connection = new RawHttpConnection(endPoint);
-                var response = await connection.SendAsync(request, default, false, false, null, cancellationToken);
-                if (response.Status == 200)
+                var response = await connection.SendAsync(request, default, false, false, null, attemptTimeout.Token);
+                if (response.Status == 200 && !_process.HasExited)
                 {
                     return;
                 }
@@ -144,6 +158,10 @@ internal sealed class DistributionServer : IAsyncDisposable
             catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
             {
                 // Not listening yet.
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // No answer within the attempt's second; try again.
             }
 
             await Task.Delay(100, cancellationToken);

@@ -50,6 +50,7 @@ internal sealed class NginxServer : IAsyncDisposable
             throw new FileNotFoundException("install Debian's nginx package to compare blob GETs with a static file server", Binary);
         }
 
+        LocalPort.EnsureFree(port, "nginx");
         var root = Directory.CreateTempSubdirectory("regbench-nginx-").FullName;
         string config;
         string ready;
@@ -201,7 +202,9 @@ internal sealed class NginxServer : IAsyncDisposable
             if (_process.HasExited)
             {
                 var log = Path.Combine(_root, "error.log");
-                var reason = File.Exists(log) ? (await File.ReadAllTextAsync(log, cancellationToken)).Trim() : "no error log";
+                var reason = File.Exists(log)
+                    ? (await File.ReadAllLinesAsync(log, cancellationToken)).LastOrDefault(l => l.Length > 0) ?? "empty error log"
+                    : "no error log";
                 throw new InvalidOperationException($"nginx exited with {_process.ExitCode}: {reason}");
             }
 
