@@ -5,7 +5,8 @@ namespace Registry.EdgeHttp.Pipeline;
 /// up, less while it does not. The blob stage's capacity is sized for slow clients (an upload from a
 /// slow link holds a place while it uses almost no CPU); when fast clients fill it instead, a hundred
 /// CPU-bound uploads share two cores and every one of them takes a hundred times longer. Each
-/// observation that finds the CPU under pressure while the stage is busy cuts the limit by a quarter;
+/// observation that finds the CPU under pressure while the stage is busy halves the limit (from 512 to
+/// the floor in about 150 ms: what a burst admits before the cut is what its tail waits behind);
 /// each one that finds no pressure gives back a 256th of the capacity (checks come every 25 ms), so a
 /// few seconds of calm restore it. Decisions rest on the CPU, not on how long steps take, which a slow client stretches
 /// without any pressure.
@@ -45,7 +46,7 @@ internal sealed class AdaptiveLimit
             // are not there changes nothing.
             if (inUse * 2 >= current)
             {
-                current = Math.Max(_floor, current - Math.Max(1, current / 4));
+                current = Math.Max(_floor, current - Math.Max(1, current / 2));
             }
         }
         else
