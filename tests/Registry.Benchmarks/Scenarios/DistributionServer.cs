@@ -88,38 +88,8 @@ internal sealed class DistributionServer : IAsyncDisposable
         return server;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            // SIGTERM by PID first, so distribution exits cleanly; SIGKILL only if it does not.
-            using (var term = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]))
-            {
-                await term.WaitForExitAsync();
-            }
-
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
-        }
-
-        _process.Dispose();
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for the temp cleaner; the path is printed at start.
-        }
-    }
+    // SIGTERM first, so distribution exits cleanly; SIGKILL only if it does not.
+    public async ValueTask DisposeAsync() => await ReferenceProcess.StopAsync(_process, "-TERM", _root);
 
     private static void WriteLine(StreamWriter log, string? line)
     {
@@ -132,41 +102,7 @@ internal sealed class DistributionServer : IAsyncDisposable
         }
     }
 
-    private async Task WaitReadyAsync(CancellationToken cancellationToken)
-    {
-        var endPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port);
-        var request = RawRequest.Build("GET", "/v2/", $"127.0.0.1:{Port}");
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"docker-registry exited with {_process.ExitCode}; see {_root}/registry.log");
-            }
-
-            // Each attempt is bounded: a listener that accepts and never answers must not hold the run.
-            using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attemptTimeout.CancelAfter(TimeSpan.FromSeconds(1));
-            try
-            {
-                using var connection = new RawHttpConnection(endPoint);
-                var response = await connection.SendAsync(request, default, false, false, null, attemptTimeout.Token);
-                if (response.Status == 200 && !_process.HasExited)
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
-            {
-                // Not listening yet.
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // No answer within the attempt's second; try again.
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-
-        throw new TimeoutException($"docker-registry on :{Port} did not answer /v2/ within 10 s");
-    }
+    private Task WaitReadyAsync(CancellationToken cancellationToken) =>
+        ReferenceProcess.WaitReadyAsync(
+            _process, "docker-registry", Port, "/v2/", _ => Task.FromResult($"see {_root}/registry.log"), cancellationToken);
 }

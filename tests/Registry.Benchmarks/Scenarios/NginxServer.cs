@@ -92,47 +92,8 @@ internal sealed class NginxServer : IAsyncDisposable
         return server;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            // SIGQUIT by PID: nginx's graceful stop (the master ends its workers, then itself).
-            // (nginx may have exited since the check: kill's complaint about that is not shown.)
-            var quitStart = new ProcessStartInfo("kill", ["-QUIT", Pid.ToString(CultureInfo.InvariantCulture)])
-            {
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using (var quit = Process.Start(quitStart))
-            {
-                if (quit is not null)
-                {
-                    await quit.WaitForExitAsync();
-                }
-            }
-
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-        }
-
-        _process.Dispose();
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for the temp cleaner; the path is printed at start.
-        }
-    }
+    // SIGQUIT: nginx's graceful stop (the master ends its workers, then itself).
+    public async ValueTask DisposeAsync() => await ReferenceProcess.StopAsync(_process, "-QUIT", _root);
 
     // The blob, a readiness file of this run's own, and a configuration that keeps nginx inside root.
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -192,48 +153,14 @@ internal sealed class NginxServer : IAsyncDisposable
         return (config, ready);
     }
 
-    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    private Task WaitReadyAsync(CancellationToken cancellationToken) =>
+        ReferenceProcess.WaitReadyAsync(_process, "nginx", Port, _readyPath, LastLogLineAsync, cancellationToken);
+
+    private async Task<string> LastLogLineAsync(CancellationToken cancellationToken)
     {
-        var endPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port);
-        var request = RawRequest.Build("GET", _readyPath, $"127.0.0.1:{Port}");
-        var last = "no answer";
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            if (_process.HasExited)
-            {
-                var log = Path.Combine(_root, "error.log");
-                var reason = File.Exists(log)
-                    ? (await File.ReadAllLinesAsync(log, cancellationToken)).LastOrDefault(l => l.Length > 0) ?? "empty error log"
-                    : "no error log";
-                throw new InvalidOperationException($"nginx exited with {_process.ExitCode}: {reason}");
-            }
-
-            // Each attempt is bounded: a listener that accepts and never answers must not hold the run.
-            using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attemptTimeout.CancelAfter(TimeSpan.FromSeconds(1));
-            try
-            {
-                using var connection = new RawHttpConnection(endPoint);
-                var response = await connection.SendAsync(request, default, false, false, null, attemptTimeout.Token);
-                if (response.Status == 200 && !_process.HasExited)
-                {
-                    return;
-                }
-
-                last = $"status {response.Status}";
-            }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
-            {
-                // Not listening yet.
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                last = "a listener that did not answer within 1 s";
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-
-        throw new TimeoutException($"nginx on :{Port} did not answer GET {_readyPath} with 200 within 10 s ({last}; see {_root}/error.log)");
+        var log = Path.Combine(_root, "error.log");
+        return File.Exists(log)
+            ? (await File.ReadAllLinesAsync(log, cancellationToken)).LastOrDefault(l => l.Length > 0) ?? "empty error log"
+            : "no error log";
     }
 }
