@@ -73,19 +73,8 @@ internal sealed class DistributionServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var server = new DistributionServer(process, root, port);
-        try
-        {
-            await server.WaitReadyAsync(cancellationToken);
-        }
-        catch
-        {
-            // Not ready, failed or cancelled: stop it and delete its folder here, since no caller holds it yet.
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
+        return await ReferenceProcess.ReadyOrStoppedAsync(
+            new DistributionServer(process, root, port), static (server, token) => server.WaitReadyAsync(token), cancellationToken);
     }
 
     // SIGTERM first, so distribution exits cleanly; SIGKILL only if it does not.

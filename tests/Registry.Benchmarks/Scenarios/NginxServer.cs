@@ -78,18 +78,8 @@ internal sealed class NginxServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var server = new NginxServer(process, root, port, "/" + ready);
-        try
-        {
-            await server.WaitReadyAsync(cancellationToken);
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
+        return await ReferenceProcess.ReadyOrStoppedAsync(
+            new NginxServer(process, root, port, "/" + ready), static (server, token) => server.WaitReadyAsync(token), cancellationToken);
     }
 
     // SIGQUIT: nginx's graceful stop (the master ends its workers, then itself).

@@ -16,6 +16,25 @@ internal static class ReferenceProcess
     private static readonly TimeSpan StopWithin = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// Waits until a just-started server is ready. When it is not (it failed, timed out or the run was
+    /// cancelled), stops it and deletes its folder before the exception goes on, since no caller holds it yet.
+    /// </summary>
+    public static async Task<T> ReadyOrStoppedAsync<T>(T server, Func<T, CancellationToken, Task> waitReady, CancellationToken cancellationToken)
+        where T : IAsyncDisposable
+    {
+        try
+        {
+            await waitReady(server, cancellationToken);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Asks GET <paramref name="path"/> on 127.0.0.1:<paramref name="port"/> until it answers 200 while
     /// <paramref name="process"/> still runs. Throws when the process exits (with <paramref name="whyExited"/>)
     /// or nothing answers within 10 s; each attempt is bounded, so a listener that accepts and never
