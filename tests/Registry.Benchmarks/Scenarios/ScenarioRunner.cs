@@ -55,7 +55,6 @@ internal sealed class ScenarioRunner
 
     public async Task<IReadOnlyList<RunResult>> RunAsync(CancellationToken cancellationToken)
     {
-        var fixtures = _fixtures;
         foreach (var target in _targets)
         {
             var atStart = target.Pids.Count > 0 ? Monitoring.ServerMonitor.SampleOnce(target.Pids).RssMiB : double.NaN;
@@ -64,8 +63,8 @@ internal sealed class ScenarioRunner
                 // A static server was given the fixtures as files when it started.
                 using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 setup.CancelAfter(SetupTimeout);
-                Console.WriteLine($"setup {target.Label} {target.BaseUri}: pushing {Fixtures.ImageRepository}:{Fixtures.ImageTag} ({fixtures.ManifestDigest}) and {Fixtures.BigRepository}");
-                await FixtureSetup.PushAsync(target, fixtures, setup.Token);
+                Console.WriteLine($"setup {target.Label} {target.BaseUri}: pushing {Fixtures.ImageRepository}:{Fixtures.ImageTag} ({_fixtures.ManifestDigest}) and {Fixtures.BigRepository}");
+                await FixtureSetup.PushAsync(target, _fixtures, setup.Token);
             }
 
             await Task.Delay(IdleSettle, cancellationToken);
@@ -95,7 +94,7 @@ internal sealed class ScenarioRunner
                         {
                             Target = target,
                             Options = _options,
-                            Fixtures = fixtures,
+                            Fixtures = _fixtures,
                             Round = round,
                             S1Baseline = s1Baselines.GetValueOrDefault(target.Label),
                         };
