@@ -43,6 +43,13 @@ public sealed class BlobServiceOptions
     /// </summary>
     public bool GrantLocalPaths { get; set; } = true;
 
+    /// <summary>
+    /// When true (the default), upload chunks an edge wrote into the session's folder are read back for
+    /// hashing and copying past the page cache (Linux O_DIRECT, see Registry.Storage.Filesystem.UncachedFile)
+    /// where the filesystem allows it; when false, through it.
+    /// </summary>
+    public bool UncachedChunkReads { get; set; } = true;
+
     /// <summary>Checks the options; a bad value stops the process at startup.</summary>
     public void Validate()
     {

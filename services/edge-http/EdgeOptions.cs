@@ -32,6 +32,12 @@ public sealed class EdgeOptions
     public bool DirectUploadWrites { get; set; } = true;
 
     /// <summary>
+    /// When true (the default), those upload bodies are written past the page cache (Linux O_DIRECT, see
+    /// Registry.Storage.Filesystem.UncachedFile) where the filesystem allows it; when false, through it.
+    /// </summary>
+    public bool UncachedUploadWrites { get; set; } = true;
+
+    /// <summary>
     /// Blob GETs of at least <see cref="BlobRedirectOptions.MinimumSize"/> bytes are answered with 307 and a
     /// short-lived URL when the blob service offers one (its direct download server, or a storage driver's
     /// presigned URL); the blob service offers none unless Registry:Blob:DirectDownloads:Enabled is set.

@@ -212,7 +212,7 @@ internal sealed class BlobGrpcService : Blobs.BlobsBase
     {
         var size = await _uploads.AppendStagedAsync(
             ValidName(request.Repository), request.UploadId, request.Offset, request.Length, request.Name,
-            CompletionDigest(request.CompleteDigest), context.CancellationToken);
+            CompletionDigest(request.CompleteDigest), CompletionDigest(request.WrittenDigest), context.CancellationToken);
         return new UploadStatus { UploadId = request.UploadId, Size = size };
     }
 

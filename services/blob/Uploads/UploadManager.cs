@@ -4,6 +4,7 @@ using Registry.Blob.Metadata;
 using Registry.Oci.Digests;
 using Registry.Oci.Errors;
 using Registry.Storage;
+using Registry.Storage.Filesystem;
 
 namespace Registry.Blob.Uploads;
 
@@ -342,7 +343,10 @@ internal sealed partial class UploadManager
     /// <paramref name="completeWith"/> is given, the upload is completed too, under the same lock: the
     /// session's bytes and the chunk are verified against the digest and committed as a blob (a first
     /// chunk goes straight to the blob's path); on a wrong digest the session stays exactly as it was
-    /// before the chunk. Returns the session's (or the blob's) size.
+    /// before the chunk. <paramref name="written"/> is the digest the writer took of the chunk's bytes on
+    /// their way into the file: for a first chunk that completes the upload it stands in for reading the
+    /// file back (the writer is an edge of this registry); otherwise it is ignored. Returns the session's
+    /// (or the blob's) size.
     /// </summary>
     public async Task<long> AppendStagedAsync(
         string repository,
@@ -351,6 +355,7 @@ internal sealed partial class UploadManager
         long length,
         string name,
         Digest? completeWith,
+        Digest? written,
         CancellationToken cancellationToken)
     {
         if (!IsValidId(uploadId) || !IsValidStagedName(name))
@@ -373,7 +378,7 @@ internal sealed partial class UploadManager
 
             if (completeWith is { } digest)
             {
-                return await CompleteWithStagedAsync(repository, session, stagedPath, received, digest, cancellationToken);
+                return await CompleteWithStagedAsync(repository, session, stagedPath, received, digest, written, cancellationToken);
             }
 
             var hash = _hashes.Take(uploadId, session.Algorithm, session.Size);
@@ -385,7 +390,7 @@ internal sealed partial class UploadManager
                 {
                     if (hash is not null)
                     {
-                        await HashFileAsync(hash, stagedPath, received, cancellationToken);
+                        await HashFileAsync(hash, stagedPath, received, firstChunk: true, cancellationToken);
                     }
 
                     // The session's data file is empty: the chunk's file simply becomes it.
@@ -437,13 +442,22 @@ internal sealed partial class UploadManager
         string stagedPath,
         long received,
         Digest digest,
+        Digest? written,
         CancellationToken cancellationToken)
     {
         var dataPath = BlobPaths.UploadData(session.Id);
         Digest actual;
-        using (var hash = _hashes.Take(session.Id, digest.Algorithm, session.Size) ?? await HashSessionAsync(session, digest.Algorithm, dataPath, cancellationToken))
+        if (session.Size == 0 && written is { } edgeDigest && edgeDigest.Algorithm == digest.Algorithm)
         {
-            await HashFileAsync(hash, stagedPath, received, cancellationToken);
+            // The chunk is the whole blob and the edge hashed it while writing it (its bytes sit on disk,
+            // not in the page cache: reading them back would cost a disk read per push).
+            _hashes.Take(session.Id, digest.Algorithm, 0)?.Dispose();
+            actual = edgeDigest;
+        }
+        else
+        {
+            using var hash = _hashes.Take(session.Id, digest.Algorithm, session.Size) ?? await HashSessionAsync(session, digest.Algorithm, dataPath, cancellationToken);
+            await HashFileAsync(hash, stagedPath, received, firstChunk: session.Size == 0, cancellationToken);
             actual = Digest.FromHash(digest.Algorithm, hash);
         }
 
@@ -478,7 +492,7 @@ internal sealed partial class UploadManager
     private async Task<Digest> DigestOfFileAsync(DigestAlgorithm algorithm, string path, long length, CancellationToken cancellationToken)
     {
         using var hash = algorithm.CreateHash();
-        await HashFileAsync(hash, path, length, cancellationToken);
+        await HashFileAsync(hash, path, length, firstChunk: false, cancellationToken);
         return Digest.FromHash(algorithm, hash);
     }
 
@@ -490,7 +504,7 @@ internal sealed partial class UploadManager
         var hash = algorithm.CreateHash();
         try
         {
-            await HashFileAsync(hash, dataPath, session.Size, cancellationToken);
+            await HashFileAsync(hash, dataPath, session.Size, firstChunk: false, cancellationToken);
             return hash;
         }
         catch
@@ -543,10 +557,33 @@ internal sealed partial class UploadManager
         return session;
     }
 
-    private async Task HashFileAsync(System.Security.Cryptography.IncrementalHash hash, string path, long length, CancellationToken cancellationToken)
+    private async Task HashFileAsync(System.Security.Cryptography.IncrementalHash hash, string path, long length, bool firstChunk, CancellationToken cancellationToken)
     {
         if (length == 0)
         {
+            return;
+        }
+
+        if (OpenUncached(path, firstChunk) is { } uncached)
+        {
+            using (uncached)
+            {
+                var left = length;
+                while (left > 0)
+                {
+                    var bytes = uncached.ReadNext();
+                    if (bytes.IsEmpty)
+                    {
+                        throw new InvalidOperationException($"{path} holds fewer bytes than acknowledged");
+                    }
+
+                    bytes = bytes[..(int)Math.Min(bytes.Length, left)];
+                    hash.AppendData(bytes);
+                    left -= bytes.Length;
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+
             return;
         }
 
@@ -611,6 +648,13 @@ internal sealed partial class UploadManager
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    // A session's first chunk, read past the page cache where storage is local files and the filesystem
+    // allows it: the edge wrote it so (StagedUploadBody; see UncachedFile). Later chunks were written through
+    // the cache, and reading a file with dirty cached pages past the cache would first wait for their write-out.
+    // Null means read it through the storage driver.
+    private UncachedReader? OpenUncached(string path, bool firstChunk) =>
+        firstChunk && _options.UncachedChunkReads && _storage.GetLocalPath(path) is { } local ? UncachedFile.TryOpenRead(local) : null;
 
     /// <summary>Verifies the session's bytes against <paramref name="digest"/> and commits them as a blob.</summary>
     public async Task<long> CompleteAsync(string repository, string uploadId, Digest digest, CancellationToken cancellationToken)

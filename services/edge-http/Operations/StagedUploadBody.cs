@@ -1,6 +1,8 @@
+using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Pipeline;
+using Registry.Oci.Digests;
 using Registry.Oci.Errors;
 using Registry.Protos;
 using Registry.Storage.Filesystem;
@@ -70,11 +72,18 @@ internal static class StagedUploadBody
             (path, name, sessionSize) = (staged.Path, staged.Name, staged.Size);
         }
 
-        SafeFileHandle file;
+        SafeFileHandle? file = null;
+        UncachedWriter? uncached = null;
         try
         {
             // TODO: the file gets this process's user and umask; a blob service running as another user on a shared volume must be able to read and rename it.
-            file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            // Only a session's first chunk: it stays as the data file or the blob. Later chunks are copied
+            // and deleted at once, so their cached pages are recycled soon (see UncachedFile).
+            uncached = edge.Options.UncachedUploadWrites && sessionSize == 0 ? UncachedFile.TryCreate(path) : null;
+            if (uncached is null)
+            {
+                file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            }
         }
         catch (DirectoryNotFoundException) when (folder is not null)
         {
@@ -94,12 +103,26 @@ internal static class StagedUploadBody
             // The first chunk of a session becomes its data file (or, closing it, the blob) as it is, and
             // the blob service flushes it before a blob is acknowledged: its write-out starts now. Later
             // chunks are copied and deleted, so writing them out would be wasted.
-            await WriteBodyAsync(edge, operation, file, kind, startWriteback: sessionSize == 0, cancellationToken);
+            string? written = null;
+            if (uncached is not null)
+            {
+                // A chunk that is the whole blob is hashed on its way to disk, so the blob service need not read it back.
+                Digest? wanted = completeWith is not null && Digest.TryParse(completeWith, out var parsed) ? parsed : null;
+                using var hash = wanted?.Algorithm.CreateHash();
+                await WriteUncachedAsync(edge, operation, uncached, hash, kind, cancellationToken);
+                written = wanted is { } digest && hash is not null ? Digest.FromHash(digest.Algorithm, hash).ToString() : null;
+            }
+            else
+            {
+                await WriteBodyAsync(edge, operation, file!, kind, startWriteback: sessionSize == 0, cancellationToken);
+            }
+
             var status = await UploadOperation.CallAsync(edge.Clients.Blobs.AppendStagedAsync(
                 new AppendStagedRequest
                 {
                     Repository = repository, UploadId = uploadId, Offset = offset, Length = length, Name = name,
                     CompleteDigest = completeWith ?? string.Empty,
+                    WrittenDigest = written ?? string.Empty,
                 },
                 edge.Clients.Unary(cancellationToken)));
             if (completeWith is not null)
@@ -122,6 +145,46 @@ internal static class StagedUploadBody
         {
             // Gone already when the service took it; otherwise the body never became part of the session.
             TryDelete(path);
+        }
+    }
+
+    // Past the page cache: the body gathers in an aligned buffer that goes to disk whenever it is full, on
+    // this thread (the write waits for the disk, which costs the CPU nothing; see UncachedFile).
+    private static async Task WriteUncachedAsync(
+        EdgeContext edge, OciOperation operation, UncachedWriter file, IncrementalHash? hash, EdgeOperation kind, CancellationToken cancellationToken)
+    {
+        using (file)
+        {
+            var reader = operation.Context.Request.BodyReader;
+            while (true)
+            {
+                var result = await UploadBody.ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
+                if (result.IsCanceled)
+                {
+                    reader.AdvanceTo(result.Buffer.Start);
+                    throw new OperationCanceledException("the request body was cut off");
+                }
+
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    file.Write(segment.Span);
+                    hash?.AppendData(segment.Span);
+                }
+
+                EdgeMetrics.AddBytesIn(kind, buffer.Length);
+                operation.AddBodyBytes(buffer.Length);
+                edge.MarkProgress();
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    operation.StopWatchingBody();
+                    file.Complete();
+                    return;
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
     }
 

@@ -153,6 +153,64 @@ public sealed class UploadManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task CompleteStaged_WholeBlobWithTheEdgesDigest_CommitsWithoutRereadingTheChunk()
+    {
+        var content = new byte[300_000];
+        new Random(7).NextBytes(content);
+        var digest = Digest.Compute(DigestAlgorithm.Sha256, content);
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var (path, name, _) = _uploads.PrepareStaged(Repository, session.Id);
+        await File.WriteAllBytesAsync(path!, content);
+
+        var size = await _uploads.AppendStagedAsync(Repository, session.Id, 0, content.Length, name, digest, written: digest, CancellationToken.None);
+
+        Assert.Equal(content.Length, size);
+        Assert.Equal(content.Length, _metadata.GetLinkedSize(Repository, digest.Value));
+        Assert.Equal(content, await File.ReadAllBytesAsync(_storage.GetLocalPath(BlobPaths.Blob(digest.Value))!));
+    }
+
+    [Fact]
+    public async Task CompleteStaged_EdgesDigestDiffersFromTheClaimed_IsDigestInvalidAndTheSessionStaysEmpty()
+    {
+        byte[] content = [1, 2, 3, 4];
+        var claimed = Digest.Compute(DigestAlgorithm.Sha256, content);
+        var written = Digest.Compute(DigestAlgorithm.Sha256, [1, 2, 3, 5]);
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        var (path, name, _) = _uploads.PrepareStaged(Repository, session.Id);
+        await File.WriteAllBytesAsync(path!, content);
+
+        var error = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.AppendStagedAsync(Repository, session.Id, 0, content.Length, name, claimed, written, CancellationToken.None));
+
+        Assert.Equal(OciErrorCode.DigestInvalid, error.Code);
+        Assert.Equal(0, _uploads.Get(Repository, session.Id).Size);
+        Assert.Null(_metadata.GetLinkedSize(Repository, claimed.Value));
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public async Task CompleteStaged_SessionHoldsBytesAlready_IgnoresTheEdgesDigestAndHashesEverything()
+    {
+        var session = await _uploads.StartAsync(Repository, DigestAlgorithm.Sha256, CancellationToken.None);
+        await _uploads.AppendAsync(Repository, session.Id, 0, 2, Chunks([1, 2]), CancellationToken.None);
+        var (path, name, _) = _uploads.PrepareStaged(Repository, session.Id);
+        await File.WriteAllBytesAsync(path!, [3, 4]);
+        var whole = Digest.Compute(DigestAlgorithm.Sha256, [1, 2, 3, 4]);
+        var chunkOnly = Digest.Compute(DigestAlgorithm.Sha256, [3, 4]);
+
+        // The edge's digest covers only the chunk: taken for the whole blob it would be wrong either way.
+        var error = await Assert.ThrowsAsync<OciException>(() =>
+            _uploads.AppendStagedAsync(Repository, session.Id, 2, 2, name, chunkOnly, chunkOnly, CancellationToken.None));
+        Assert.Equal(OciErrorCode.DigestInvalid, error.Code);
+
+        (path, name, _) = _uploads.PrepareStaged(Repository, session.Id);
+        await File.WriteAllBytesAsync(path!, [3, 4]);
+        var size = await _uploads.AppendStagedAsync(Repository, session.Id, 2, 2, name, whole, chunkOnly, CancellationToken.None);
+        Assert.Equal(4, size);
+        Assert.Equal(4, _metadata.GetLinkedSize(Repository, whole.Value));
+    }
+
+    [Fact]
     public async Task Complete_AfterRestart_RehashesFromStorageAndCommits()
     {
         byte[] content = [1, 2, 3, 4, 5];
