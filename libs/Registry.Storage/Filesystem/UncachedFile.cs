@@ -111,6 +111,8 @@ public static class UncachedFile
     }
 
     internal static void Return(AlignedBuffer buffer) => Idle.Enqueue(buffer);
+
+    internal static void Refuse() => _refused = true;
 }
 
 /// <summary>
@@ -145,7 +147,7 @@ public sealed class UncachedWriter : IDisposable
             data = data[count..];
             if (_filled == buffer.Length)
             {
-                RandomAccess.Write(_file, buffer, _written);
+                WriteAt(buffer, _written);
                 _written += _filled;
                 _filled = 0;
             }
@@ -167,7 +169,7 @@ public sealed class UncachedWriter : IDisposable
         var length = _written + _filled;
         var padded = (_filled + UncachedFile.Alignment - 1) / UncachedFile.Alignment * UncachedFile.Alignment;
         buffer[_filled..padded].Clear();
-        RandomAccess.Write(_file, buffer[..padded], _written);
+        WriteAt(buffer[..padded], _written);
         if (padded != _filled)
         {
             Truncate(length);
@@ -188,6 +190,42 @@ public sealed class UncachedWriter : IDisposable
     }
 
     private Span<byte> Buffer => (_buffer ?? throw new ObjectDisposedException(nameof(UncachedWriter))).Span;
+
+    // A filesystem may take O_DIRECT at open and refuse the transfer itself (a device whose blocks are
+    // larger than a page): the file then drops O_DIRECT and the write is tried once more through the cache,
+    // and later files are opened cached (UncachedFile.Refuse). A write that fails cached too fails.
+    private void WriteAt(ReadOnlySpan<byte> bytes, long offset)
+    {
+        try
+        {
+            RandomAccess.Write(_file, bytes, offset);
+        }
+        catch (IOException) when (DropUncached())
+        {
+            UncachedFile.Refuse();
+            RandomAccess.Write(_file, bytes, offset);
+        }
+    }
+
+    private bool DropUncached()
+    {
+        var added = false;
+        try
+        {
+            _file.DangerousAddRef(ref added);
+            var fd = (int)_file.DangerousGetHandle();
+            var flags = NativeMethods.Fcntl(fd, NativeMethods.GetStatusFlags, 0);
+            return flags >= 0 && (flags & NativeMethods.Uncached) != 0
+                && NativeMethods.Fcntl(fd, NativeMethods.SetStatusFlags, flags & ~NativeMethods.Uncached) == 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                _file.DangerousRelease();
+            }
+        }
+    }
 
     private void Truncate(long length)
     {
