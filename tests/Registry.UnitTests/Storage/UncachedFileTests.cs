@@ -4,7 +4,7 @@ using Registry.UnitTests.Support;
 
 namespace Registry.UnitTests.Storage;
 
-// The buffer pool is one per process: these tests count on it, so they run alone.
+// The buffer pool is one per process: the tests that count on it or take from it run one at a time.
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class UncachedFileCollection
 {

@@ -12,6 +12,8 @@ using Registry.UnitTests.Support;
 
 namespace Registry.UnitTests.Blob.Uploads;
 
+// Staged appends take buffers from the process's one pool of uncached-I/O buffers, which UncachedFileTests count.
+[Collection(Registry.UnitTests.Storage.UncachedFileCollection.Name)]
 public sealed class UploadManagerTests : IDisposable
 {
     private const string Repository = "team/app";
