@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using Registry.EdgeHttp.Observability;
@@ -100,21 +101,28 @@ internal static class StagedUploadBody
 
         try
         {
-            // The first chunk of a session becomes its data file (or, closing it, the blob) as it is, and
-            // the blob service flushes it before a blob is acknowledged: its write-out starts now. Later
-            // chunks are copied and deleted, so writing them out would be wasted.
             string? written = null;
             if (uncached is not null)
             {
                 // A chunk that is the whole blob is hashed on its way to disk, so the blob service need not read it back.
                 Digest? wanted = completeWith is not null && Digest.TryParse(completeWith, out var parsed) ? parsed : null;
                 using var hash = wanted?.Algorithm.CreateHash();
-                await WriteUncachedAsync(edge, operation, uncached, hash, kind, cancellationToken);
+                using (uncached)
+                {
+                    await CopyBodyAsync(edge, operation, new UncachedSink(uncached, hash), kind, cancellationToken);
+                }
+
                 written = wanted is { } digest && hash is not null ? Digest.FromHash(digest.Algorithm, hash).ToString() : null;
             }
             else
             {
-                await WriteBodyAsync(edge, operation, file!, kind, startWriteback: sessionSize == 0, cancellationToken);
+                // The first chunk of a session becomes its data file (or, closing it, the blob) as it is, and
+                // the blob service flushes it before a blob is acknowledged: its write-out starts now. Later
+                // chunks are copied and deleted, so writing them out would be wasted.
+                using (file)
+                {
+                    await CopyBodyAsync(edge, operation, new CachedSink(file!, startWriteback: sessionSize == 0), kind, cancellationToken);
+                }
             }
 
             var status = await UploadOperation.CallAsync(edge.Clients.Blobs.AppendStagedAsync(
@@ -148,111 +156,104 @@ internal static class StagedUploadBody
         }
     }
 
-    // Past the page cache: the body gathers in an aligned buffer that goes to disk whenever it is full, on
-    // this thread (the write waits for the disk, which costs the CPU nothing; see UncachedFile).
-    private static async Task WriteUncachedAsync(
-        EdgeContext edge, OciOperation operation, UncachedWriter file, IncrementalHash? hash, EdgeOperation kind, CancellationToken cancellationToken)
+    // Reads the body as it arrives and hands each piece to the sink, which writes it.
+    private static async Task CopyBodyAsync(
+        EdgeContext edge, OciOperation operation, IBodySink sink, EdgeOperation kind, CancellationToken cancellationToken)
     {
-        using (file)
+        var reader = operation.Context.Request.BodyReader;
+        while (true)
         {
-            var reader = operation.Context.Request.BodyReader;
-            while (true)
+            var result = await UploadBody.ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
+            if (result.IsCanceled)
             {
-                var result = await UploadBody.ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
-                if (result.IsCanceled)
-                {
-                    reader.AdvanceTo(result.Buffer.Start);
-                    throw new OperationCanceledException("the request body was cut off");
-                }
-
-                var buffer = result.Buffer;
-                foreach (var segment in buffer)
-                {
-                    file.Write(segment.Span);
-                    hash?.AppendData(segment.Span);
-                }
-
-                EdgeMetrics.AddBytesIn(kind, buffer.Length);
-                operation.AddBodyBytes(buffer.Length);
-                edge.MarkProgress();
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted)
-                {
-                    operation.StopWatchingBody();
-                    file.Complete();
-                    return;
-                }
-
-                cancellationToken.ThrowIfCancellationRequested();
+                // The upload stage cut the body off (too slow while others wait); what was read stays unused.
+                reader.AdvanceTo(result.Buffer.Start);
+                throw new OperationCanceledException("the request body was cut off");
             }
+
+            var buffer = result.Buffer;
+            sink.Take(buffer);
+            EdgeMetrics.AddBytesIn(kind, buffer.Length);
+            operation.AddBodyBytes(buffer.Length);
+            edge.MarkProgress();
+            reader.AdvanceTo(buffer.End);
+            if (result.IsCompleted)
+            {
+                operation.StopWatchingBody();
+                sink.Complete();
+                return;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 
-    private static async Task WriteBodyAsync(
-        EdgeContext edge, OciOperation operation, SafeFileHandle file, EdgeOperation kind, bool startWriteback, CancellationToken cancellationToken)
+    private interface IBodySink
     {
-        using (file)
-        {
-            var reader = operation.Context.Request.BodyReader;
-            var segments = new List<ReadOnlyMemory<byte>>(MaxSegmentsPerWrite);
-            long written = 0;
-            while (true)
-            {
-                var result = await UploadBody.ReadGuardedAsync(operation, static (r, ct) => r.ReadAsync(ct), reader, cancellationToken);
-                if (result.IsCanceled)
-                {
-                    // The upload stage cut the body off (too slow while others wait); what was read stays unused.
-                    reader.AdvanceTo(result.Buffer.Start);
-                    throw new OperationCanceledException("the request body was cut off");
-                }
+        /// <summary>Writes these bytes (Kestrel's buffers: they are not kept).</summary>
+        void Take(in ReadOnlySequence<byte> bytes);
 
-                var buffer = result.Buffer;
-                foreach (var segment in buffer)
-                {
-                    segments.Add(segment);
-                    if (segments.Count == MaxSegmentsPerWrite)
-                    {
-                        written += Write(file, segments, written);
-                    }
-                }
-
-                if (segments.Count > 0)
-                {
-                    written += Write(file, segments, written);
-                }
-
-                EdgeMetrics.AddBytesIn(kind, buffer.Length);
-                operation.AddBodyBytes(buffer.Length);
-                edge.MarkProgress();
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted)
-                {
-                    operation.StopWatchingBody();
-                    if (startWriteback)
-                    {
-                        _ = Writeback.Start(file);
-                    }
-
-                    return;
-                }
-
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-        }
+        /// <summary>The body has ended.</summary>
+        void Complete();
     }
 
     // Into the page cache, on this thread: a hop to the thread pool per write costs more than the copy.
-    private static long Write(SafeFileHandle file, List<ReadOnlyMemory<byte>> segments, long fileOffset)
+    private sealed class CachedSink(SafeFileHandle file, bool startWriteback) : IBodySink
     {
-        long bytes = 0;
-        foreach (var segment in segments)
+        private readonly List<ReadOnlyMemory<byte>> _segments = new(MaxSegmentsPerWrite);
+        private long _written;
+
+        public void Take(in ReadOnlySequence<byte> bytes)
         {
-            bytes += segment.Length;
+            foreach (var segment in bytes)
+            {
+                _segments.Add(segment);
+                if (_segments.Count == MaxSegmentsPerWrite)
+                {
+                    WriteGathered();
+                }
+            }
+
+            if (_segments.Count > 0)
+            {
+                WriteGathered();
+            }
         }
 
-        RandomAccess.Write(file, segments, fileOffset);
-        segments.Clear();
-        return bytes;
+        public void Complete()
+        {
+            if (startWriteback)
+            {
+                _ = Writeback.Start(file);
+            }
+        }
+
+        private void WriteGathered()
+        {
+            RandomAccess.Write(file, _segments, _written);
+            foreach (var segment in _segments)
+            {
+                _written += segment.Length;
+            }
+
+            _segments.Clear();
+        }
+    }
+
+    // Past the page cache: the bytes gather in an aligned buffer that goes to disk whenever it is full, on
+    // this thread (the write waits for the disk, which costs the CPU nothing; see UncachedFile).
+    private sealed class UncachedSink(UncachedWriter file, IncrementalHash? hash) : IBodySink
+    {
+        public void Take(in ReadOnlySequence<byte> bytes)
+        {
+            foreach (var segment in bytes)
+            {
+                file.Write(segment.Span);
+                hash?.AppendData(segment.Span);
+            }
+        }
+
+        public void Complete() => file.Complete();
     }
 
     private static void TryDelete(string path)
