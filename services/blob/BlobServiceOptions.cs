@@ -44,9 +44,10 @@ public sealed class BlobServiceOptions
     public bool GrantLocalPaths { get; set; } = true;
 
     /// <summary>
-    /// When true (the default), upload chunks an edge wrote into the session's folder are read back for
-    /// hashing and copying past the page cache (Linux O_DIRECT, see Registry.Storage.Filesystem.UncachedFile)
-    /// where the filesystem allows it; when false, through it.
+    /// When true (the default), a session's first chunk, which an edge wrote into the session's folder past
+    /// the page cache, is read back for hashing past it too (Linux O_DIRECT, see
+    /// Registry.Storage.Filesystem.UncachedFile) where the filesystem allows it; when false, through it.
+    /// A first chunk that completes the upload is not read back at all (the edge sends its digest).
     /// </summary>
     public bool UncachedChunkReads { get; set; } = true;
 

@@ -32,11 +32,11 @@ public static class UncachedFile
     private static readonly ConcurrentQueue<AlignedBuffer> Idle = new();
     private static int _buffers;
 
-    // Set once a filesystem answered O_DIRECT with EINVAL: the data directory does not take it, so no
-    // later file tries again.
+    // Set once the filesystem refused O_DIRECT (EINVAL at open, or a transfer it would not take): the data
+    // directory does not take it, so no later file tries again.
     private static volatile bool _refused;
 
-    /// <summary>False once the filesystem has refused an uncached open (cached I/O is used from then on).</summary>
+    /// <summary>False elsewhere than Linux and once the filesystem has refused uncached I/O (cached I/O is used from then on).</summary>
     public static bool Available => OperatingSystem.IsLinux() && !_refused;
 
     /// <summary>
@@ -91,7 +91,7 @@ public static class UncachedFile
         return null;
     }
 
-    /// <summary>Buffers allocated so far (for tests and metrics).</summary>
+    /// <summary>Buffers allocated so far (for tests).</summary>
     public static int AllocatedBuffers => Volatile.Read(ref _buffers);
 
     private static AlignedBuffer? Rent()
