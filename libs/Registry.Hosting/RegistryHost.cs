@@ -91,7 +91,8 @@ public static class RegistryHost
         if (memory.RetainedPoolBytes >= 0)
         {
             // Registered after Kestrel's own factory, so Kestrel's listeners get this one.
-            builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new BoundedBlockPoolFactory(memory.RetainedPoolBytes, memory.IoBlockBytes, memory.IdleCheckInterval));
+            builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new BoundedBlockPoolFactory(
+                memory.RetainedPoolBytes, memory.IoBlockBytes, memory.IdleCheckInterval, memory.LargeBlockBytes, memory.RetainedLargePoolBytes));
         }
 
         builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = memory.ReadAheadBytes);

@@ -314,23 +314,39 @@ internal sealed class IdleBudget
 
 /// <summary>
 /// Makes every Kestrel listener of a host use a <see cref="BoundedBlockPool"/>; all the pools it makes
-/// share one ceiling on idle blocks.
+/// share one ceiling on idle blocks. With a large block size, each pool it makes is a
+/// <see cref="TieredBlockPool"/>: I/O blocks plus large blocks, each size with its own shared ceiling.
 /// </summary>
 public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposable
 {
     private readonly IdleBudget _budget;
     private readonly int _blockSize;
+    private readonly IdleBudget? _largeBudget;
+    private readonly int _largeBlockSize;
     private readonly Timer? _cooling;
 
     /// <summary>
     /// Pools sharing one ceiling. With a positive <paramref name="coolEvery"/> (Linux) blocks returned above
     /// it wait as overflow, and every <paramref name="coolEvery"/> the overflow that went unused since the
-    /// last look is cooled; otherwise they are given back at once.
+    /// last look is cooled; otherwise they are given back at once. A <paramref name="largeBlockSize"/> above
+    /// <paramref name="blockSize"/> (a power of two) adds large blocks for writers that ask for more
+    /// than one I/O block at once, with <paramref name="largeRetainedBytes"/> as their own ceiling.
     /// </summary>
-    public BoundedBlockPoolFactory(long retainedBytes, int blockSize = BoundedBlockPool.DefaultBlockSize, TimeSpan coolEvery = default)
+    public BoundedBlockPoolFactory(
+        long retainedBytes,
+        int blockSize = BoundedBlockPool.DefaultBlockSize,
+        TimeSpan coolEvery = default,
+        int largeBlockSize = 0,
+        long largeRetainedBytes = 0)
     {
         _budget = new IdleBudget(retainedBytes, blockSize);
         _blockSize = blockSize;
+        if (largeBlockSize > blockSize)
+        {
+            _largeBudget = new IdleBudget(largeRetainedBytes, largeBlockSize);
+            _largeBlockSize = largeBlockSize;
+        }
+
         if (coolEvery > TimeSpan.Zero && PageRelease.Available)
         {
             _cooling = new Timer(static state => ((BoundedBlockPoolFactory)state!).CoolStale(), this, coolEvery, coolEvery);
@@ -340,8 +356,18 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     /// <summary>Idle blocks kept now across every pool this factory made (for tests).</summary>
     internal int IdleBlocks => _budget.Blocks;
 
+    /// <summary>Idle large blocks kept now across every pool this factory made (for tests).</summary>
+    internal int IdleLargeBlocks => _largeBudget?.Blocks ?? 0;
+
     /// <inheritdoc />
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => BoundedBlockPool.Sharing(_budget, _blockSize, _cooling is not null);
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
+    {
+        var coolLater = _cooling is not null;
+        var small = BoundedBlockPool.Sharing(_budget, _blockSize, coolLater);
+        return _largeBudget is null
+            ? small
+            : new TieredBlockPool(small, BoundedBlockPool.Sharing(_largeBudget, _largeBlockSize, coolLater));
+    }
 
     /// <summary>Stops the cooling timer.</summary>
     public void Dispose() => _cooling?.Dispose();
@@ -350,10 +376,53 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     {
         foreach (var pool in BoundedBlockPool.LivePools)
         {
-            if (pool.Shares(_budget))
+            if (pool.Shares(_budget) || (_largeBudget is not null && pool.Shares(_largeBudget)))
             {
                 pool.CoolStale();
             }
         }
+    }
+}
+
+/// <summary>
+/// Two bounded pools behind one: I/O blocks for socket reads and ordinary writes, large blocks for a writer
+/// that asks for more at once (a blob GET reads 256 KiB of the file per call straight into the response
+/// pipe). A pipe takes any buffer larger than its pool's <see cref="MaxBufferSize"/> from the shared array
+/// pool, which keeps up to 32 arrays of each size per CPU for as long as the process lives; here those
+/// buffers get the same ceiling and the same cooling as the I/O blocks.
+/// </summary>
+public sealed class TieredBlockPool : MemoryPool<byte>
+{
+    private readonly BoundedBlockPool _small;
+    private readonly BoundedBlockPool _large;
+
+    /// <summary>A pool that hands out <paramref name="small"/>'s blocks up to their size and <paramref name="large"/>'s above it.</summary>
+    public TieredBlockPool(BoundedBlockPool small, BoundedBlockPool large)
+    {
+        ArgumentNullException.ThrowIfNull(small);
+        ArgumentNullException.ThrowIfNull(large);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(large.BlockSize, small.BlockSize);
+        _small = small;
+        _large = large;
+    }
+
+    /// <summary>The pool of I/O blocks.</summary>
+    public BoundedBlockPool Small => _small;
+
+    /// <summary>The pool of large blocks.</summary>
+    public BoundedBlockPool Large => _large;
+
+    /// <inheritdoc />
+    public override int MaxBufferSize => _large.BlockSize;
+
+    /// <inheritdoc />
+    public override IMemoryOwner<byte> Rent(int minBufferSize = -1) =>
+        minBufferSize <= _small.BlockSize ? _small.Rent(minBufferSize) : _large.Rent(minBufferSize);
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        _small.Dispose();
+        _large.Dispose();
     }
 }

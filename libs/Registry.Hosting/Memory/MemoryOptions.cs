@@ -48,6 +48,21 @@ public sealed class MemoryOptions
     public int IoBlockBytes { get; set; } = BoundedBlockPool.DefaultBlockSize;
 
     /// <summary>
+    /// Size of the large buffers handed to a writer that asks for more than one I/O block at once (a blob
+    /// GET reads 256 KiB of the file per call into the response): a power of two up to
+    /// <see cref="MaxIoBlockBytes"/>, used only when above <see cref="IoBlockBytes"/>; 0 leaves such requests to the
+    /// shared array pool, which keeps up to 32 buffers of each size per CPU for good. Default 256 KiB.
+    /// </summary>
+    public int LargeBlockBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// Idle large buffers each host keeps for reuse, like <see cref="RetainedPoolBytes"/> for I/O buffers:
+    /// beyond it returned ones give their pages back once unused for an <see cref="IdleCheckInterval"/>.
+    /// Default 8 MiB: what 16 blob GETs at once hold in flight (two buffers each).
+    /// </summary>
+    public long RetainedLargePoolBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
     /// How many bytes of one connection the socket transport reads ahead of the handler before it stops
     /// reading (Kestrel's <c>SocketTransportOptions.MaxReadBufferSize</c>; Kestrel's own
     /// <c>Limits:MaxRequestBufferSize</c> does not bound a plain socket). Every upload holds up to this
@@ -70,6 +85,17 @@ public sealed class MemoryOptions
         {
             throw new InvalidOperationException(
                 $"{SectionName}:IoBlockBytes must be a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {IoBlockBytes}.");
+        }
+
+        if (LargeBlockBytes != 0 && (LargeBlockBytes < BoundedBlockPool.MinimumBlockSize || LargeBlockBytes > MaxIoBlockBytes || !int.IsPow2(LargeBlockBytes)))
+        {
+            throw new InvalidOperationException(
+                $"{SectionName}:LargeBlockBytes must be 0 or a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {LargeBlockBytes}.");
+        }
+
+        if (RetainedLargePoolBytes < 0)
+        {
+            throw new InvalidOperationException($"{SectionName}:RetainedLargePoolBytes must not be negative; it is {RetainedLargePoolBytes}.");
         }
 
         // Kestrel's own pool (RetainedPoolBytes -1) hands out 4 KiB blocks whatever IoBlockBytes says.

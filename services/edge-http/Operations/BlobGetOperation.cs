@@ -147,8 +147,8 @@ internal sealed class BlobGetOperation : OciOperation
     // With Registry:Blob:DirectDownloads on, large whole-blob GETs are redirected to a sendfile server instead.
     // 256 KiB per read and per flush: against 64 KiB reads flushed every 128 KiB, 0.84x the CPU per 32 MiB
     // GET and 1.17x the throughput for about 5 MiB more peak RSS with 16 clients (docs/performance.md,
-    // "Blob GET: larger reads"). A transfer holds about two such buffers; being larger than an I/O block,
-    // the pipe takes them from the shared array pool, not from the bounded one.
+    // "Blob GET: larger reads"). A transfer holds about two such buffers, the host's large blocks
+    // (Registry:Memory:LargeBlockBytes; with it at 0 the pipe takes them from the shared array pool).
     private async Task SendLocalFileAsync(string path, CancellationToken cancellationToken)
     {
         const int ReadSize = 256 * 1024;

@@ -269,6 +269,25 @@ public sealed class MemoryOptionsTests
         Assert.Contains("Registry:Memory:ReadAheadBytes", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4096)]
+    [InlineData(262144)]
+    [InlineData(1048576)]
+    public void LargeBlockBytes_ZeroOrPowersOfTwoInRange_AreAccepted(int bytes) =>
+        new Registry.Hosting.Memory.MemoryOptions { LargeBlockBytes = bytes }.Validate();
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(2048)]
+    [InlineData(300000)]
+    [InlineData(2097152)]
+    public void LargeBlockBytes_Others_StopStartupNamingTheSetting(int bytes)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => new Registry.Hosting.Memory.MemoryOptions { LargeBlockBytes = bytes }.Validate());
+        Assert.Contains("Registry:Memory:LargeBlockBytes", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ReadAheadBytes_WithKestrelsOwnPool_GoesDownToItsPage()
     {
@@ -295,4 +314,70 @@ public sealed class MemoryOptionsTests
             Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value;
         Assert.Equal(expected, sockets.MaxReadBufferSize);
     }
+}
+
+public sealed class TieredBlockPoolTests
+{
+    private const int Large = 256 * 1024;
+
+    [Fact]
+    public void Requests_UpToAnIoBlock_GetIoBlocks_AndLargerOnes_GetLargeBlocks()
+    {
+        using var factory = new BoundedBlockPoolFactory(
+            retainedBytes: 4 * BoundedBlockPool.DefaultBlockSize, largeBlockSize: Large, largeRetainedBytes: 2 * Large);
+        using var pool = Assert.IsType<TieredBlockPool>(factory.Create());
+        Assert.Equal(Large, pool.MaxBufferSize);
+
+        using var unsized = pool.Rent();
+        using var page = pool.Rent(4096);
+        using var ioBlock = pool.Rent(BoundedBlockPool.DefaultBlockSize);
+        using var justAbove = pool.Rent(BoundedBlockPool.DefaultBlockSize + 1);
+        using var large = pool.Rent(Large);
+        Assert.Equal(BoundedBlockPool.DefaultBlockSize, unsized.Memory.Length);
+        Assert.Equal(BoundedBlockPool.DefaultBlockSize, page.Memory.Length);
+        Assert.Equal(BoundedBlockPool.DefaultBlockSize, ioBlock.Memory.Length);
+        Assert.Equal(Large, justAbove.Memory.Length);
+        Assert.Equal(Large, large.Memory.Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(Large + 1));
+
+        // Kestrel's sends of several buffers need arrays under them.
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(large.Memory, out var segment));
+        Assert.Equal(Large, segment.Count);
+    }
+
+    [Fact]
+    public void LargeBlocks_HaveTheirOwnCeiling_AndAreReused()
+    {
+        using var factory = new BoundedBlockPoolFactory(
+            retainedBytes: 4 * BoundedBlockPool.DefaultBlockSize, largeBlockSize: Large, largeRetainedBytes: 2 * Large);
+        using var first = Assert.IsType<TieredBlockPool>(factory.Create());
+        using var second = Assert.IsType<TieredBlockPool>(factory.Create());
+        var large = new[] { first.Rent(Large), first.Rent(Large), second.Rent(Large) };
+        var small = new[] { first.Rent(), second.Rent() };
+        foreach (var block in large.Concat(small))
+        {
+            block.Dispose();
+        }
+
+        // Two places for large blocks across the factory's pools, four for I/O blocks; without a cooling
+        // interval the third large block gave its pages back at once.
+        Assert.Equal(2, factory.IdleLargeBlocks);
+        Assert.Equal(2, factory.IdleBlocks);
+        Assert.Equal(2, first.Large.IdleBlocks);
+        Assert.Equal(0, second.Large.IdleBlocks);
+        Assert.Equal(OperatingSystem.IsLinux() ? 1 : 0, second.Large.ColdBlocks);
+
+        using var again = first.Rent(Large);
+        Assert.Same(large[0], again);
+        Assert.Equal(1, factory.IdleLargeBlocks);
+    }
+
+    [Fact]
+    public void WithoutALargeSize_TheFactoryMakesPlainPools() =>
+        Assert.IsType<BoundedBlockPool>(new BoundedBlockPoolFactory(retainedBytes: 0).Create());
+
+    [Fact]
+    public void ALargeSize_NotAboveTheIoBlock_AddsNoTier() =>
+        Assert.IsType<BoundedBlockPool>(
+            new BoundedBlockPoolFactory(retainedBytes: 0, largeBlockSize: BoundedBlockPool.DefaultBlockSize).Create());
 }
