@@ -13,8 +13,8 @@ namespace Registry.EdgeHttp.Caching;
 /// </summary>
 internal sealed class AuthDecisionCache
 {
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Task<AuthorizeResponse>> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<AuthDecisionKey, Entry> _entries = new();
+    private readonly ConcurrentDictionary<AuthDecisionKey, Task<AuthorizeResponse>> _pending = new();
     private readonly TimeSpan _ttl;
     private readonly int _capacity;
     private readonly TimeProvider _time;
@@ -27,18 +27,20 @@ internal sealed class AuthDecisionCache
     }
 
     /// <summary>The cache key of a request, or null when caching is off.</summary>
-    public string? KeyFor(AuthorizeRequest request)
+    public AuthDecisionKey? KeyFor(AuthorizeRequest request)
     {
-        if (_ttl <= TimeSpan.Zero)
-        {
-            return null;
-        }
-
-        var scope = request.Scopes.Count == 0 ? string.Empty : request.Scopes[0].ToString();
-        return string.Concat(request.Authorization, "\n", scope);
+        ArgumentNullException.ThrowIfNull(request);
+        return KeyFor(request.Authorization, request.Scopes.Count == 0 ? null : request.Scopes[0]);
     }
 
-    public bool TryGet(string key, out AuthorizeResponse response)
+    /// <summary>
+    /// The cache key of an Authorization header and the scope it asks for, or null when caching is off.
+    /// Made on every request, so nothing is formatted: the key compares the scope's fields.
+    /// </summary>
+    public AuthDecisionKey? KeyFor(string authorization, Scope? scope) =>
+        _ttl <= TimeSpan.Zero ? null : new AuthDecisionKey(authorization, scope);
+
+    public bool TryGet(AuthDecisionKey key, out AuthorizeResponse response)
     {
         if (_entries.TryGetValue(key, out var entry) && entry.Expires > _time.GetTimestamp())
         {
@@ -50,7 +52,7 @@ internal sealed class AuthDecisionCache
         return false;
     }
 
-    public void Set(string key, AuthorizeResponse response)
+    public void Set(AuthDecisionKey key, AuthorizeResponse response)
     {
         if (_entries.Count >= _capacity)
         {
@@ -66,7 +68,7 @@ internal sealed class AuthDecisionCache
     /// with <paramref name="fetch"/> (cached when it succeeds). The shared call is not cancelled by any one
     /// waiter: each stops waiting on its own token, and the call is bounded by its deadline.
     /// </summary>
-    public Task<AuthorizeResponse> FetchOnceAsync(string key, Func<Task<AuthorizeResponse>> fetch)
+    public Task<AuthorizeResponse> FetchOnceAsync(AuthDecisionKey key, Func<Task<AuthorizeResponse>> fetch)
     {
         if (_pending.TryGetValue(key, out var running))
         {
@@ -83,11 +85,11 @@ internal sealed class AuthDecisionCache
         return outcome.Task;
     }
 
-    private async Task FetchAsync(string key, Func<Task<AuthorizeResponse>> fetch, TaskCompletionSource<AuthorizeResponse> outcome)
+    private async Task FetchAsync(AuthDecisionKey key, Func<Task<AuthorizeResponse>> fetch, TaskCompletionSource<AuthorizeResponse> outcome)
     {
         // The call leaves the pending set before its waiters are released, so no one who has seen its
         // outcome can be handed the same finished call again (a failure must not outlive its answer).
-        var pending = new KeyValuePair<string, Task<AuthorizeResponse>>(key, outcome.Task);
+        var pending = new KeyValuePair<AuthDecisionKey, Task<AuthorizeResponse>>(key, outcome.Task);
         try
         {
             var response = await fetch();
@@ -104,3 +106,9 @@ internal sealed class AuthDecisionCache
 
     private sealed record Entry(AuthorizeResponse Response, long Expires);
 }
+
+/// <summary>
+/// What an auth decision depends on: the Authorization header as sent and the scope asked for (compared
+/// field by field: a protobuf message's equality is structural).
+/// </summary>
+internal readonly record struct AuthDecisionKey(string Authorization, Scope? Scope);

@@ -610,25 +610,34 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
     private static async Task AuthorizeAsync(EdgeContext edge, OciOperation operation, CancellationToken cancellationToken)
     {
-        var request = new AuthorizeRequest
-        {
-            Authorization = operation.Context.Request.Headers.Authorization.ToString(),
-            RemoteAddress = operation.Context.Connection.RemoteIpAddress?.ToString() ?? string.Empty,
-        };
-        if (operation.Scope is { } scope)
-        {
-            request.Scopes.Add(scope);
-        }
-
-        var key = edge.AuthDecisions.KeyFor(request);
+        var authorization = operation.Context.Request.Headers.Authorization.ToString();
+        var scope = operation.Scope;
+        var key = edge.AuthDecisions.KeyFor(authorization, scope);
         AuthorizeResponse? response;
         try
         {
-            response = key is null ? await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken))
-                : edge.AuthDecisions.TryGet(key, out var cached) ? cached
-                : await edge.AuthDecisions.FetchOnceAsync(
-                    key, async () => await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(CancellationToken.None)))
-                    .WaitAsync(cancellationToken);
+            if (key is { } cacheKey && edge.AuthDecisions.TryGet(cacheKey, out var cached))
+            {
+                response = cached;
+            }
+            else
+            {
+                // A miss: only now is the call's request made (the client's address is formatted for it).
+                var request = new AuthorizeRequest
+                {
+                    Authorization = authorization,
+                    RemoteAddress = operation.Context.Connection.RemoteIpAddress?.ToString() ?? string.Empty,
+                };
+                if (scope is not null)
+                {
+                    request.Scopes.Add(scope);
+                }
+
+                response = key is not { } missKey ? await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken))
+                    : await edge.AuthDecisions.FetchOnceAsync(
+                        missKey, async () => await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(CancellationToken.None)))
+                        .WaitAsync(cancellationToken);
+            }
         }
         catch (Grpc.Core.RpcException ex)
         {
