@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Registry.EdgeHttp.Pipeline;
 using Registry.Protos;
 
 namespace Registry.EdgeHttp.Caching;
@@ -26,18 +27,11 @@ internal sealed class AuthDecisionCache
         _time = time;
     }
 
-    /// <summary>The cache key of a request, or null when caching is off.</summary>
-    public AuthDecisionKey? KeyFor(AuthorizeRequest request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return KeyFor(request.Authorization, request.Scopes.Count == 0 ? null : request.Scopes[0]);
-    }
-
     /// <summary>
     /// The cache key of an Authorization header and the scope it asks for, or null when caching is off.
-    /// Made on every request, so nothing is formatted: the key compares the scope's fields.
+    /// Made on every request, so nothing is formatted or copied.
     /// </summary>
-    public AuthDecisionKey? KeyFor(string authorization, Scope? scope) =>
+    public AuthDecisionKey? KeyFor(string authorization, ScopeDemand? scope) =>
         _ttl <= TimeSpan.Zero ? null : new AuthDecisionKey(authorization, scope);
 
     public bool TryGet(AuthDecisionKey key, out AuthorizeResponse response)
@@ -107,8 +101,5 @@ internal sealed class AuthDecisionCache
     private sealed record Entry(AuthorizeResponse Response, long Expires);
 }
 
-/// <summary>
-/// What an auth decision depends on: the Authorization header as sent and the scope asked for (compared
-/// field by field: a protobuf message's equality is structural).
-/// </summary>
-internal readonly record struct AuthDecisionKey(string Authorization, Scope? Scope);
+/// <summary>What an auth decision depends on: the Authorization header as sent and the scope asked for.</summary>
+internal readonly record struct AuthDecisionKey(string Authorization, ScopeDemand? Scope);

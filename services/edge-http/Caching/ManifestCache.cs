@@ -61,7 +61,7 @@ internal sealed class ManifestCache
             return;
         }
 
-        if (_content.TryAdd(digest, new CachedManifest(mediaType, content.ToArray())))
+        if (_content.TryAdd(digest, new CachedManifest(mediaType, content.ToArray(), QuotedETag(digest))))
         {
             _order.Enqueue(digest);
             var total = Interlocked.Add(ref _bytes, content.Length);
@@ -74,6 +74,9 @@ internal sealed class ManifestCache
             }
         }
     }
+
+    /// <summary>The ETag header value of a manifest: its digest, quoted.</summary>
+    public static string QuotedETag(string digest) => string.Concat("\"", digest, "\"");
 
     /// <summary>Forgets the tag hints of a repository (after a write through this edge).</summary>
     public void ForgetRepository(string repository)
@@ -88,5 +91,5 @@ internal sealed class ManifestCache
     }
 }
 
-/// <summary>A cached manifest: its media type and exact bytes.</summary>
-internal sealed record CachedManifest(string MediaType, byte[] Content);
+/// <summary>A cached manifest: its media type, exact bytes and ETag (made once, not per request).</summary>
+internal sealed record CachedManifest(string MediaType, byte[] Content, string ETag);

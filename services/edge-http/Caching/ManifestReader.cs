@@ -47,7 +47,7 @@ internal sealed class ManifestReader
 
         if (_cache.TryGetContent(reply.Digest, out var cached))
         {
-            return new ResolvedManifest(reply.Digest, cached.MediaType, cached.Content.Length, cached.Content);
+            return new ResolvedManifest(reply.Digest, cached.MediaType, cached.Content.Length, cached.Content) { ETag = cached.ETag };
         }
 
         // Evicted between the hint and the answer: ask again, for the bytes this time.
@@ -74,6 +74,12 @@ internal sealed class ManifestReader
         if (!_coalesce)
         {
             return CallAsync(key, knownDigest, cancellationToken);
+        }
+
+        if (_inFlight.TryGetValue(key, out var running))
+        {
+            // The common case under load: another request's call is under way.
+            return running.WaitAsync(cancellationToken);
         }
 
         var mine = new TaskCompletionSource<ManifestReply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -125,4 +131,8 @@ internal sealed class ManifestReader
 }
 
 /// <summary>A manifest as the edge serves it.</summary>
-internal readonly record struct ResolvedManifest(string Digest, string MediaType, long Size, ReadOnlyMemory<byte> Content);
+internal readonly record struct ResolvedManifest(string Digest, string MediaType, long Size, ReadOnlyMemory<byte> Content)
+{
+    /// <summary>The ETag header value; made from the digest when the cache had none at hand.</summary>
+    public string ETag { get => field ?? ManifestCache.QuotedETag(Digest); init; }
+}

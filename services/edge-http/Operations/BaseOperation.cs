@@ -1,6 +1,5 @@
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
-using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
 
@@ -14,7 +13,7 @@ internal sealed class BaseOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => null;
+    public override ScopeDemand? Scope => null;
 
     public override void Assemble(EdgeContext edge)
     {

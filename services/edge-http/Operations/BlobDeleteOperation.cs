@@ -14,7 +14,7 @@ internal sealed class BlobDeleteOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "delete");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.Delete);
 
     public override bool UsesBlobStage => true;
 

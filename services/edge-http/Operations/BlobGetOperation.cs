@@ -29,7 +29,7 @@ internal sealed class BlobGetOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "pull");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.Pull);
 
     public override bool UsesBlobStage => true;
 

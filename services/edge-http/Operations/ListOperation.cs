@@ -26,9 +26,7 @@ internal sealed class ListOperation : OciOperation
 
     private bool IsCatalog => Route.Kind == OciRouteKind.Catalog;
 
-    public override Scope? Scope => IsCatalog
-        ? new Scope { Type = "registry", Name = "catalog", Actions = { "*" } }
-        : RepositoryScope(Route.Name, "pull");
+    public override ScopeDemand? Scope => IsCatalog ? ScopeDemand.Catalog : ScopeDemand.Repository(Route.Name, ScopeActions.Pull);
 
     public override bool UsesManifestStage => true;
 

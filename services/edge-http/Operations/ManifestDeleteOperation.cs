@@ -14,7 +14,7 @@ internal sealed class ManifestDeleteOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "delete");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.Delete);
 
     public override bool UsesManifestStage => true;
 

@@ -3,7 +3,6 @@ using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
 using Registry.Oci.Http;
-using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
 
@@ -20,7 +19,7 @@ internal sealed class ManifestGetOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "pull");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.Pull);
 
     public override bool UsesManifestStage => true;
 
@@ -33,9 +32,8 @@ internal sealed class ManifestGetOperation : OciOperation
     {
         var manifest = _manifest;
         var response = Context.Response;
-        var etag = $"\"{manifest.Digest}\"";
         response.Headers[OciHeaders.ContentDigest] = manifest.Digest;
-        response.Headers.ETag = etag;
+        response.Headers.ETag = manifest.ETag;
         if (EntityTag.HasCurrentCopy(Context.Request.Headers.IfNoneMatch.ToString(), manifest.Digest))
         {
             response.StatusCode = StatusCodes.Status304NotModified;

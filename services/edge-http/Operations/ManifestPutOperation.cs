@@ -21,7 +21,7 @@ internal sealed class ManifestPutOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "pull", "push");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.PullPush);
 
     public override bool UsesManifestStage => true;
 

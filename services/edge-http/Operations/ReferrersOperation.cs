@@ -24,7 +24,7 @@ internal sealed class ReferrersOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "pull");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.Pull);
 
     public override bool UsesManifestStage => true;
 

@@ -5,7 +5,6 @@ using Registry.EdgeHttp.Routing;
 using Registry.Hosting.Grpc;
 using Registry.Oci.Digests;
 using Registry.Oci.Errors;
-using Registry.Protos;
 
 namespace Registry.EdgeHttp.Operations;
 
@@ -17,7 +16,7 @@ internal abstract class UploadOperation : OciOperation
     {
     }
 
-    public override Scope? Scope => RepositoryScope(Route.Name, "pull", "push");
+    public override ScopeDemand? Scope => ScopeDemand.Repository(Route.Name, ScopeActions.PullPush);
 
     public override bool UsesBlobStage => true;
 

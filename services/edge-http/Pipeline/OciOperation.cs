@@ -1,5 +1,4 @@
 using Registry.EdgeHttp.Routing;
-using Registry.Protos;
 
 namespace Registry.EdgeHttp.Pipeline;
 
@@ -56,7 +55,7 @@ internal abstract class OciOperation
     public CancellationToken Aborted => Context.RequestAborted;
 
     /// <summary>What the auth stage must grant. Null for the base endpoint, which only needs a caller.</summary>
-    public abstract Scope? Scope { get; }
+    public abstract ScopeDemand? Scope { get; }
 
     /// <summary>True when the manifest stage has work for this operation.</summary>
     public virtual bool UsesManifestStage => false;
@@ -232,12 +231,4 @@ internal abstract class OciOperation
 
     /// <summary>Ends the operation successfully.</summary>
     public void Complete() => _completion.TrySetResult();
-
-    /// <summary>Builds a repository scope.</summary>
-    protected static Scope RepositoryScope(string name, params string[] actions)
-    {
-        var scope = new Scope { Type = "repository", Name = name };
-        scope.Actions.AddRange(actions);
-        return scope;
-    }
 }

@@ -210,7 +210,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         var full = TryReservePlaces(operation, out _);
         if (full < 0)
         {
-            if (_auth.Post(operation))
+            if (PostToAuth(operation))
             {
                 return true;
             }
@@ -236,7 +236,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
 
         var full = TryReservePlaces(operation, out var heldBack);
-        if (full < 0 && _auth.Post(operation))
+        if (full < 0 && PostToAuth(operation))
         {
             return new ValueTask<bool>(true);
         }
@@ -250,6 +250,26 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         }
 
         return WaitForPlaceAsync(operation, aborted);
+    }
+
+    // Dataflow starts a stage's worker on the thread that hands it an operation, and the worker's tasks
+    // and continuations capture that thread's execution context: one request's log scope and trace, copied
+    // into every continuation after it. Each step restores its own request's context (RunStepAsync), so the
+    // workers are started without one.
+    private bool PostToAuth(OciOperation operation)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return _auth.Post(operation);
+        }
+    }
+
+    private Task<bool> SendToAuthAsync(OciOperation operation, CancellationToken cancellationToken)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return _auth.SendAsync(operation, cancellationToken);
+        }
     }
 
     private async ValueTask<bool> WaitForPlaceAsync(OciOperation operation, CancellationToken aborted)
@@ -276,7 +296,7 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
             // The offer is withdrawn when the wait ends unanswered: nothing is left queued behind a refusal.
             full = PipelineMetrics.Auth;
-            if (_auth.Post(operation) || await _auth.SendAsync(operation, wait.Token))
+            if (PostToAuth(operation) || await SendToAuthAsync(operation, wait.Token))
             {
                 PipelineMetrics.AdmissionWaited(PipelineMetrics.AdmissionOutcome.Admitted, Stopwatch.GetElapsedTime(started));
                 return true;
@@ -628,9 +648,9 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
                     Authorization = authorization,
                     RemoteAddress = operation.Context.Connection.RemoteIpAddress?.ToString() ?? string.Empty,
                 };
-                if (scope is not null)
+                if (scope is { } demand)
                 {
-                    request.Scopes.Add(scope);
+                    request.Scopes.Add(demand.ToProto());
                 }
 
                 response = key is not { } missKey ? await edge.Clients.Auth.AuthorizeAsync(request, edge.Clients.Unary(cancellationToken))

@@ -31,7 +31,7 @@ public class PipelineBenchmarks
         var addresses = Options.Create(new ServiceAddresses { Auth = "http://127.0.0.1:9", Manifest = "http://127.0.0.1:9", Blob = "http://127.0.0.1:9" });
         var clients = new ServiceClients(addresses, options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         var decisions = new AuthDecisionCache(options, TimeProvider.System);
-        decisions.Set(decisions.KeyFor(new AuthorizeRequest())!.Value, new AuthorizeResponse { Allowed = true });
+        decisions.Set(decisions.KeyFor(string.Empty, null)!.Value, new AuthorizeResponse { Allowed = true });
         var edge = new EdgeContext(clients, new Locations(options), new ManifestReader(clients, new ManifestCache(options), options), decisions, options);
         _pipeline = new RequestPipeline(edge, options, NullLogger<RequestPipeline>.Instance);
     }
@@ -60,7 +60,7 @@ public class PipelineBenchmarks
         {
         }
 
-        public override Scope? Scope => null;
+        public override ScopeDemand? Scope => null;
 
         public override bool UsesManifestStage => true;
 

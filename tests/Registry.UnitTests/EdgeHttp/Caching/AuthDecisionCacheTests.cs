@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Registry.EdgeHttp;
 using Registry.EdgeHttp.Caching;
+using Registry.EdgeHttp.Pipeline;
 using Registry.Protos;
 
 namespace Registry.UnitTests.EdgeHttp.Caching;
@@ -8,34 +9,34 @@ namespace Registry.UnitTests.EdgeHttp.Caching;
 /// <summary>Requests that miss the auth cache together share one call to the auth service.</summary>
 public sealed class AuthDecisionCacheTests
 {
-    private static readonly AuthDecisionKey Key = new("Bearer abc", new Scope { Type = "repository", Name = "team/app", Actions = { "pull" } });
+    private static readonly AuthDecisionKey Key = new("Bearer abc", ScopeDemand.Repository("team/app", ScopeActions.Pull));
 
     private readonly AuthDecisionCache _cache = new(Options.Create(new EdgeOptions()), TimeProvider.System);
 
     [Fact]
     public void Keys_OfEqualScopes_AreEqual_AndAnyFieldTellsThemApart()
     {
-        static Scope Make(string type = "repository", string name = "team/app", params string[] actions)
-        {
-            var scope = new Scope { Type = type, Name = name };
-            scope.Actions.AddRange(actions.Length == 0 ? ["pull"] : actions);
-            return scope;
-        }
-
-        var key = _cache.KeyFor("Bearer abc", Make())!.Value;
+        // The name comes from each request's own parse: an equal string, not the same instance.
+        var key = _cache.KeyFor("Bearer abc", ScopeDemand.Repository(new string("team/app".AsSpan()), ScopeActions.Pull))!.Value;
         _cache.Set(key, new AuthorizeResponse { Allowed = true });
 
-        // A scope made again for the next request finds the decision.
-        Assert.True(_cache.TryGet(_cache.KeyFor("Bearer abc", Make())!.Value, out var cached) && cached.Allowed);
-        Assert.Equal(key, _cache.KeyFor(new AuthorizeRequest { Authorization = "Bearer abc", Scopes = { Make() } }));
-
-        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abd", Make())!.Value, out _));
-        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", Make(type: "registry"))!.Value, out _));
-        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", Make(name: "team/other"))!.Value, out _));
-        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", Make(actions: ["pull", "push"]))!.Value, out _));
-        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", Make(actions: ["push"]))!.Value, out _));
+        Assert.True(_cache.TryGet(_cache.KeyFor("Bearer abc", ScopeDemand.Repository("team/app", ScopeActions.Pull))!.Value, out var cached) && cached.Allowed);
+        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abd", ScopeDemand.Repository("team/app", ScopeActions.Pull))!.Value, out _));
+        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", ScopeDemand.Repository("team/other", ScopeActions.Pull))!.Value, out _));
+        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", ScopeDemand.Repository("team/app", ScopeActions.PullPush))!.Value, out _));
+        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", ScopeDemand.Repository("team/app", ScopeActions.Delete))!.Value, out _));
+        Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", ScopeDemand.Catalog)!.Value, out _));
         Assert.False(_cache.TryGet(_cache.KeyFor("Bearer abc", null)!.Value, out _));
-        Assert.False(_cache.TryGet(_cache.KeyFor(string.Empty, Make())!.Value, out _));
+        Assert.False(_cache.TryGet(_cache.KeyFor(string.Empty, ScopeDemand.Repository("team/app", ScopeActions.Pull))!.Value, out _));
+    }
+
+    [Fact]
+    public void ScopeDemands_BecomeTheAuthServicesScopes()
+    {
+        var push = ScopeDemand.Repository("team/app", ScopeActions.PullPush).ToProto();
+        Assert.Equal(new Scope { Type = "repository", Name = "team/app", Actions = { "pull", "push" } }, push);
+        Assert.Equal(new Scope { Type = "registry", Name = "catalog", Actions = { "*" } }, ScopeDemand.Catalog.ToProto());
+        Assert.Equal(new Scope { Type = "repository", Name = "a", Actions = { "delete" } }, ScopeDemand.Repository("a", ScopeActions.Delete).ToProto());
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class UploadBodyReadTests
 
     private sealed class BodyOperation() : OciOperation(new DefaultHttpContext(), new OciRoute(OciRouteKind.Upload, "a/b", "0123"))
     {
-        public override Scope? Scope => null;
+        public override ScopeDemand? Scope => null;
 
         public override void Assemble(EdgeContext edge)
         {

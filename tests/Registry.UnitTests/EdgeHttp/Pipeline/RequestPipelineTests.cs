@@ -37,7 +37,7 @@ public sealed class RequestPipelineTests : IAsyncLifetime
         var addresses = Options.Create(new ServiceAddresses { Auth = "http://127.0.0.1:9", Manifest = "http://127.0.0.1:9", Blob = "http://127.0.0.1:9" });
         var clients = new ServiceClients(addresses, _options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         var authDecisions = new AuthDecisionCache(_options, TimeProvider.System);
-        authDecisions.Set(authDecisions.KeyFor(new AuthorizeRequest())!.Value, new AuthorizeResponse { Allowed = true });
+        authDecisions.Set(authDecisions.KeyFor(string.Empty, null)!.Value, new AuthorizeResponse { Allowed = true });
         _edge = new EdgeContext(clients, new Locations(_options), new ManifestReader(clients, new ManifestCache(_options), _options), authDecisions, _options);
         _pipeline = new RequestPipeline(_edge, _options, NullLogger<RequestPipeline>.Instance);
         return Task.CompletedTask;
@@ -514,7 +514,7 @@ public sealed class RequestPipelineTests : IAsyncLifetime
 
     private sealed class RecyclingOperation() : OciOperation(NewContext(), new OciRoute(OciRouteKind.Blob, "a/b", "sha256:00"))
     {
-        public override Scope? Scope => null;
+        public override ScopeDemand? Scope => null;
 
         public override bool UsesBlobStage => true;
 
@@ -588,7 +588,7 @@ public sealed class RequestPipelineTests : IAsyncLifetime
 
         public bool Assembled { get; private set; }
 
-        public override Scope? Scope => null;
+        public override ScopeDemand? Scope => null;
 
         public override bool UsesManifestStage => !_blobStage;
 
