@@ -129,8 +129,11 @@ public static class RegistryApp
         AddEdge(builder.Services, builder.Configuration);
         var edge = builder.Build();
         var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
-        edge.Map("/v2", endpoint.HandleAsync);
-        edge.Map("/v2/{**path}", endpoint.HandleAsync);
+        // The OCI API has one handler, which parses the path itself: a terminal middleware, not a routed
+        // endpoint, so no request under /v2 pays for a route value dictionary and the catch-all's string.
+        edge.Use(next => context => context.Request.Path.StartsWithSegments("/v2", StringComparison.OrdinalIgnoreCase)
+            ? endpoint.HandleAsync(context)
+            : next(context));
         edge.MapRegistryObservability();
         try
         {
