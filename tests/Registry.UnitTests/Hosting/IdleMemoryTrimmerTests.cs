@@ -72,6 +72,45 @@ public sealed class IdleMemoryTrimmerTests
     }
 
     [Fact]
+    public void AllocationNoCollectionHasSeen_IsTrimmedOnceIdle()
+    {
+        // A burst that stayed under a large gen0 budget: 30 MiB of garbage, no collection, so the
+        // committed heap the GC reports has not moved.
+        var runtime = new FakeRuntime { Committed = 20 * MiB };
+        var trimmer = runtime.CreateTrimmer();
+        runtime.Busy(30 * MiB);
+        Assert.False(trimmer.CheckOnce());
+        runtime.Busy(10 * 1024);
+        Assert.False(trimmer.CheckOnce());
+        runtime.Busy(10 * 1024);
+        Assert.True(trimmer.CheckOnce());
+
+        for (var i = 0; i < 10; i++)
+        {
+            runtime.Busy(10 * 1024);
+            Assert.False(trimmer.CheckOnce());
+        }
+
+        Assert.Equal(1, runtime.Collections);
+    }
+
+    [Fact]
+    public void AllocationTheRuntimeCollected_IsNotTrimmedAgain()
+    {
+        var runtime = new FakeRuntime { Committed = 20 * MiB };
+        var trimmer = runtime.CreateTrimmer();
+        runtime.Busy(30 * MiB);
+        runtime.GcCount++;
+        for (var i = 0; i < 10; i++)
+        {
+            runtime.Busy(10 * 1024);
+            Assert.False(trimmer.CheckOnce());
+        }
+
+        Assert.Equal(0, runtime.Collections);
+    }
+
+    [Fact]
     public void HeapThatShrankByItself_CountsGrowthFromThere()
     {
         var runtime = new FakeRuntime { Committed = 100 * MiB };
@@ -101,6 +140,9 @@ public sealed class IdleMemoryTrimmerTests
 
         public int Collections { get; private set; }
 
+        // Every collection the runtime made: its own and the trims.
+        public int GcCount { get; set; }
+
         // Two seconds pass and the process allocates this much in them.
         public void Busy(long bytes)
         {
@@ -114,9 +156,11 @@ public sealed class IdleMemoryTrimmerTests
             NullLogger<IdleMemoryTrimmer>.Instance,
             () => Allocated,
             () => Committed,
+            () => GcCount,
             () =>
             {
                 Collections++;
+                GcCount++;
                 Committed = 10 * MiB;
             });
     }
