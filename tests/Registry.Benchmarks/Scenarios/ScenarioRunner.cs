@@ -157,7 +157,7 @@ internal sealed class ScenarioRunner
         var targets = string.Join("; ", _targets.Select(t => $"{t.Label}={t.BaseUri} pids={string.Join(',', t.Pids)}"));
         var idle = string.Join("; ", _idle.Select(i => string.Create(
             CultureInfo.InvariantCulture, $"{i.Label} {i.RssAtStartMib:F1} MiB at start, {i.RssAfterFixturesMib:F1} MiB after the fixtures")));
-        if (_idle.Count >= 2 && !_targets[1].IsStaticServer && _idle[0].RssAfterFixturesMib > 0 && _idle[1].RssAfterFixturesMib > 0)
+        if (_idle.Count >= 2 && _targets.Count >= 2 && !_targets[1].IsStaticServer && _idle[0].RssAfterFixturesMib > 0 && _idle[1].RssAfterFixturesMib > 0)
         {
             idle += string.Create(CultureInfo.InvariantCulture, $" (ratio after the fixtures {_idle[0].RssAfterFixturesMib / _idle[1].RssAfterFixturesMib:F2}x)");
         }
