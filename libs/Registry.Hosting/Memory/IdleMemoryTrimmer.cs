@@ -12,7 +12,7 @@ namespace Registry.Hosting.Memory;
 /// a burst of traffic an idle process keeps the garbage of the burst (large buffers in particular, which
 /// only a full collection frees) and the memory the heap committed for it, for as long as it stays idle.
 /// This watches the allocation rate; once the process has been idle for a few checks and its committed
-/// heap has grown since the last trim, or it allocated as much without any collection since, it runs one full, compacting collection that decommits what it
+/// heap has grown since the last trim, or a busy spell allocated as much without any collection since, it runs one full, compacting collection that decommits what it
 /// frees (<see cref="GCCollectionMode.Aggressive"/>). It runs only while the process is nearly idle, so
 /// its pause (8-23 ms measured after benchmark bursts) meets few requests; an idle process is trimmed
 /// once per burst, not repeatedly.
@@ -39,6 +39,10 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
     private long _committedAfterTrim;
     private int _lastCollectionCount;
     private long _allocatedAtCollection;
+
+    // Whether a check found the process busy since the last collection: the uncollected bytes are then a
+    // burst's garbage, not a trickle of light traffic that the next ordinary collection will take.
+    private bool _busySinceCollection;
 
     public IdleMemoryTrimmer(IOptions<MemoryOptions> options, TimeProvider time, ILogger<IdleMemoryTrimmer> logger)
         : this(options, time, logger,
@@ -101,21 +105,24 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
             // The runtime collected since the last look: what was allocated before is accounted for.
             _lastCollectionCount = collections;
             _allocatedAtCollection = allocated;
+            _busySinceCollection = false;
         }
 
         if (rate >= _options.IdleAllocationBytesPerSecond)
         {
             _idleChecks = 0;
+            _busySinceCollection = true;
             return false;
         }
 
         _idleChecks++;
         var committed = _committedBytes();
         // The committed heap only moves at a collection. A burst that allocated less than a large gen0
-        // budget leaves its garbage uncollected, resident and invisible to that figure: counted apart.
-        var uncollected = allocated - _allocatedAtCollection;
+        // budget leaves its garbage uncollected, resident and invisible to that figure: counted apart, but
+        // only after a busy spell (light steady traffic reaches the same count slowly, and is not a burst).
+        var burstGarbage = _busySinceCollection && allocated - _allocatedAtCollection >= _options.TrimMinimumGrowthBytes;
         if (_idleChecks < _options.IdleChecks
-            || (committed - _committedAfterTrim < _options.TrimMinimumGrowthBytes && uncollected < _options.TrimMinimumGrowthBytes))
+            || (committed - _committedAfterTrim < _options.TrimMinimumGrowthBytes && !burstGarbage))
         {
             if (committed < _committedAfterTrim)
             {
@@ -134,6 +141,7 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
         _lastAllocated = _allocatedBytes();
         _lastCollectionCount = _collectionCount();
         _allocatedAtCollection = _lastAllocated;
+        _busySinceCollection = false;
         _idleChecks = 0;
         Trims.Inc();
         TrimmedBytes.Inc(Math.Max(committed - after, 0));
@@ -164,7 +172,7 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
     private static partial class Log
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-            Message = "Idle after a burst: full collection gave back memory, heap committed {BeforeMiB} MiB -> {AfterMiB} MiB in {Milliseconds:F1} ms")]
+            Message = "Idle after a burst: full collection, heap committed {BeforeMiB} MiB -> {AfterMiB} MiB in {Milliseconds:F1} ms")]
         public static partial void Trimmed(ILogger logger, long beforeMiB, long afterMiB, double milliseconds);
     }
 }

@@ -95,6 +95,22 @@ public sealed class IdleMemoryTrimmerTests
     }
 
     [Fact]
+    public void LightSteadyTraffic_WithoutACollection_IsNotTrimmed()
+    {
+        // Half a MiB per second, under the idle rate, for five minutes: 150 MiB and no collection (a large
+        // gen0 budget), but never a busy spell, so nothing to trim.
+        var runtime = new FakeRuntime { Committed = 20 * MiB };
+        var trimmer = runtime.CreateTrimmer();
+        for (var i = 0; i < 150; i++)
+        {
+            runtime.Busy(MiB);
+            Assert.False(trimmer.CheckOnce());
+        }
+
+        Assert.Equal(0, runtime.Collections);
+    }
+
+    [Fact]
     public void AllocationTheRuntimeCollected_IsNotTrimmedAgain()
     {
         var runtime = new FakeRuntime { Committed = 20 * MiB };
