@@ -12,8 +12,9 @@ namespace Registry.Hosting.Memory;
 /// a burst of traffic an idle process keeps the garbage of the burst (large buffers in particular, which
 /// only a full collection frees) and the memory the heap committed for it, for as long as it stays idle.
 /// This watches the allocation rate; once the process has been idle for a few checks and its committed
-/// heap has grown since the last trim, or a busy spell allocated as much without any collection since, it runs one full, compacting collection that decommits what it
-/// frees (<see cref="GCCollectionMode.Aggressive"/>). It runs only while the process is nearly idle, so
+/// heap has grown since the last trim, or a busy spell allocated as much without any collection since,
+/// it runs one full, compacting collection that decommits what it frees
+/// (<see cref="GCCollectionMode.Aggressive"/>). It runs only while the process is nearly idle, so
 /// its pause (8-23 ms measured after benchmark bursts) meets few requests; an idle process is trimmed
 /// once per burst, not repeatedly.
 /// </summary>
