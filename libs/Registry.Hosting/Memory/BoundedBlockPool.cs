@@ -393,36 +393,33 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
 /// </summary>
 public sealed class TieredBlockPool : MemoryPool<byte>
 {
-    private readonly BoundedBlockPool _small;
-    private readonly BoundedBlockPool _large;
-
     /// <summary>A pool that hands out <paramref name="small"/>'s blocks up to their size and <paramref name="large"/>'s above it.</summary>
     public TieredBlockPool(BoundedBlockPool small, BoundedBlockPool large)
     {
         ArgumentNullException.ThrowIfNull(small);
         ArgumentNullException.ThrowIfNull(large);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(large.BlockSize, small.BlockSize);
-        _small = small;
-        _large = large;
+        Small = small;
+        Large = large;
     }
 
     /// <summary>The pool of I/O blocks.</summary>
-    public BoundedBlockPool Small => _small;
+    public BoundedBlockPool Small { get; }
 
     /// <summary>The pool of large blocks.</summary>
-    public BoundedBlockPool Large => _large;
+    public BoundedBlockPool Large { get; }
 
     /// <inheritdoc />
-    public override int MaxBufferSize => _large.BlockSize;
+    public override int MaxBufferSize => Large.BlockSize;
 
     /// <inheritdoc />
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1) =>
-        minBufferSize <= _small.BlockSize ? _small.Rent(minBufferSize) : _large.Rent(minBufferSize);
+        minBufferSize <= Small.BlockSize ? Small.Rent(minBufferSize) : Large.Rent(minBufferSize);
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
-        _small.Dispose();
-        _large.Dispose();
+        Small.Dispose();
+        Large.Dispose();
     }
 }
