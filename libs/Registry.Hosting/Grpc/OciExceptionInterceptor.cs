@@ -7,7 +7,8 @@ namespace Registry.Hosting.Grpc;
 
 /// <summary>
 /// Turns the exceptions service code throws into gRPC statuses: OCI errors into statuses that carry
-/// them, cancellation into Cancelled, anything else into Internal (logged, detail withheld).
+/// them, cancellation into Cancelled, a full disk into the 507 the client gets for it (<see cref="StorageFull"/>),
+/// anything else into Internal (logged, detail withheld).
 /// </summary>
 public sealed partial class OciExceptionInterceptor : Interceptor
 {
@@ -80,6 +81,9 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 Log.CallCancelled(_logger, context.Method);
                 return new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));
+            case var _ when StorageFull.Is(exception):
+                Log.StorageFull(_logger, context.Method, exception.Message);
+                return OciStatus.ToRpcException(StorageFull.Answer(exception));
             default:
                 Log.UnhandledError(_logger, context.Method, exception);
                 return new RpcException(new Status(StatusCode.Internal, "internal error"));
@@ -100,6 +104,10 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             Message = "{Method} failed")]
         public static partial void UnhandledError(ILogger logger, string method, Exception exception);
 
-        // Next free id in the shared range: 103.
+        [LoggerMessage(EventId = 103, EventName = "StorageFull", Level = LogLevel.Warning,
+            Message = "{Method} could not write: the storage is full ({Reason})")]
+        public static partial void StorageFull(ILogger logger, string method, string reason);
+
+        // Next free id in the shared range: 104.
     }
 }

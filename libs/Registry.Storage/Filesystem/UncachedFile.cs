@@ -193,14 +193,15 @@ public sealed class UncachedWriter : IDisposable
 
     // A filesystem may take O_DIRECT at open and refuse the transfer itself (a device whose blocks are
     // larger than a page): the file then drops O_DIRECT and the write is tried once more through the cache,
-    // and later files are opened cached (UncachedFile.Refuse). A write that fails cached too fails.
+    // and later files are opened cached (UncachedFile.Refuse). A write that fails cached too fails. Only
+    // EINVAL is such a refusal: a full disk (ENOSPC) or a failing device must not turn O_DIRECT off for good.
     private void WriteAt(ReadOnlySpan<byte> bytes, long offset)
     {
         try
         {
             RandomAccess.Write(_file, bytes, offset);
         }
-        catch (IOException) when (DropUncached())
+        catch (IOException ex) when (ex.HResult == NativeMethods.InvalidArgument && DropUncached())
         {
             UncachedFile.Refuse();
             RandomAccess.Write(_file, bytes, offset);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Prometheus;
+using Registry.Hosting;
 using Registry.Oci.Errors;
 using Registry.Storage;
 
@@ -278,8 +279,10 @@ internal sealed class ResilientStorageDriver : IStorageDriver
             return;
         }
 
+        // A full disk answers too: it refuses writes, and reads (pulls) must go on meanwhile.
         if (exception is StorageNotFoundException or OciException or ArgumentException
-            || (!writing && exception is FileNotFoundException or DirectoryNotFoundException))
+            || (!writing && exception is FileNotFoundException or DirectoryNotFoundException)
+            || StorageFull.Is(exception))
         {
             if (probe)
             {

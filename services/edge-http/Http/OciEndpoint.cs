@@ -4,6 +4,7 @@ using Registry.EdgeHttp.Observability;
 using Registry.EdgeHttp.Operations;
 using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
+using Registry.Hosting;
 using Registry.Hosting.Logging;
 using Registry.Oci.Errors;
 
@@ -136,6 +137,12 @@ internal sealed partial class OciEndpoint
                 Log.ClientGone(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.GetType().Name);
             }
         }
+        catch (Exception ex) when (StorageFull.Is(ex))
+        {
+            // The edge's own write of an upload body (StagedUploadBody) found the disk full.
+            Log.StorageFull(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Message);
+            await OciErrorWriter.WriteAsync(context, StorageFull.Answer(ex));
+        }
         catch (Exception ex)
         {
             Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex);
@@ -218,7 +225,11 @@ internal sealed partial class OciEndpoint
             Message = "{Method} {Path} answered {OciCode}: {Reason} ({Detail})")]
         public static partial void ServerError(ILogger logger, string method, string path, string ociCode, string reason, string detail);
 
-        // Next free id: 1007 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1007, EventName = "StorageFull", Level = LogLevel.Warning,
+            Message = "{Method} {Path} could not write: the storage is full ({Reason})")]
+        public static partial void StorageFull(ILogger logger, string method, string path, string reason);
+
+        // Next free id: 1008 (RequestPipeline uses 1100-1199).
     }
 
     /// <summary>The same request line (event 1004) for routes without a reference or without a repository.</summary>

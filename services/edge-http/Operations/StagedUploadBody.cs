@@ -172,11 +172,21 @@ internal static class StagedUploadBody
             }
 
             var buffer = result.Buffer;
-            sink.Take(buffer);
-            EdgeMetrics.AddBytesIn(kind, buffer.Length);
-            operation.AddBodyBytes(buffer.Length);
+            var length = buffer.Length;
+            try
+            {
+                sink.Take(buffer);
+            }
+            finally
+            {
+                // Also when the write failed (a full disk): a read left open keeps Kestrel from draining the
+                // rest of the body after the answer ("Reading is already in progress").
+                reader.AdvanceTo(buffer.End);
+            }
+
+            EdgeMetrics.AddBytesIn(kind, length);
+            operation.AddBodyBytes(length);
             edge.MarkProgress();
-            reader.AdvanceTo(buffer.End);
             if (result.IsCompleted)
             {
                 operation.StopWatchingBody();

@@ -35,7 +35,7 @@ public sealed class AppendUploadTests : IDisposable
     [Fact]
     public async Task AStreamWithNoMessageAtAll_IsUnavailable_SoTheClientSendsItAgain()
     {
-        var refused = await Assert.ThrowsAsync<OciException>(() => _service.AppendUpload(new Messages(), new CallContext()));
+        var refused = await Assert.ThrowsAsync<OciException>(() => _service.AppendUpload(new Messages(), new TestCallContext("/registry.v1.Blobs/AppendUpload")));
         Assert.Equal(OciErrorCode.Unavailable, refused.Code);
     }
 
@@ -43,7 +43,7 @@ public sealed class AppendUploadTests : IDisposable
     public async Task AStreamWhoseFirstMessageIsData_IsInvalid()
     {
         var first = new UploadChunk { Data = Google.Protobuf.ByteString.CopyFrom(1, 2, 3) };
-        var refused = await Assert.ThrowsAsync<OciException>(() => _service.AppendUpload(new Messages(first), new CallContext()));
+        var refused = await Assert.ThrowsAsync<OciException>(() => _service.AppendUpload(new Messages(first), new TestCallContext("/registry.v1.Blobs/AppendUpload")));
         Assert.Equal(OciErrorCode.BlobUploadInvalid, refused.Code);
     }
 
@@ -54,33 +54,5 @@ public sealed class AppendUploadTests : IDisposable
         public UploadChunk Current => chunks[_next];
 
         public Task<bool> MoveNext(CancellationToken cancellationToken) => Task.FromResult(++_next < chunks.Length);
-    }
-
-    private sealed class CallContext : ServerCallContext
-    {
-        protected override string MethodCore => "/registry.v1.Blobs/AppendUpload";
-
-        protected override string HostCore => "localhost";
-
-        protected override string PeerCore => "unix:test";
-
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-
-        protected override Metadata RequestHeadersCore { get; } = [];
-
-        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
-
-        protected override Metadata ResponseTrailersCore { get; } = [];
-
-        protected override Status StatusCore { get; set; }
-
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-
-        protected override AuthContext AuthContextCore { get; } = new(null, []);
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) =>
-            throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
     }
 }

@@ -15,6 +15,11 @@ public sealed class ResilientStorageDriverTests
         BreakDuration = TimeSpan.FromSeconds(10),
     };
 
+    // EREMOTEIO and EROFS: errors the scripted driver calls permanent (it retries only EIO).
+    private const int RemoteIoError = 121;
+    private const int ReadOnlyFilesystem = 30;
+    private const int NoSpace = 28;
+
     private readonly ManualTimeProvider _time = new();
 
     [Fact]
@@ -95,7 +100,7 @@ public sealed class ResilientStorageDriverTests
     [Fact]
     public async Task FailedCommits_CountTowardTheBreaker_AndAreNotRetried()
     {
-        var inner = new ScriptedDriver { CommitFails = true };
+        var inner = new ScriptedDriver { CommitError = ReadOnlyFilesystem };
         var driver = new ResilientStorageDriver(inner, Options, _time);
         for (var i = 0; i < 3; i++)
         {
@@ -106,6 +111,22 @@ public sealed class ResilientStorageDriverTests
         Assert.Equal(3, inner.Commits);
         Assert.Equal(2, driver.State);
         await Assert.ThrowsAsync<OciException>(() => driver.OpenWriterAsync("w", 0, CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public async Task AFullDisk_IsAnAnswer_NotAFailure_SoReadsGoOn()
+    {
+        var inner = new ScriptedDriver { CommitError = NoSpace };
+        var driver = new ResilientStorageDriver(inner, Options, _time);
+        for (var i = 0; i < 5; i++)
+        {
+            await using var writer = await driver.OpenWriterAsync("w", 0, CancellationToken.None);
+            await Assert.ThrowsAsync<IOException>(() => writer.CommitAsync(CancellationToken.None).AsTask());
+        }
+
+        Assert.Equal(5, inner.Commits);
+        Assert.Equal(0, driver.State);
+        Assert.Equal(42, await driver.GetSizeAsync("a", CancellationToken.None));
     }
 
     [Fact]
@@ -128,7 +149,8 @@ public sealed class ResilientStorageDriverTests
 
         public bool Missing { get; set; }
 
-        public bool CommitFails { get; set; }
+        /// <summary>The errno each commit fails with; 0: commits succeed.</summary>
+        public int CommitError { get; set; }
 
         public int SizeCalls { get; private set; }
 
@@ -141,7 +163,7 @@ public sealed class ResilientStorageDriverTests
             SizeCalls++;
             if (SizeCalls <= SizeFailures)
             {
-                throw new IOException("scripted failure", Transient ? 5 : 28);
+                throw new IOException("scripted failure", Transient ? 5 : RemoteIoError);
             }
 
             return ValueTask.FromResult<long?>(42);
@@ -178,7 +200,7 @@ public sealed class ResilientStorageDriverTests
             public ValueTask CommitAsync(CancellationToken cancellationToken)
             {
                 owner.Commits++;
-                return owner.CommitFails ? throw new IOException("disk full", 28) : ValueTask.CompletedTask;
+                return owner.CommitError != 0 ? throw new IOException("scripted commit failure", owner.CommitError) : ValueTask.CompletedTask;
             }
 
             public ValueTask DisposeAsync() => ValueTask.CompletedTask;
