@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Registry.IntegrationTests.Support;
+using Registry.Storage.Filesystem;
 using Xunit.Abstractions;
 
 namespace Registry.IntegrationTests.Robustness;
@@ -65,6 +66,7 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         var before = (await MetricsScrape.TakeAsync(_client.Http)).Value("registry_storage_full_total");
+        var uncached = UncachedFile.Available;
         var repo = OciClient.UniqueRepo("full");
         var image = await _client.PushImageAsync(repo, "before", new ImageShape { Layer = OciClient.RandomBytes(100 * Kib) });
         var first = OciClient.RandomBytes(256 * Kib);
@@ -153,6 +155,9 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(leftovers);
         var after = (await MetricsScrape.TakeAsync(_client.Http)).Value("registry_storage_full_total");
         Assert.True(after - before >= refused, $"registry_storage_full_total rose by {after - before}, {refused} refusals");
+
+        // A full disk is no reason to stop writing first chunks past the page cache (O_DIRECT) for good.
+        Assert.Equal(uncached, UncachedFile.Available);
     }
 
     private static async Task AssertFullAsync(HttpResponseMessage response)
