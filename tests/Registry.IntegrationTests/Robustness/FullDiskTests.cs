@@ -39,10 +39,6 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
             return;
         }
 
-        var data = Path.Combine(_disk, "data");
-        Directory.CreateDirectory(data);
-        _registry = await RegistryFixture.StartAsync(data);
-        _client = new OciClient(_registry.Address);
     }
 
     public async Task DisposeAsync()
@@ -57,13 +53,25 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         TempDirectory.Delete(_folder);
     }
 
-    [Fact]
-    public async Task AFullDisk_Answers507_LosesNothing_KeepsPulling_AndRecovers()
+    /// <param name="directUploadWrites">
+    /// Whether the edge writes upload bodies into the session's folder itself (the default) or streams them
+    /// over gRPC to the blob service, which writes them (then the service answers before the body has all
+    /// arrived).
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AFullDisk_Answers507_LosesNothing_KeepsPulling_AndRecovers(bool directUploadWrites)
     {
         if (_mounted is null)
         {
             return;
         }
+
+        var data = Path.Combine(_disk, "data");
+        Directory.CreateDirectory(data);
+        _registry = await RegistryFixture.StartAsync(data, $"--Registry:Edge:DirectUploadWrites={directUploadWrites}");
+        _client = new OciClient(_registry.Address);
 
         var before = (await MetricsScrape.TakeAsync(_client.Http)).Value("registry_storage_full_total");
         var uncached = UncachedFile.Available;
@@ -115,9 +123,10 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
 
-        // Room for the chunk's file but not for appending it to the session: the blob service's write fails.
+        // The blob service's own write fails: written by the edge, the chunk's file fits but appending it
+        // to the session's data does not; streamed, the chunk itself does not fit.
         _mounted.Empty();
-        _mounted.Fill(leaveBytes: 384 * Kib);
+        _mounted.Fill(leaveBytes: directUploadWrites ? 384 * Kib : 128 * Kib);
         using (var response = await _client.PatchAsync(chunked, second, $"{first.Length}-{first.Length + second.Length - 1}"))
         {
             await AssertFullAsync(response);
