@@ -10,6 +10,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
 using Registry.Hosting.Observability;
 using Registry.Hosting.Observability.Leaks;
+using Registry.Hosting.Sqlite;
 using Registry.Storage;
 using Registry.Storage.Filesystem;
 
@@ -45,7 +46,8 @@ public static class BlobServiceExtensions
         });
         services.AddSingleton(provider => new BlobMetadataStore(
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "blobs.db"),
-            provider.GetRequiredService<TimeProvider>()));
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
         services.AddSingleton<UploadManager>();
         services.AddSingleton<UploadPurger>();
         services.AddHostedService(provider => provider.GetRequiredService<UploadPurger>());

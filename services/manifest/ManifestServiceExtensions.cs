@@ -5,6 +5,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting.Grpc;
 using Registry.Hosting.Observability;
+using Registry.Hosting.Sqlite;
 using Registry.Manifest.Grpc;
 using Registry.Manifest.Metadata;
 using Registry.Protos;
@@ -22,7 +23,8 @@ public static class ManifestServiceExtensions
         services.AddOptions<ManifestServiceOptions>().Bind(configuration.GetSection(ManifestServiceOptions.SectionName));
         services.AddSingleton(provider => new ManifestMetadataStore(
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "manifests.db"),
-            provider.GetRequiredService<TimeProvider>()));
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
         services.AddSingleton(provider =>
         {
             var address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Blob;

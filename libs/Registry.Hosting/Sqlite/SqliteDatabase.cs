@@ -1,5 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Registry.Hosting.Sqlite;
 
@@ -16,9 +18,25 @@ namespace Registry.Hosting.Sqlite;
 /// concurrent writers one fsync then serves many of them instead of each waiting its turn for its own;
 /// writes that need no flush form a group of their own and do not wait for it.
 /// </summary>
-public sealed class SqliteDatabase
+public sealed partial class SqliteDatabase
 {
+    /// <summary>
+    /// The size of the space reserve kept beside each database (<c>&lt;file&gt;.reserve</c>, made while
+    /// there is room). On a full disk SQLite cannot open a database (its shared-memory index needs 32 KiB
+    /// of new space at every open), so a registry restarted on a full disk could not even serve pulls;
+    /// there the reserve is deleted to make that room, and made again at a later start with room.
+    /// </summary>
+    public const int ReserveBytes = 1024 * 1024;
+
+    // Free space below which a missing reserve is not made again (it would take room pushes need).
+    private const long RoomForReserve = 64L * 1024 * 1024;
+
     private readonly string _connectionString;
+    private readonly string _path;
+    private readonly string _folder;
+    private readonly string _reserve;
+    private readonly ILogger _logger;
+    private long _reserveTriedAt; // Environment.TickCount64 of the last attempt to make the reserve again
     // Writes waiting for the writer loop; at most this many share one transaction.
     private const int MaxGroup = 64;
     private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
@@ -27,10 +45,14 @@ public sealed class SqliteDatabase
     // and whether its commits are flushed (synchronous=FULL) or not (NORMAL).
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, ConnectionState> _states = [];
 
-    public SqliteDatabase(string path, string schema)
+    /// <param name="path">The database file.</param>
+    /// <param name="schema">Statements that create what is missing (run at every start).</param>
+    /// <param name="logger">Where the use of the space reserve is reported; none in tests.</param>
+    public SqliteDatabase(string path, string schema, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(folder);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -40,14 +62,108 @@ public sealed class SqliteDatabase
             DefaultTimeout = 30,
         }.ToString();
 
+        _path = path;
+        _folder = folder;
+        _reserve = path + ".reserve";
+        _logger = logger ?? NullLogger.Instance;
+        try
+        {
+            SetUp(schema);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteFull or SqliteIoError && UseReserve(ex))
+        {
+            SetUp(schema);
+        }
+
+        KeepReserve();
+
+        // Waits without a thread while no write is queued; runs SQLite's (blocking) calls when there are.
+        _ = Task.Run(RunWriterAsync);
+    }
+
+    private const int SqliteIoError = 10;
+    private const int SqliteFull = 13;
+
+    private void SetUp(string schema)
+    {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode=WAL;" + schema;
         command.ExecuteNonQuery();
+    }
 
-        // Waits without a thread while no write is queued; runs SQLite's (blocking) calls when there are.
-        _ = Task.Run(RunWriterAsync);
+    private static long Available(string folder)
+    {
+        try
+        {
+            return new DriveInfo(folder).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return long.MaxValue;
+        }
+    }
+
+    // Deletes the reserve to make room for SQLite, when there is one and the disk is as good as full.
+    private bool UseReserve(Exception cause)
+    {
+        if (!File.Exists(_reserve) || Available(_folder) >= ReserveBytes)
+        {
+            return false;
+        }
+
+        File.Delete(_reserve);
+        Log.ReserveUsed(_logger, _path, cause.Message);
+        return true;
+    }
+
+    // Makes the reserve when it is missing; bytes that do not compress, so a compressing filesystem keeps
+    // all of it. A partial one (no room) is removed again.
+    private void KeepReserve()
+    {
+        _reserveTriedAt = Environment.TickCount64;
+        if (File.Exists(_reserve))
+        {
+            return;
+        }
+
+        try
+        {
+            using var file = File.OpenHandle(_reserve, FileMode.CreateNew, FileAccess.Write);
+            var block = new byte[64 * 1024];
+            for (var offset = 0; offset < ReserveBytes; offset += block.Length)
+            {
+                System.Security.Cryptography.RandomNumberGenerator.Fill(block);
+                RandomAccess.Write(file, block, offset);
+            }
+        }
+        catch (IOException)
+        {
+            // No room now (or the file appeared meanwhile): tried again later.
+            try
+            {
+                File.Delete(_reserve);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    // After the reserve was used: made again once the disk has room, looked at no more than once a minute.
+    private void KeepReserveWhenRoom()
+    {
+        if (Environment.TickCount64 - _reserveTriedAt < 60_000 || File.Exists(_reserve))
+        {
+            return;
+        }
+
+        _reserveTriedAt = Environment.TickCount64;
+        if (Available(_folder) >= RoomForReserve)
+        {
+            KeepReserve();
+        }
     }
 
     /// <summary>
@@ -97,7 +213,15 @@ public sealed class SqliteDatabase
     /// the group is, the commit is not flushed to disk. A write already running when
     /// <paramref name="cancellationToken"/> fires is committed anyway.
     /// </summary>
-    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, CancellationToken cancellationToken)
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, CancellationToken cancellationToken) =>
+        WriteAsync(work, durable, freesSpace: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WriteAsync{T}(Func{SqliteConnection, SqliteTransaction, T}, bool, CancellationToken)"/>;
+    /// <paramref name="freesSpace"/> marks a write that is how space comes back (a delete): on a full disk
+    /// it may use the reserve (<see cref="ReserveBytes"/>) when nothing else makes room.
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable, bool freesSpace, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
         if (cancellationToken.IsCancellationRequested)
@@ -105,7 +229,7 @@ public sealed class SqliteDatabase
             return Task.FromCanceled<T>(cancellationToken);
         }
 
-        var write = new Write<T>(work, durable, cancellationToken);
+        var write = new Write<T>(work, durable, cancellationToken) { FreesSpace = freesSpace };
         _writes.Writer.TryWrite(write);
         return write.Task;
     }
@@ -142,41 +266,90 @@ public sealed class SqliteDatabase
 
     private void CommitGroup(List<Write> group, bool durable)
     {
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            using var connection = Open(durable);
-            using var transaction = connection.BeginTransaction(deferred: false);
-            if (group.Count == 1)
+            try
             {
-                // Alone: a failure rolls the whole transaction back, no savepoint needed.
-                group[0].Run(connection, transaction);
+                TryCommitGroup(group, durable);
+                break;
             }
-            else
+            catch (Exception ex) when (StorageFull.Is(ex) && MakeRoom(attempt, group, ex))
             {
+                // Nothing of the group committed: it runs again from the start.
                 foreach (var write in group)
                 {
-                    RunInSavepoint(connection, transaction, write);
+                    write.Reset();
                 }
             }
-
-            transaction.Commit();
-        }
-        catch (Exception ex)
-        {
-            // The transaction did not commit: every write of the group failed with it.
-            foreach (var write in group)
+            catch (Exception ex)
             {
-                write.Fail(ex);
-                write.Complete();
-            }
+                // The transaction did not commit: every write of the group failed with it.
+                foreach (var write in group)
+                {
+                    write.Fail(ex);
+                    write.Complete();
+                }
 
-            return;
+                return;
+            }
         }
 
         foreach (var write in group)
         {
             write.Complete();
         }
+
+        KeepReserveWhenRoom();
+    }
+
+    private void TryCommitGroup(List<Write> group, bool durable)
+    {
+        using var connection = Open(durable);
+        using var transaction = connection.BeginTransaction(deferred: false);
+        if (group.Count == 1)
+        {
+            // Alone: a failure rolls the whole transaction back, no savepoint needed.
+            group[0].Run(connection, transaction);
+        }
+        else
+        {
+            foreach (var write in group)
+            {
+                RunInSavepoint(connection, transaction, write);
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    // A full disk, for a group with a delete (an upload's cancellation must be possible on a full disk: it
+    // is how space comes back). First a checkpoint, after which the next transaction writes the log from
+    // its start again, into space the file holds already; then the reserve. Other writes just fail (507):
+    // they would only fill what is left, and the reserve is kept for the next start.
+    private bool MakeRoom(int attempt, List<Write> group, Exception cause)
+    {
+        if (!group.Exists(static write => write.FreesSpace))
+        {
+            return false;
+        }
+
+        if (attempt == 0)
+        {
+            try
+            {
+                using var connection = Open(durable: null);
+                using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+                command.ExecuteNonQuery();
+                return true;
+            }
+            catch (SqliteException)
+            {
+                // The checkpoint needed room too: the reserve is next.
+            }
+        }
+
+        return attempt <= 1 && UseReserve(cause);
     }
 
     private static void RunInSavepoint(SqliteConnection connection, SqliteTransaction transaction, Write write)
@@ -186,9 +359,10 @@ public sealed class SqliteDatabase
         {
             write.Run(connection, transaction);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (!StorageFull.Is(ex))
         {
             // Undone alone; the others in the group go on. (Should the rollback itself fail, the group fails.)
+            // A full disk fails the group instead, which is then tried again once room is made.
             write.Fail(ex);
             Execute(connection, transaction, "ROLLBACK TO w");
         }
@@ -215,6 +389,9 @@ public sealed class SqliteDatabase
 
         public bool Durable { get; }
 
+        /// <summary>A delete: it may use the space reserve on a full disk.</summary>
+        public bool FreesSpace { get; init; }
+
         protected CancellationToken CancellationToken { get; }
 
         public abstract bool TryCancel();
@@ -222,6 +399,9 @@ public sealed class SqliteDatabase
         public abstract void Run(SqliteConnection connection, SqliteTransaction transaction);
 
         public abstract void Fail(Exception exception);
+
+        /// <summary>Forgets the outcome of a run whose transaction did not commit, before it runs again.</summary>
+        public abstract void Reset();
 
         public abstract void Complete();
     }
@@ -249,6 +429,12 @@ public sealed class SqliteDatabase
 
         public override void Fail(Exception exception) => _failure ??= exception;
 
+        public override void Reset()
+        {
+            _result = default;
+            _failure = null;
+        }
+
         public override void Complete()
         {
             if (_failure is null)
@@ -267,5 +453,14 @@ public sealed class SqliteDatabase
         public bool Initialised { get; set; }
 
         public bool Durable { get; set; }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 140, EventName = "MetadataReserveUsed", Level = LogLevel.Warning,
+            Message = "The disk is full: {Database} could only be opened by deleting its space reserve ({Reason}); free space, pushes get 507 until then")]
+        public static partial void ReserveUsed(ILogger logger, string database, string reason);
+
+        // Next free id: 141 (metadata uses 140-149).
     }
 }

@@ -41,9 +41,9 @@ internal sealed class BlobMetadataStore
     // Open upload sessions, kept beside the table so a POST need not count rows (see RecountUploads).
     private long _openUploads;
 
-    public BlobMetadataStore(string path, TimeProvider time)
+    public BlobMetadataStore(string path, TimeProvider time, ILogger? logger = null)
     {
-        _database = new SqliteDatabase(path, Schema);
+        _database = new SqliteDatabase(path, Schema, logger);
         _time = time;
         RecountUploads();
     }
@@ -205,7 +205,7 @@ internal sealed class BlobMetadataStore
         {
             using var command = connection.Command("DELETE FROM uploads WHERE id = $id", transaction).With("$id", id);
             return command.ExecuteNonQuery() > 0;
-        }, cancellationToken);
+        }, durable: true, freesSpace: true, cancellationToken);
         if (deleted)
         {
             Interlocked.Decrement(ref _openUploads);

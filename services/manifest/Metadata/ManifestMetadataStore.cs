@@ -52,9 +52,9 @@ internal sealed class ManifestMetadataStore
     private readonly SqliteDatabase _database;
     private readonly TimeProvider _time;
 
-    public ManifestMetadataStore(string path, TimeProvider time)
+    public ManifestMetadataStore(string path, TimeProvider time, ILogger? logger = null)
     {
-        _database = new SqliteDatabase(path, Schema);
+        _database = new SqliteDatabase(path, Schema, logger);
         _time = time;
     }
 

@@ -33,6 +33,21 @@ public sealed class SqliteDatabaseTests : IDisposable
     }
 
     [Fact]
+    public void ASpaceReserve_IsKeptBesideTheDatabase_AndLeftAsItIs()
+    {
+        var path = Path.Combine(_root.Path, "r.db");
+        _ = new SqliteDatabase(path, "CREATE TABLE IF NOT EXISTS t (v INTEGER);");
+        var reserve = new FileInfo(path + ".reserve");
+        Assert.Equal(SqliteDatabase.ReserveBytes, reserve.Length);
+        var made = reserve.LastWriteTimeUtc;
+
+        // With room, a later start keeps the file it finds (using it is FullDiskTests' part: it needs a full disk).
+        _ = new SqliteDatabase(path, "CREATE TABLE IF NOT EXISTS t (v INTEGER);");
+        reserve.Refresh();
+        Assert.Equal(made, reserve.LastWriteTimeUtc);
+    }
+
+    [Fact]
     public async Task ConcurrentWrites_AllCommitted_AndAFailingOneIsUndoneAlone()
     {
         var database = new SqliteDatabase(Path.Combine(_root.Path, "g.db"), "CREATE TABLE IF NOT EXISTS t (v INTEGER PRIMARY KEY);");
