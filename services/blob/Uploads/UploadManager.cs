@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.Extensions.Options;
 using Registry.Blob.Metadata;
+using Registry.Hosting;
 using Registry.Oci.Digests;
 using Registry.Oci.Errors;
 using Registry.Storage;
@@ -23,6 +24,7 @@ internal sealed partial class UploadManager
     private readonly BlobMetadataStore _metadata;
     private readonly UploadHashCache _hashes = new(capacity: 4096);
     private readonly SessionLocks _locks = new();
+    private readonly SemaphoreSlim[] _blobLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly ILogger<UploadManager> _logger;
     private readonly BlobServiceOptions _options;
     private readonly TimeProvider _time;
@@ -477,16 +479,71 @@ internal sealed partial class UploadManager
         return await CommitVerifiedAsync(repository, session.Id, dataPath, digest, size, cancellationToken);
     }
 
-    // Moves verified bytes to the blob's path and records the blob, which ends the session.
+    // Moves verified bytes to the blob's path and records the blob, which ends the session. A record refused
+    // for want of space takes the bytes back (to the session's data when they were its acknowledged bytes,
+    // else away), unless the blob's file was there before: the session then stays as it was, and no
+    // unrecorded file is left in the blobs' folder holding space when space is short.
     private async Task<long> CommitVerifiedAsync(string repository, string uploadId, string path, Digest digest, long size, CancellationToken cancellationToken)
     {
-        await _storage.MoveAsync(path, BlobPaths.Blob(digest.Value), cancellationToken);
-        // Past the move there is no going back: the record must follow even if the caller has gone.
-        await _metadata.CommitBlobAsync(digest.Value, size, repository, uploadId, CancellationToken.None);
+        var blobPath = BlobPaths.Blob(digest.Value);
+        using (await LockBlobAsync(digest, cancellationToken))
+        {
+            var existed = await _storage.GetSizeAsync(blobPath, cancellationToken) is not null;
+            await _storage.MoveAsync(path, blobPath, cancellationToken);
+            try
+            {
+                // Past the move there is no going back: the record must follow even if the caller has gone.
+                await _metadata.CommitBlobAsync(digest.Value, size, repository, uploadId, CancellationToken.None);
+            }
+            catch (Exception ex) when (!existed && StorageFull.Is(ex))
+            {
+                await TakeBackAsync(uploadId, path, blobPath);
+                throw;
+            }
+        }
+
         _hashes.Remove(uploadId);
         await DeleteFolderQuietlyAsync(uploadId);
         Log.UploadCommitted(_logger, uploadId, digest.Value, size);
         return size;
+    }
+
+    // Undoes the move of a commit whose record was refused: acknowledged bytes (the session's data file)
+    // go back to the session; a chunk that was never acknowledged is deleted.
+    private async Task TakeBackAsync(string uploadId, string path, string blobPath)
+    {
+        try
+        {
+            if (path == BlobPaths.UploadData(uploadId))
+            {
+                await _storage.ReplaceAsync(blobPath, path, CancellationToken.None);
+            }
+            else
+            {
+                await _storage.DeleteAsync(blobPath, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or StorageNotFoundException)
+        {
+            // The file stays at the blob's path unrecorded: a retried PUT records it (RecoverLostBytesAsync).
+            Log.CleanupFailed(_logger, uploadId, ex);
+        }
+    }
+
+    // Commits of one blob happen one at a time (striped by digest), so a commit taking its bytes back
+    // cannot take them from another upload of the same blob recorded meanwhile.
+    private async Task<IDisposable> LockBlobAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        var gate = _blobLocks[(int)((uint)digest.Value.GetHashCode(StringComparison.Ordinal) % (uint)_blobLocks.Length)];
+        await gate.WaitAsync(cancellationToken);
+        return new Releaser(gate);
+    }
+
+    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        private SemaphoreSlim? _gate = gate;
+
+        public void Dispose() => Interlocked.Exchange(ref _gate, null)?.Release();
     }
 
     private async Task<Digest> DigestOfFileAsync(DigestAlgorithm algorithm, string path, long length, CancellationToken cancellationToken)
@@ -681,13 +738,7 @@ internal sealed partial class UploadManager
                 throw new OciException(OciErrorCode.DigestInvalid, detail: $"expected {digest}, content is {actual}");
             }
 
-            await _storage.MoveAsync(dataPath, BlobPaths.Blob(digest.Value), cancellationToken);
-            // Past the move there is no going back: the record must follow even if the caller has gone.
-            await _metadata.CommitBlobAsync(digest.Value, session.Size, repository, uploadId, CancellationToken.None);
-            _hashes.Remove(uploadId);
-            await DeleteFolderQuietlyAsync(uploadId);
-            Log.UploadCommitted(_logger, uploadId, digest.Value, session.Size);
-            return session.Size;
+            return await CommitVerifiedAsync(repository, uploadId, dataPath, digest, session.Size, cancellationToken);
         }
         finally
         {
@@ -701,6 +752,7 @@ internal sealed partial class UploadManager
     private async Task<long> RecoverLostBytesAsync(string repository, UploadSession session, Digest digest, CancellationToken cancellationToken)
     {
         long? committed = null;
+        using var blobLock = await LockBlobAsync(digest, cancellationToken);
         try
         {
             committed = await _storage.GetSizeAsync(BlobPaths.Blob(digest.Value), cancellationToken);
