@@ -25,6 +25,9 @@ public static class StorageFull
         "registry_storage_full_total",
         "Requests answered 507 because a write found the disk, a quota or the metadata database full.");
 
+    /// <summary>Makes <c>registry_storage_full_total</c> appear on /metrics (at 0) before any refusal.</summary>
+    public static void PublishCounter() => Refused.Publish();
+
     /// <summary>Whether <paramref name="exception"/>, or one it wraps, is a write refused for want of space.</summary>
     public static bool Is(Exception? exception)
     {

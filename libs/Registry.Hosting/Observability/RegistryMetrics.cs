@@ -41,6 +41,9 @@ public static class RegistryMetrics
             });
             RuntimeMetrics.Start(Metrics.DefaultRegistry);
             _meters = new MeterBridge(MeterPrefix, Metrics.DefaultRegistry);
+
+            // Shown at 0 from the start, so an alert on it has a series before the first full disk.
+            StorageFull.PublishCounter();
         }
     }
 }

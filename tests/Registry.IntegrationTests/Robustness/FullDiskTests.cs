@@ -10,7 +10,8 @@ namespace Registry.IntegrationTests.Robustness;
 /// A registry whose data directory fills up: every write that finds no room (the edge writing an upload
 /// body, the blob service appending a chunk or starting a session, the manifest service storing a
 /// manifest) answers <c>507</c> with an OCI body; what was acknowledged stays intact, an upload session
-/// keeps its bytes, pulls and readiness go on, and pushes work again once space is freed.
+/// keeps its bytes, pulls and readiness go on, and pushes work again once space is freed. A registry
+/// restarted on the full disk starts and serves pulls.
 /// The data directory is a small tmpfs mounted for the test, which needs root: CI runs as root and
 /// fails the test when it cannot mount; elsewhere a user without root sees it pass with a note.
 /// </summary>
@@ -83,6 +84,11 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         chunked = await _client.PatchAcceptedAsync(repo, chunked, first, $"0-{first.Length - 1}");
         var whole = OciClient.RandomBytes(1024 * Kib);
         var monolithic = await _client.StartUploadAsync(repo);
+        var closing = OciClient.RandomBytes(128 * Kib);
+        var refusedClose = await _client.StartUploadAsync(repo);
+        refusedClose = await _client.PatchAcceptedAsync(repo, refusedClose, closing, $"0-{closing.Length - 1}");
+        var abandoned = await _client.StartUploadAsync(repo);
+        abandoned = await _client.PatchAcceptedAsync(repo, abandoned, OciClient.RandomBytes(128 * Kib), $"0-{128 * Kib - 1}");
         var manifest = ManifestJson.Image(
             ManifestJson.Descriptor(ManifestJson.EmptyMediaType, Digests.Sha256(ManifestJson.EmptyConfig), ManifestJson.EmptyConfig.Length),
             [ManifestJson.Descriptor(ManifestJson.LayerMediaType, image.LayerDigest, image.Layer.Length)],
@@ -113,6 +119,27 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         {
             await AssertFullAsync(response);
             refused++;
+        }
+
+        // A closing PUT whose record is refused: the bytes go back to the session, none stay in the blobs' folder.
+        using (var response = await _client.PutUploadAsync(refusedClose, Digests.Sha256(closing)))
+        {
+            await AssertFullAsync(response);
+            refused++;
+        }
+
+        await AssertSessionHoldsAsync(refusedClose, closing.Length);
+        Assert.False(File.Exists(BlobFile(Digests.Sha256(closing))), "a refused commit left its blob file");
+
+        // Cancelling an upload frees its bytes, so it must work on a full disk.
+        using (var response = await _client.DeleteAsync(abandoned))
+        {
+            OciAssert.Status(response, HttpStatusCode.NoContent);
+        }
+
+        using (var response = await _client.GetAsync(abandoned))
+        {
+            await OciAssert.ErrorAsync(response, HttpStatusCode.NotFound, "BLOB_UPLOAD_UNKNOWN");
         }
 
         // Pulls, session state and readiness are untouched.
@@ -154,6 +181,15 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
             OciAssert.Status(response, HttpStatusCode.Created);
         }
 
+        var more = OciClient.RandomBytes(4 * Kib);
+        refusedClose = await _client.PatchAcceptedAsync(repo, refusedClose, more, $"{closing.Length}-{closing.Length + more.Length - 1}");
+        var closed = closing.Concat(more).ToArray();
+        using (var response = await _client.PutUploadAsync(refusedClose, Digests.Sha256(closed)))
+        {
+            OciAssert.Status(response, HttpStatusCode.Created);
+        }
+
+        Assert.Equal(closed, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(closed)}"));
         Assert.Equal(joined, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(joined)}"));
         Assert.Equal(whole, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(whole)}"));
         await AssertPullableAsync(repo, image);
@@ -168,6 +204,54 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         // A full disk is no reason to stop writing first chunks past the page cache (O_DIRECT) for good.
         Assert.Equal(uncached, UncachedFile.Available);
     }
+
+    [Fact]
+    public async Task ARegistryRestartedOnAFullDisk_StartsAndServesPulls()
+    {
+        if (_mounted is null)
+        {
+            return;
+        }
+
+        var data = Path.Combine(_disk, "data");
+        Directory.CreateDirectory(data);
+        _registry = await RegistryFixture.StartAsync(data);
+        _client = new OciClient(_registry.Address);
+        var repo = OciClient.UniqueRepo("restart-full");
+        var image = await _client.PushImageAsync(repo, "before");
+        _client.Dispose();
+        await _registry.DisposeAsync();
+        _registry = null;
+
+        // As after the process ended: SQLite's files are closed (the pool would keep them open in this process).
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var metadata = Path.Combine(data, "metadata");
+        Assert.NotEmpty(Directory.GetFiles(metadata, "*.reserve"));
+        _mounted.Fill(leaveBytes: 0);
+
+        // SQLite needs new space to open a database at all; the reserve beside it makes that room.
+        _registry = await RegistryFixture.StartAsync(data);
+        _client = new OciClient(_registry.Address);
+        await AssertPullableAsync(repo, image);
+        using (var ready = await _client.GetAsync("/healthz/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        // With room again the reserve comes back at the next start.
+        _mounted.Empty();
+        _client.Dispose();
+        await _registry.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _registry = await RegistryFixture.StartAsync(data);
+        _client = new OciClient(_registry.Address);
+        Assert.Equal(2, Directory.GetFiles(metadata, "*.reserve").Length);
+        await _client.PushImageAsync(repo, "after");
+        await AssertPullableAsync(repo, image);
+    }
+
+    private string BlobFile(string digest) =>
+        Path.Combine(_disk, "data", "docker", "registry", "v2", "blobs", "sha256", digest[7..9], digest[7..], "data");
 
     private static async Task AssertFullAsync(HttpResponseMessage response)
     {
