@@ -154,13 +154,13 @@ public sealed partial class SqliteDatabase
     // After the reserve was used: made again once the disk has room, looked at no more than once a minute.
     private void KeepReserveWhenRoom()
     {
-        if (Environment.TickCount64 - _reserveTriedAt < 60_000 || File.Exists(_reserve))
+        if (Environment.TickCount64 - _reserveTriedAt < 60_000)
         {
             return;
         }
 
         _reserveTriedAt = Environment.TickCount64;
-        if (Available(_folder) >= RoomForReserve)
+        if (!File.Exists(_reserve) && Available(_folder) >= RoomForReserve)
         {
             KeepReserve();
         }
