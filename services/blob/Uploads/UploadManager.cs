@@ -479,26 +479,35 @@ internal sealed partial class UploadManager
         return await CommitVerifiedAsync(repository, session.Id, dataPath, digest, size, cancellationToken);
     }
 
-    // Moves verified bytes to the blob's path and records the blob, which ends the session. A record refused
-    // for want of space takes the bytes back (to the session's data when they were its acknowledged bytes,
-    // else away), unless the blob's file was there before: the session then stays as it was, and no
-    // unrecorded file is left in the blobs' folder holding space when space is short.
+    // Moves verified bytes to the blob's path and records the blob, which ends the session. When the blob's
+    // file is there already (the same bytes: files reach that path only verified), it is recorded first and
+    // the session's copy deleted after, so a refused record leaves the session as it was. Otherwise the
+    // move comes first, and a record refused for want of space takes the bytes back (to the session's data
+    // when they were its acknowledged bytes, else away): the session stays as it was, and no unrecorded
+    // file is left in the blobs' folder holding space when space is short.
     private async Task<long> CommitVerifiedAsync(string repository, string uploadId, string path, Digest digest, long size, CancellationToken cancellationToken)
     {
         var blobPath = BlobPaths.Blob(digest.Value);
         using (await LockBlobAsync(digest, cancellationToken))
         {
-            var existed = await _storage.GetSizeAsync(blobPath, cancellationToken) is not null;
-            await _storage.MoveAsync(path, blobPath, cancellationToken);
-            try
+            if (await _storage.GetSizeAsync(blobPath, cancellationToken) is not null)
             {
-                // Past the move there is no going back: the record must follow even if the caller has gone.
-                await _metadata.CommitBlobAsync(digest.Value, size, repository, uploadId, CancellationToken.None);
+                await _metadata.CommitBlobAsync(digest.Value, size, repository, uploadId, cancellationToken);
+                await _storage.MoveAsync(path, blobPath, CancellationToken.None);
             }
-            catch (Exception ex) when (!existed && StorageFull.Is(ex))
+            else
             {
-                await TakeBackAsync(uploadId, path, blobPath);
-                throw;
+                await _storage.MoveAsync(path, blobPath, cancellationToken);
+                try
+                {
+                    // Past the move there is no going back: the record must follow even if the caller has gone.
+                    await _metadata.CommitBlobAsync(digest.Value, size, repository, uploadId, CancellationToken.None);
+                }
+                catch (Exception ex) when (StorageFull.Is(ex))
+                {
+                    await TakeBackAsync(uploadId, path, blobPath);
+                    throw;
+                }
             }
         }
 
