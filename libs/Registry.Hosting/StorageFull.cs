@@ -20,6 +20,7 @@ public static class StorageFull
     private const int WindowsDiskFull = unchecked((int)0x80070070); // ERROR_DISK_FULL
     private const int WindowsHandleDiskFull = unchecked((int)0x80070027); // ERROR_HANDLE_DISK_FULL
     private const int SqliteFull = 13; // SQLITE_FULL
+    private const int SqliteSharedMemoryFull = 10 | (19 << 8); // SQLITE_IOERR_SHMSIZE: the -shm index could not grow
 
     private static readonly Counter Refused = Metrics.CreateCounter(
         "registry_storage_full_total",
@@ -36,6 +37,7 @@ public static class StorageFull
             switch (exception)
             {
                 case SqliteException { SqliteErrorCode: SqliteFull }:
+                case SqliteException { SqliteExtendedErrorCode: SqliteSharedMemoryFull }:
                 case IOException { HResult: NoSpace or QuotaExceeded or WindowsDiskFull or WindowsHandleDiskFull }:
                     return true;
             }

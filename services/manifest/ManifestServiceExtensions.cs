@@ -25,6 +25,7 @@ public static class ManifestServiceExtensions
             Path.Combine(provider.GetRequiredService<IOptions<RegistryOptions>>().Value.MetadataDir, "manifests.db"),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteDatabase>()));
+        services.AddHostedService<MetadataOpener>();
         services.AddSingleton(provider =>
         {
             var address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Blob;

@@ -21,15 +21,16 @@ namespace Registry.Hosting.Sqlite;
 public sealed partial class SqliteDatabase
 {
     /// <summary>
-    /// The size of the space reserve kept beside each database (<c>&lt;file&gt;.reserve</c>, made while
-    /// there is room). On a full disk SQLite cannot open a database (its shared-memory index needs 32 KiB
-    /// of new space at every open), so a registry restarted on a full disk could not even serve pulls;
-    /// there the reserve is deleted to make that room, and made again at a later start with room.
+    /// The size of the space reserve kept beside each database (<c>&lt;file&gt;.reserve</c>). On a full disk
+    /// SQLite cannot open a database (its shared-memory index needs 32 KiB of new space at every open), so
+    /// a registry restarted on a full disk could not even serve pulls; there a reserve is deleted to make
+    /// that room (this database's, else another's in the same folder), and made again once the disk has
+    /// <see cref="RoomForReserve"/> free.
     /// </summary>
     public const int ReserveBytes = 1024 * 1024;
 
-    // Free space below which a missing reserve is not made again (it would take room pushes need).
-    private const long RoomForReserve = 64L * 1024 * 1024;
+    /// <summary>Free space from which a missing reserve is made (at start, and at most once a minute after a write).</summary>
+    public const long RoomForReserve = 16L * 1024 * 1024;
 
     private readonly string _connectionString;
     private readonly string _path;
@@ -75,7 +76,10 @@ public sealed partial class SqliteDatabase
             SetUp(schema);
         }
 
-        KeepReserve();
+        if (Available(folder) >= RoomForReserve)
+        {
+            KeepReserve();
+        }
 
         // Waits without a thread while no write is queued; runs SQLite's (blocking) calls when there are.
         _ = Task.Run(RunWriterAsync);
@@ -105,16 +109,23 @@ public sealed partial class SqliteDatabase
         }
     }
 
-    // Deletes the reserve to make room for SQLite, when there is one and the disk is as good as full.
+    // Deletes a reserve to make room for SQLite when the disk is as good as full: this database's, else
+    // another database's in the same folder (made again at its next look once there is room).
     private bool UseReserve(Exception cause)
     {
-        if (!File.Exists(_reserve) || Available(_folder) >= ReserveBytes)
+        if (Available(_folder) >= ReserveBytes)
         {
             return false;
         }
 
-        File.Delete(_reserve);
-        Log.ReserveUsed(_logger, _path, cause.Message);
+        var reserve = File.Exists(_reserve) ? _reserve : Directory.EnumerateFiles(_folder, "*.db.reserve").FirstOrDefault();
+        if (reserve is null)
+        {
+            return false;
+        }
+
+        File.Delete(reserve);
+        Log.ReserveUsed(_logger, _path, reserve, cause.Message);
         return true;
     }
 
@@ -458,8 +469,8 @@ public sealed partial class SqliteDatabase
     private static partial class Log
     {
         [LoggerMessage(EventId = 140, EventName = "MetadataReserveUsed", Level = LogLevel.Warning,
-            Message = "The disk is full: {Database} could only be opened by deleting its space reserve ({Reason}); free space, pushes get 507 until then")]
-        public static partial void ReserveUsed(ILogger logger, string database, string reason);
+            Message = "The disk is full: {Database} could only be opened or written by deleting the space reserve {Reserve} ({Reason}); free space, pushes get 507 until then")]
+        public static partial void ReserveUsed(ILogger logger, string database, string reserve, string reason);
 
         // Next free id: 141 (metadata uses 140-149).
     }

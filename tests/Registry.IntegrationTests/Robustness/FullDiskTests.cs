@@ -30,7 +30,7 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _disk = Path.Combine(_folder, "disk");
         Directory.CreateDirectory(_disk);
-        _mounted = OwnDisk.TryMount(_disk, sizeMiB: 12, out var why);
+        _mounted = OwnDisk.TryMount(_disk, sizeMiB: 32, out var why);
         if (_mounted is null)
         {
             Assert.False(
@@ -87,6 +87,11 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         var closing = OciClient.RandomBytes(128 * Kib);
         var refusedClose = await _client.StartUploadAsync(repo);
         refusedClose = await _client.PatchAcceptedAsync(repo, refusedClose, closing, $"0-{closing.Length - 1}");
+        var known = OciClient.RandomBytes(100);
+        var other = OciClient.UniqueRepo("full-other");
+        await _client.PushBlobAsync(other, known);
+        var ofKnown = await _client.StartUploadAsync(repo);
+        ofKnown = await _client.PatchAcceptedAsync(repo, ofKnown, known[..50], "0-49");
         var abandoned = await _client.StartUploadAsync(repo);
         abandoned = await _client.PatchAcceptedAsync(repo, abandoned, OciClient.RandomBytes(128 * Kib), $"0-{128 * Kib - 1}");
         var manifest = ManifestJson.Image(
@@ -131,6 +136,21 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         await AssertSessionHoldsAsync(refusedClose, closing.Length);
         Assert.False(File.Exists(BlobFile(Digests.Sha256(closing))), "a refused commit left its blob file");
 
+        // Room for a closing PUT's last bytes (a page) but not for the record, of a blob another repository
+        // has already: the session keeps what it had (its copy is deleted only once the record is written).
+        // Before any cancellation: that checkpoints SQLite's log, whose space later records could reuse.
+        _mounted.Empty();
+        _mounted.Fill(leaveBytes: 8 * Kib);
+        using (var response = await _client.PutUploadAsync(ofKnown, Digests.Sha256(known), known[50..], "50-99"))
+        {
+            await AssertFullAsync(response);
+            refused++;
+        }
+
+        await AssertSessionHoldsAsync(ofKnown, 50);
+        Assert.Equal(known, await _client.Http.GetByteArrayAsync($"/v2/{other}/blobs/{Digests.Sha256(known)}"));
+        _mounted.Fill(leaveBytes: 0);
+
         // Cancelling an upload frees its bytes, so it must work on a full disk.
         using (var response = await _client.DeleteAsync(abandoned))
         {
@@ -140,6 +160,12 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         using (var response = await _client.GetAsync(abandoned))
         {
             await OciAssert.ErrorAsync(response, HttpStatusCode.NotFound, "BLOB_UPLOAD_UNKNOWN");
+        }
+
+        // Reads of what is not there still say so (the manifest database was opened at start, not now).
+        using (var response = await _client.GetAsync($"/v2/{OciClient.UniqueRepo("full-none")}/tags/list"))
+        {
+            await OciAssert.ErrorAsync(response, HttpStatusCode.NotFound, "NAME_UNKNOWN");
         }
 
         // Pulls, session state and readiness are untouched.
@@ -190,6 +216,12 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         Assert.Equal(closed, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(closed)}"));
+        using (var response = await _client.PutUploadAsync(ofKnown, Digests.Sha256(known), known[50..], "50-99"))
+        {
+            OciAssert.Status(response, HttpStatusCode.Created);
+        }
+
+        Assert.Equal(known, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(known)}"));
         Assert.Equal(joined, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(joined)}"));
         Assert.Equal(whole, await _client.Http.GetByteArrayAsync($"/v2/{repo}/blobs/{Digests.Sha256(whole)}"));
         await AssertPullableAsync(repo, image);
@@ -238,7 +270,17 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
 
-        // With room again the reserve comes back at the next start.
+        // Again, now that one reserve is gone: the other database's makes the room.
+        _client.Dispose();
+        await _registry.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Single(Directory.GetFiles(metadata, "*.reserve"));
+        _mounted.Fill(leaveBytes: 0);
+        _registry = await RegistryFixture.StartAsync(data);
+        _client = new OciClient(_registry.Address);
+        await AssertPullableAsync(repo, image);
+
+        // With room again the reserves come back at the next start.
         _mounted.Empty();
         _client.Dispose();
         await _registry.DisposeAsync();

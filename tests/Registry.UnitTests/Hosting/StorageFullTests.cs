@@ -23,6 +23,8 @@ public sealed class StorageFullTests
     public void AFullDatabase_IsRecognised_OtherSqliteErrorsAreNot()
     {
         Assert.True(StorageFull.Is(new SqliteException("database or disk is full", 13)));
+        Assert.True(StorageFull.Is(new SqliteException("disk I/O error", 10, 10 | (19 << 8)))); // SQLITE_IOERR_SHMSIZE
+        Assert.False(StorageFull.Is(new SqliteException("disk I/O error", 10, 10 | (3 << 8)))); // SQLITE_IOERR_WRITE
         Assert.False(StorageFull.Is(new SqliteException("database is locked", 5)));
     }
 
