@@ -130,7 +130,8 @@ public sealed partial class SqliteDatabase
     }
 
     // Makes the reserve when it is missing; bytes that do not compress, so a compressing filesystem keeps
-    // all of it. A partial one (no room) is removed again.
+    // all of it (from a plain generator: the cryptographic one would load libcrypto, 3.4 MiB resident, at
+    // start). A partial one (no room) is removed again.
     private void KeepReserve()
     {
         _reserveTriedAt = Environment.TickCount64;
@@ -145,7 +146,7 @@ public sealed partial class SqliteDatabase
             var block = new byte[64 * 1024];
             for (var offset = 0; offset < ReserveBytes; offset += block.Length)
             {
-                System.Security.Cryptography.RandomNumberGenerator.Fill(block);
+                Random.Shared.NextBytes(block);
                 RandomAccess.Write(file, block, offset);
             }
         }

@@ -278,6 +278,7 @@ public sealed class FullDiskTests(ITestOutputHelper output) : IAsyncLifetime
         _mounted.Fill(leaveBytes: 0);
         _registry = await RegistryFixture.StartAsync(data);
         _client = new OciClient(_registry.Address);
+        Assert.Empty(Directory.GetFiles(metadata, "*.reserve"));
         await AssertPullableAsync(repo, image);
 
         // With room again the reserves come back at the next start.
