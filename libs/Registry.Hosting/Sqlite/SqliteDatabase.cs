@@ -32,6 +32,9 @@ public sealed partial class SqliteDatabase
     /// <summary>Free space from which a missing reserve is made (at start, and at most once a minute after a write).</summary>
     public const long RoomForReserve = 16L * 1024 * 1024;
 
+    private const int SqliteIoError = 10;
+    private const int SqliteFull = 13;
+
     private readonly string _connectionString;
     private readonly string _path;
     private readonly string _folder;
@@ -84,9 +87,6 @@ public sealed partial class SqliteDatabase
         // Waits without a thread while no write is queued; runs SQLite's (blocking) calls when there are.
         _ = Task.Run(RunWriterAsync);
     }
-
-    private const int SqliteIoError = 10;
-    private const int SqliteFull = 13;
 
     private void SetUp(string schema)
     {
@@ -163,7 +163,8 @@ public sealed partial class SqliteDatabase
         }
     }
 
-    // After the reserve was used: made again once the disk has room, looked at no more than once a minute.
+    // A missing reserve (used, or not made at start for want of room) is made once the disk has room; looked
+    // for at most once a minute, by the writer after a commit.
     private void KeepReserveWhenRoom()
     {
         if (Environment.TickCount64 - _reserveTriedAt < 60_000)
