@@ -6,7 +6,7 @@ namespace Registry.Hosting;
 
 /// <summary>
 /// A write refused for want of space: the disk or the user's quota is full (ENOSPC, EDQUOT), or SQLite
-/// could not grow its database (SQLITE_FULL). The client gets <c>507</c> with an OCI body instead of an
+/// could not grow its database or its shared-memory index (SQLITE_FULL, SQLITE_IOERR_SHMSIZE). The client gets <c>507</c> with an OCI body instead of an
 /// internal error, and nothing else changes: reads go on, the storage breaker does not count it, and
 /// a failed write leaves what was acknowledged as it was. Pushes work again once space is freed.
 /// </summary>
