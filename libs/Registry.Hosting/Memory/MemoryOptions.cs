@@ -39,7 +39,7 @@ public sealed class MemoryOptions
     /// 16), so a ceiling per pool would grow with the machine. Default 16 MiB: what 16 uploads at once hold
     /// in flight, so only bursts allocate. Negative: Kestrel's own pool, which keeps everything.
     /// </summary>
-    // TODO: the ceilings do not shrink under a GC heap hard limit and no stage sheds load on heap pressure: below 128 MiB of DOTNET_GCHeapHardLimit the process ran out of heap and died (docs/performance.md, "GC configuration").
+    // TODO: no stage sheds load on heap pressure: below 128 MiB of DOTNET_GCHeapHardLimit the process ran out of heap and died or wedged (docs/performance.md, "GC configuration").
     public long RetainedPoolBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
