@@ -1,8 +1,8 @@
 namespace Registry.Blob.Uploads;
 
 /// <summary>
-/// One lock per upload session, created on first use and dropped when nobody holds or waits for it.
-/// Sessions never share a lock: an upload whose bytes stall (a slow client) must not hold up any other
+/// One lock per upload session (or per key of another kind: UploadManager also locks blob commits by
+/// digest), created on first use and dropped when nobody holds or waits for it. Sessions never share a lock: an upload whose bytes stall (a slow client) must not hold up any other
 /// upload, or its unread gRPC data would fill the shared HTTP/2 connection window and stall them all.
 /// </summary>
 internal sealed class SessionLocks

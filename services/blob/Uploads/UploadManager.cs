@@ -24,7 +24,9 @@ internal sealed partial class UploadManager
     private readonly BlobMetadataStore _metadata;
     private readonly UploadHashCache _hashes = new(capacity: 4096);
     private readonly SessionLocks _locks = new();
-    private readonly SemaphoreSlim[] _blobLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    // Commits of one blob, one at a time (keyed by digest), so a commit taking its bytes back cannot take
+    // them from another upload of the same blob recorded meanwhile.
+    private readonly SessionLocks _blobLocks = new();
     private readonly ILogger<UploadManager> _logger;
     private readonly BlobServiceOptions _options;
     private readonly TimeProvider _time;
@@ -488,7 +490,7 @@ internal sealed partial class UploadManager
     private async Task<long> CommitVerifiedAsync(string repository, string uploadId, string path, Digest digest, long size, CancellationToken cancellationToken)
     {
         var blobPath = BlobPaths.Blob(digest.Value);
-        using (await LockBlobAsync(digest, cancellationToken))
+        using (await _blobLocks.AcquireAsync(digest.Value, cancellationToken))
         {
             if (await _storage.GetSizeAsync(blobPath, cancellationToken) is not null)
             {
@@ -537,22 +539,6 @@ internal sealed partial class UploadManager
             // The file stays at the blob's path unrecorded: a retried PUT records it (RecoverLostBytesAsync).
             Log.CleanupFailed(_logger, uploadId, ex);
         }
-    }
-
-    // Commits of one blob happen one at a time (striped by digest), so a commit taking its bytes back
-    // cannot take them from another upload of the same blob recorded meanwhile.
-    private async Task<IDisposable> LockBlobAsync(Digest digest, CancellationToken cancellationToken)
-    {
-        var gate = _blobLocks[(int)((uint)digest.Value.GetHashCode(StringComparison.Ordinal) % (uint)_blobLocks.Length)];
-        await gate.WaitAsync(cancellationToken);
-        return new Releaser(gate);
-    }
-
-    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
-    {
-        private SemaphoreSlim? _gate = gate;
-
-        public void Dispose() => Interlocked.Exchange(ref _gate, null)?.Release();
     }
 
     private async Task<Digest> DigestOfFileAsync(DigestAlgorithm algorithm, string path, long length, CancellationToken cancellationToken)
@@ -761,7 +747,7 @@ internal sealed partial class UploadManager
     private async Task<long> RecoverLostBytesAsync(string repository, UploadSession session, Digest digest, CancellationToken cancellationToken)
     {
         long? committed = null;
-        using var blobLock = await LockBlobAsync(digest, cancellationToken);
+        using var blobLock = await _blobLocks.AcquireAsync(digest.Value, cancellationToken);
         try
         {
             committed = await _storage.GetSizeAsync(BlobPaths.Blob(digest.Value), cancellationToken);
