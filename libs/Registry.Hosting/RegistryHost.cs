@@ -84,6 +84,7 @@ public static class RegistryHost
             builder.Services.AddOptions<MemoryOptions>().Bind(builder.Configuration.GetSection(MemoryOptions.SectionName));
             builder.Services.TryAddSingleton(TimeProvider.System);
             builder.Services.AddHostedService<IdleMemoryTrimmer>();
+            builder.Services.AddHostedService<HeapPressureWatcher>();
         }
 
         var memory = builder.Configuration.GetSection(MemoryOptions.SectionName).Get<MemoryOptions>() ?? new MemoryOptions();
@@ -91,11 +92,14 @@ public static class RegistryHost
         if (memory.RetainedPoolBytes >= 0)
         {
             // Registered after Kestrel's own factory, so Kestrel's listeners get this one.
+            // Under a heap hard limit (or a container's) buffers and their ceilings shrink with it.
+            var limit = HeapPressure.LimitBytes;
             builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new BoundedBlockPoolFactory(
-                memory.RetainedPoolBytes, memory.IoBlockBytes, memory.IdleCheckInterval, memory.LargeBlockBytes, memory.RetainedLargePoolBytes));
+                MemoryOptions.EffectiveRetainedBytes(memory.RetainedPoolBytes, limit), memory.EffectiveIoBlockBytes(limit), memory.IdleCheckInterval,
+                memory.LargeBlockBytes, MemoryOptions.EffectiveRetainedBytes(memory.RetainedLargePoolBytes, limit), coldCeilingBytes: limit / 8));
         }
 
-        builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = memory.ReadAheadBytes);
+        builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = memory.EffectiveReadAheadBytes(HeapPressure.LimitBytes));
         builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));

@@ -47,6 +47,13 @@ public sealed class EdgeOptions
     /// <summary>The largest manifest accepted, in bytes. Default 4 MiB; larger pushes get 413.</summary>
     public int MaxManifestBytes { get; set; } = Registry.Oci.Manifests.ManifestParser.DefaultMaxManifestBytes;
 
+    /// <summary>
+    /// Connections the edge keeps open at once; a new one past it gets 503 with Retry-After and is closed
+    /// (<see cref="Http.ConnectionGate"/>). 0, the default, derives it from the memory the GC may use: that
+    /// over 128 KiB (512 under a 64 MiB heap hard limit, no bound in practice without one).
+    /// </summary>
+    public int MaxConnections { get; set; }
+
     /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

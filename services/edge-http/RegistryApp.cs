@@ -9,6 +9,7 @@ using Registry.EdgeHttp.Http;
 using Registry.EdgeHttp.Pipeline;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Registry.Hosting;
+using Registry.Hosting.Memory;
 using Registry.EdgeHttp.Observability;
 using Registry.Hosting.Observability;
 using Registry.Hosting.Observability.Leaks;
@@ -114,8 +115,12 @@ public static class RegistryApp
             builder.WebHost.UseUrls("http://127.0.0.1:5000");
         }
 
+        var maxConnections = builder.Configuration.GetValue<int>($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.MaxConnections)}");
+        var gate = new ConnectionGate(maxConnections > 0 ? maxConnections : ConnectionGate.MaxFor(HeapPressure.LimitBytes));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(gate.Wrap));
+
             // Blob downloads flush every 512 KiB: a 64 KiB response buffer (the default) would stall them on every
             // flush, a larger one keeps more of Kestrel's pooled (never returned) blocks per connection.
             kestrel.Limits.MaxResponseBufferSize = 256 * 1024;

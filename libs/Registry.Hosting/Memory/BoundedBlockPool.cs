@@ -21,6 +21,8 @@ namespace Registry.Hosting.Memory;
 /// thus costs no page faults, and a burst's buffers leave the resident set seconds after it. Letting such
 /// blocks go to the GC instead left the pinned heap full of holes after a burst (25 MB of fragmentation
 /// after 500 clients), which stayed resident. Elsewhere a block above the ceiling goes to the GC.
+/// Under heap pressure (<see cref="HeapPressure"/>) nothing is kept: returned blocks and every idle,
+/// overflow or cooled one go to the GC, which counts them against a heap hard limit however cool they are.
 /// </summary>
 public sealed class BoundedBlockPool : MemoryPool<byte>
 {
@@ -57,6 +59,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private readonly ConcurrentQueue<Block> _cold = new();
     private readonly int _blockSize;
     private readonly IdleBudget _budget;
+    private readonly ColdBudget _coldBudget;
     private readonly bool _coolLater;
     private int _overflowBlocks;
 
@@ -65,26 +68,31 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private int _idleBlocks;
     private bool _disposed;
 
+    // Under heap pressure buffers kept for reuse (even cooled ones, which the GC still counts) are let go.
+    static BoundedBlockPool() => HeapPressure.Rose += static _ => DropAllIdle();
+
     /// <summary>
     /// A pool that keeps at most <paramref name="retainedBytes"/> of idle blocks on its own. With
     /// <paramref name="coolLater"/> a block above the ceiling waits as overflow until <see cref="CoolStale"/>
     /// finds it unused; without, it is given back at once.
     /// </summary>
     public BoundedBlockPool(long retainedBytes, int blockSize = DefaultBlockSize, bool coolLater = false)
-        : this(new IdleBudget(retainedBytes, CheckBlockSize(blockSize)), blockSize, coolLater)
+        : this(new IdleBudget(retainedBytes, CheckBlockSize(blockSize)), ColdBudget.Unbounded, blockSize, coolLater)
     {
     }
 
-    private BoundedBlockPool(IdleBudget budget, int blockSize, bool coolLater)
+    private BoundedBlockPool(IdleBudget budget, ColdBudget coldBudget, int blockSize, bool coolLater)
     {
         _blockSize = CheckBlockSize(blockSize);
         _budget = budget;
+        _coldBudget = coldBudget;
         _coolLater = coolLater;
         Live.TryAdd(this, 0);
     }
 
     /// <summary>A pool that shares <paramref name="budget"/>'s ceiling with the other pools made with it.</summary>
-    internal static BoundedBlockPool Sharing(IdleBudget budget, int blockSize, bool coolLater) => new(budget, blockSize, coolLater);
+    internal static BoundedBlockPool Sharing(IdleBudget budget, ColdBudget coldBudget, int blockSize, bool coolLater) =>
+        new(budget, coldBudget, blockSize, coolLater);
 
     /// <summary>Whether this pool's ceiling is <paramref name="budget"/> (the factory's cooling timer asks).</summary>
     internal bool Shares(IdleBudget budget) => ReferenceEquals(_budget, budget);
@@ -119,6 +127,42 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         }
 
         CoolOverflow(int.MaxValue);
+    }
+
+    /// <summary>
+    /// Lets every pool's idle, overflow and cooled blocks go to the GC. A cooled block has no pages
+    /// resident, but the GC counts its array against a heap hard limit all the same.
+    /// </summary>
+    internal static void DropAllIdle()
+    {
+        foreach (var pool in Live.Keys)
+        {
+            pool.DropIdle();
+        }
+    }
+
+    private void DropIdle()
+    {
+        while (_idle.TryDequeue(out _))
+        {
+            Interlocked.Decrement(ref _idleBlocks);
+            _budget.Release();
+            Retained.Dec(BlockSize);
+            Released.Inc(BlockSize);
+        }
+
+        while (_overflow.TryDequeue(out _))
+        {
+            Interlocked.Decrement(ref _overflowBlocks);
+            Retained.Dec(BlockSize);
+            Released.Inc(BlockSize);
+        }
+
+        while (_cold.TryDequeue(out _))
+        {
+            Cold.Dec(BlockSize);
+            _coldBudget.Release(BlockSize);
+        }
     }
 
     /// <summary>Every pool not yet disposed.</summary>
@@ -185,6 +229,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         {
             // Its pages come back, zeroed, as they are written.
             Cold.Dec(BlockSize);
+            _coldBudget.Release(BlockSize);
             Leased.Inc(BlockSize);
             block.StartLease();
             return block;
@@ -204,7 +249,8 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         }
 
         Leased.Dec(BlockSize);
-        if (!_disposed && _budget.TryTake())
+        var pressed = HeapPressure.Level != HeapPressureLevel.Normal;
+        if (!_disposed && !pressed && _budget.TryTake())
         {
             Interlocked.Increment(ref _idleBlocks);
             Retained.Inc(BlockSize);
@@ -212,7 +258,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             return;
         }
 
-        if (_coolLater && !_disposed && PageRelease.Available)
+        if (_coolLater && !_disposed && !pressed && PageRelease.Available)
         {
             // Kept resident until the factory's next checks find it unused (CoolStale).
             Retained.Inc(BlockSize);
@@ -225,15 +271,24 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     }
 
     // Above the ceiling: the block's pages go back to the system and the block waits to be reused; where
-    // that cannot be done (not Linux, a disposed pool) it goes to the GC.
+    // that cannot be done (not Linux, a disposed pool), under heap pressure, or with the cooled blocks at
+    // their own ceiling (the GC counts a cooled block against a heap limit whole), it goes to the GC.
     private void GiveBack(Block block)
     {
         Released.Inc(BlockSize);
-        if (!_disposed && block.Cool())
+        if (_disposed || HeapPressure.Level != HeapPressureLevel.Normal || !_coldBudget.TryTake(BlockSize))
         {
-            Cold.Inc(BlockSize);
-            _cold.Enqueue(block);
+            return;
         }
+
+        if (!block.Cool())
+        {
+            _coldBudget.Release(BlockSize);
+            return;
+        }
+
+        Cold.Inc(BlockSize);
+        _cold.Enqueue(block);
     }
 
     /// <inheritdoc />
@@ -251,6 +306,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         while (_cold.TryDequeue(out _))
         {
             Cold.Dec(BlockSize);
+            _coldBudget.Release(BlockSize);
         }
     }
 
@@ -282,6 +338,33 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         /// <summary>Gives the whole pages inside the block back to the system; false where that cannot be done.</summary>
         public bool Cool() => PageRelease.Release(_array);
     }
+}
+
+/// <summary>The ceiling on cooled blocks that the pools of one factory share (both sizes), counted in bytes.</summary>
+internal sealed class ColdBudget(long maxBytes)
+{
+    /// <summary>No ceiling (a pool made on its own).</summary>
+    public static readonly ColdBudget Unbounded = new(long.MaxValue);
+
+    private long _bytes;
+
+    /// <summary>Cooled bytes counted now.</summary>
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <summary>Takes room for one more cooled block; false at the ceiling.</summary>
+    public bool TryTake(int bytes)
+    {
+        if (Interlocked.Add(ref _bytes, bytes) <= maxBytes)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _bytes, -bytes);
+        return false;
+    }
+
+    /// <summary>Gives back the room of a cooled block that was handed out again or let go.</summary>
+    public void Release(int bytes) => Interlocked.Add(ref _bytes, -bytes);
 }
 
 /// <summary>The ceiling on idle blocks that the pools of one factory share, counted in blocks.</summary>
@@ -320,6 +403,7 @@ internal sealed class IdleBudget
 public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposable
 {
     private readonly IdleBudget _budget;
+    private readonly ColdBudget _coldBudget;
     private readonly int _blockSize;
     private readonly IdleBudget? _largeBudget;
     private readonly int _largeBlockSize;
@@ -330,16 +414,19 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     /// it wait as overflow, and every <paramref name="coolEvery"/> the overflow that went unused since the
     /// last look is cooled; otherwise they are given back at once. A <paramref name="largeBlockSize"/> above
     /// <paramref name="blockSize"/> (a power of two) adds large blocks for writers that ask for more
-    /// than one I/O block at once, with <paramref name="largeRetainedBytes"/> as their own ceiling.
+    /// than one I/O block at once, with <paramref name="largeRetainedBytes"/> as their own ceiling. Cooled
+    /// blocks of both sizes together stay within <paramref name="coldCeilingBytes"/>; beyond it they go to the GC.
     /// </summary>
     public BoundedBlockPoolFactory(
         long retainedBytes,
         int blockSize = BoundedBlockPool.DefaultBlockSize,
         TimeSpan coolEvery = default,
         int largeBlockSize = 0,
-        long largeRetainedBytes = 0)
+        long largeRetainedBytes = 0,
+        long coldCeilingBytes = long.MaxValue)
     {
         _budget = new IdleBudget(retainedBytes, blockSize);
+        _coldBudget = new ColdBudget(coldCeilingBytes);
         _blockSize = blockSize;
         if (largeBlockSize > blockSize)
         {
@@ -356,6 +443,9 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     /// <summary>Idle blocks kept now across every pool this factory made (for tests).</summary>
     internal int IdleBlocks => _budget.Blocks;
 
+    /// <summary>Bytes of cooled blocks kept now across every pool this factory made (for tests).</summary>
+    internal long ColdBytes => _coldBudget.Bytes;
+
     /// <summary>Idle large blocks kept now across every pool this factory made (for tests).</summary>
     internal int IdleLargeBlocks => _largeBudget?.Blocks ?? 0;
 
@@ -363,10 +453,10 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
     {
         var coolLater = _cooling is not null;
-        var small = BoundedBlockPool.Sharing(_budget, _blockSize, coolLater);
+        var small = BoundedBlockPool.Sharing(_budget, _coldBudget, _blockSize, coolLater);
         return _largeBudget is null
             ? small
-            : new TieredBlockPool(small, BoundedBlockPool.Sharing(_largeBudget, _largeBlockSize, coolLater));
+            : new TieredBlockPool(small, BoundedBlockPool.Sharing(_largeBudget, _coldBudget, _largeBlockSize, coolLater));
     }
 
     /// <summary>Stops the cooling timer.</summary>
@@ -374,12 +464,19 @@ public sealed class BoundedBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposa
 
     private void CoolStale()
     {
-        foreach (var pool in BoundedBlockPool.LivePools)
+        try
         {
-            if (pool.Shares(_budget) || (_largeBudget is not null && pool.Shares(_largeBudget)))
+            foreach (var pool in BoundedBlockPool.LivePools)
             {
-                pool.CoolStale();
+                if (pool.Shares(_budget) || (_largeBudget is not null && pool.Shares(_largeBudget)))
+                {
+                    pool.CoolStale();
+                }
             }
+        }
+        catch (OutOfMemoryException)
+        {
+            // A timer callback that throws ends the process; the next look cools what this one missed.
         }
     }
 }

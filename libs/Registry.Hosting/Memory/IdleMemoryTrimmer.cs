@@ -162,7 +162,14 @@ public sealed partial class IdleMemoryTrimmer : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                CheckOnce();
+                try
+                {
+                    CheckOnce();
+                }
+                catch (OutOfMemoryException)
+                {
+                    // Near a heap hard limit a look can fail to allocate; failing here would stop the host.
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

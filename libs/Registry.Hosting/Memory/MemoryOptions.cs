@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Registry.Hosting.Memory;
 
 /// <summary>How the process holds on to memory, bound from "Registry:Memory".</summary>
@@ -8,6 +10,19 @@ public sealed class MemoryOptions
 
     /// <summary>Whether the process gives memory back to the system once a burst of work is over. Default true.</summary>
     public bool IdleTrim { get; set; } = true;
+
+    /// <summary>
+    /// Whether the heap is watched against the memory the GC may use, holding work back as it nears it
+    /// (<see cref="HeapPressure"/>). Default true; false leaves the level at normal.
+    /// </summary>
+    public bool HeapPressureChecks { get; set; } = true;
+
+    /// <summary>
+    /// Seconds in a row the GC may take nine tenths of the time or more before the process exits (fail
+    /// fast, for its supervisor to restart it): a process wedged at its heap limit does nothing else.
+    /// Needs <see cref="HeapPressureChecks"/>. 0 turns it off. Default 30.
+    /// </summary>
+    public int ThrashExitSeconds { get; set; } = 30;
 
     /// <summary>
     /// How often the allocation rate and the committed heap are looked at, and the I/O buffers above the
@@ -39,14 +54,14 @@ public sealed class MemoryOptions
     /// 16), so a ceiling per pool would grow with the machine. Default 16 MiB: what 16 uploads at once hold
     /// in flight, so only bursts allocate. Negative: Kestrel's own pool, which keeps everything.
     /// </summary>
-    // TODO: no stage sheds load on heap pressure: below 128 MiB of DOTNET_GCHeapHardLimit the process ran out of heap and died or wedged (docs/performance.md, "GC configuration").
     public long RetainedPoolBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// Size of Kestrel's I/O buffers (a power of two, at least 4096). A socket read fills at most one
-    /// buffer, so larger ones take an upload's bytes in fewer system calls. Default 32 KiB.
+    /// buffer, so larger ones take an upload's bytes in fewer system calls. 0, the default, derives it from
+    /// the memory the GC may use (<see cref="EffectiveIoBlockBytes"/>): 32 KiB from 256 MiB up, less below.
     /// </summary>
-    public int IoBlockBytes { get; set; } = BoundedBlockPool.DefaultBlockSize;
+    public int IoBlockBytes { get; set; }
 
     /// <summary>
     /// Size of the large buffers handed to a writer that asks for more than one I/O block at once (a blob
@@ -73,6 +88,38 @@ public sealed class MemoryOptions
     /// </summary>
     public long ReadAheadBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// The I/O buffer size for a GC that may use <paramref name="limitBytes"/>: <see cref="IoBlockBytes"/>
+    /// when set, else an 8192th of the limit (every connection with a request in flight holds one or two
+    /// buffers, so 1024 of them hold an eighth of it or less), from 4 KiB to 32 KiB.
+    /// </summary>
+    public int EffectiveIoBlockBytes(long limitBytes)
+    {
+        if (IoBlockBytes > 0)
+        {
+            return IoBlockBytes;
+        }
+
+        var share = Math.Max(limitBytes / 8192, BoundedBlockPool.MinimumBlockSize);
+        return (int)Math.Min(1L << BitOperations.Log2((ulong)share), BoundedBlockPool.DefaultBlockSize);
+    }
+
+    /// <summary>
+    /// A pool ceiling (<see cref="RetainedPoolBytes"/>, <see cref="RetainedLargePoolBytes"/>) for a GC that
+    /// may use <paramref name="limitBytes"/>: at most a sixteenth of the limit, since a kept buffer counts
+    /// against it as much as one in use.
+    /// </summary>
+    public static long EffectiveRetainedBytes(long configuredBytes, long limitBytes) =>
+        configuredBytes < 0 ? configuredBytes : Math.Min(configuredBytes, limitBytes / 16);
+
+    /// <summary>
+    /// The read-ahead for a GC that may use <paramref name="limitBytes"/>: <see cref="ReadAheadBytes"/>, but
+    /// at most a 2048th of the limit (every connection may hold that much of a body ahead of its handler:
+    /// 1024 clients pushing 64 KiB bodies at once held a 64 MiB heap's worth) and at least one I/O buffer.
+    /// </summary>
+    public long EffectiveReadAheadBytes(long limitBytes) =>
+        Math.Max(Math.Min(ReadAheadBytes, limitBytes / 2048), EffectiveIoBlockBytes(limitBytes));
+
     /// <summary>The largest <see cref="IoBlockBytes"/> accepted: 1 MiB.</summary>
     public const int MaxIoBlockBytes = 1024 * 1024;
 
@@ -82,10 +129,10 @@ public sealed class MemoryOptions
     /// <summary>Checks the options; a bad value stops the process at startup, naming the setting.</summary>
     public void Validate()
     {
-        if (IoBlockBytes < BoundedBlockPool.MinimumBlockSize || IoBlockBytes > MaxIoBlockBytes || !int.IsPow2(IoBlockBytes))
+        if (IoBlockBytes != 0 && (IoBlockBytes < BoundedBlockPool.MinimumBlockSize || IoBlockBytes > MaxIoBlockBytes || !int.IsPow2(IoBlockBytes)))
         {
             throw new InvalidOperationException(
-                $"{SectionName}:IoBlockBytes must be a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {IoBlockBytes}.");
+                $"{SectionName}:IoBlockBytes must be 0 or a power of two from {BoundedBlockPool.MinimumBlockSize} to {MaxIoBlockBytes}; it is {IoBlockBytes}.");
         }
 
         if (LargeBlockBytes != 0 && (LargeBlockBytes < BoundedBlockPool.MinimumBlockSize || LargeBlockBytes > MaxIoBlockBytes || !int.IsPow2(LargeBlockBytes)))
@@ -100,7 +147,7 @@ public sealed class MemoryOptions
         }
 
         // Kestrel's own pool (RetainedPoolBytes -1) hands out 4 KiB blocks whatever IoBlockBytes says.
-        var block = RetainedPoolBytes >= 0 ? IoBlockBytes : BoundedBlockPool.MinimumBlockSize;
+        var block = RetainedPoolBytes >= 0 ? EffectiveIoBlockBytes(HeapPressure.LimitBytes) : BoundedBlockPool.MinimumBlockSize;
         if (ReadAheadBytes < block || ReadAheadBytes > MaxReadAheadBytes)
         {
             throw new InvalidOperationException(

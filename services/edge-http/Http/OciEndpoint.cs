@@ -6,6 +6,7 @@ using Registry.EdgeHttp.Pipeline;
 using Registry.EdgeHttp.Routing;
 using Registry.Hosting;
 using Registry.Hosting.Logging;
+using Registry.Hosting.Memory;
 using Registry.Oci.Errors;
 
 namespace Registry.EdgeHttp.Http;
@@ -72,6 +73,13 @@ internal sealed partial class OciEndpoint
                 // Kestrel takes the chunked framing off and would hand over the rest (gzip, ...) as if it were the content.
                 throw new OciException(OciErrorCode.Unsupported, "transfer coding not supported", context.Request.Headers.TransferEncoding.ToString(),
                     httpStatus: StatusCodes.Status501NotImplemented);
+            }
+
+            if (RefusedForMemory(route.Kind, context.Request.Method))
+            {
+                EdgeMetrics.RefusedShortOfMemory();
+                await OciErrorWriter.WriteShortOfMemoryAsync(context, _retryAfterHeader);
+                return;
             }
 
             operation = OperationFactory.Create(context, route);
@@ -143,6 +151,13 @@ internal sealed partial class OciEndpoint
             Log.StorageFull(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Message);
             await OciErrorWriter.WriteAsync(context, StorageFull.Answer(ex));
         }
+        catch (OutOfMemoryException)
+        {
+            // The heap hit its hard limit before the pressure checks held enough back: refuse, do not fail.
+            EdgeMetrics.RanOutOfMemory();
+            Log.OutOfMemory(_logger, context.Request.Method, route.Kind.ToString());
+            await OciErrorWriter.WriteShortOfMemoryAsync(context, _retryAfterHeader);
+        }
         catch (Exception ex)
         {
             Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex);
@@ -179,6 +194,15 @@ internal sealed partial class OciEndpoint
             }
         }
     }
+
+    // Near the heap's limit new work that holds buffers is refused first (blob GETs, new uploads), then
+    // everything new; requests that continue an admitted upload go on until the heap is critical.
+    private static bool RefusedForMemory(OciRouteKind kind, string method) => HeapPressure.Level switch
+    {
+        HeapPressureLevel.Normal => false,
+        HeapPressureLevel.High => kind == OciRouteKind.UploadStart || (kind == OciRouteKind.Blob && HttpMethods.IsGet(method)),
+        _ => true,
+    };
 
     private Task RejectBodyAsync(HttpContext context, OciOperation? operation, string reason, int status)
     {
@@ -229,7 +253,11 @@ internal sealed partial class OciEndpoint
             Message = "{Method} {Path} could not write: the storage is full ({Reason})")]
         public static partial void StorageFull(ILogger logger, string method, string path, string reason);
 
-        // Next free id: 1008 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1008, EventName = "OutOfMemory", Level = LogLevel.Warning,
+            Message = "{Method} {Route} ran out of heap (OutOfMemoryException): answered 503")]
+        public static partial void OutOfMemory(ILogger logger, string method, string route);
+
+        // Next free id: 1009 (RequestPipeline uses 1100-1199).
     }
 
     /// <summary>The same request line (event 1004) for routes without a reference or without a repository.</summary>

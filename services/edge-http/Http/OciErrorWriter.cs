@@ -10,11 +10,27 @@ internal static class OciErrorWriter
     private static readonly byte[] AtCapacityBody = System.Text.Encoding.UTF8.GetBytes(
         "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"the registry is at capacity; retry later\",\"detail\":null}]}");
 
+    private static readonly byte[] ShortOfMemoryBody = System.Text.Encoding.UTF8.GetBytes(
+        "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"the registry is short of memory; retry later\",\"detail\":null}]}");
+
     /// <summary>The 429 of a full pipeline: the same answer every time, written from bytes made once.</summary>
-    public static Task WriteAtCapacityAsync(HttpContext context, string retryAfter)
+    public static Task WriteAtCapacityAsync(HttpContext context, string retryAfter) =>
+        WriteRefusalAsync(context, StatusCodes.Status429TooManyRequests, retryAfter, AtCapacityBody);
+
+    /// <summary>The 503 of a heap near its limit, written like <see cref="WriteAtCapacityAsync"/>.</summary>
+    public static Task WriteShortOfMemoryAsync(HttpContext context, string retryAfter) =>
+        WriteRefusalAsync(context, StatusCodes.Status503ServiceUnavailable, retryAfter, ShortOfMemoryBody);
+
+    private static Task WriteRefusalAsync(HttpContext context, int status, string retryAfter, byte[] body)
     {
         var response = context.Response;
-        response.StatusCode = StatusCodes.Status429TooManyRequests;
+        if (response.HasStarted)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
+
+        response.StatusCode = status;
         response.Headers.RetryAfter = retryAfter;
         if (HttpMethods.IsHead(context.Request.Method))
         {
@@ -22,8 +38,8 @@ internal static class OciErrorWriter
         }
 
         response.ContentType = "application/json";
-        response.ContentLength = AtCapacityBody.Length;
-        return response.Body.WriteAsync(AtCapacityBody, context.RequestAborted).AsTask();
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     /// <summary>Answers the request with an OCI error, unless the response has started already.</summary>

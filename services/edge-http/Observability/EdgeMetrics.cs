@@ -56,6 +56,12 @@ internal static class EdgeMetrics
     private static readonly Counter AdmissionRejections = Metrics.CreateCounter(
         "registry_admission_rejections_total", "Requests answered 429 because the pipeline was full (after the admission wait, if one is set).");
 
+    private static readonly Counter MemoryRefusals = Metrics.CreateCounter(
+        "registry_heap_pressure_refusals_total", "Requests answered 503 because the GC heap was near the memory it may use (registry_heap_pressure_level).");
+
+    private static readonly Counter OutOfMemory = Metrics.CreateCounter(
+        "registry_out_of_memory_total", "Requests that failed because an allocation failed (OutOfMemoryException): answered 503, or cut off if their answer had started.");
+
     private static readonly Counter.Child[] RequestChildren = new Counter.Child[OperationNames.Length * StatusClasses.Length];
     private static readonly Histogram.Child[] DurationChildren = new Histogram.Child[OperationNames.Length * StatusClasses.Length];
     private static readonly Counter.Child[] BytesInChildren = new Counter.Child[OperationNames.Length];
@@ -152,4 +158,10 @@ internal static class EdgeMetrics
 
     /// <summary>Counts a request refused because the pipeline was full.</summary>
     public static void Rejected() => AdmissionRejections.Inc();
+
+    /// <summary>Counts a request refused because of heap pressure.</summary>
+    public static void RefusedShortOfMemory() => MemoryRefusals.Inc();
+
+    /// <summary>Counts a request that met an <see cref="OutOfMemoryException"/>.</summary>
+    public static void RanOutOfMemory() => OutOfMemory.Inc();
 }

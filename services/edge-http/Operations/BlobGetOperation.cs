@@ -117,6 +117,30 @@ internal sealed class BlobGetOperation : OciOperation
             return;
         }
 
+        if (!await edge.BlobBodies.EnterAsync(cancellationToken))
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                MarkAborted();
+                return;
+            }
+
+            throw new OciException(OciErrorCode.Unavailable, "too many blob downloads for the memory the registry may use; retry later",
+                httpStatus: StatusCodes.Status503ServiceUnavailable) { RetryAfter = TimeSpan.FromSeconds(1) };
+        }
+
+        try
+        {
+            await WriteBodyInSlotAsync(edge, cancellationToken);
+        }
+        finally
+        {
+            edge.BlobBodies.Exit();
+        }
+    }
+
+    private async Task WriteBodyInSlotAsync(EdgeContext edge, CancellationToken cancellationToken)
+    {
         var localPath = _stat!.LocalPath;
         if (localPath.Length > 0 && File.Exists(localPath))
         {

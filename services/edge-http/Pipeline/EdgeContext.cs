@@ -38,6 +38,9 @@ internal sealed class EdgeContext
 
     public EdgeOptions Options { get; }
 
+    /// <summary>Blob bodies sent at once, bounded by the memory the GC may use.</summary>
+    public BlobBodySlots BlobBodies { get; } = new();
+
     // When a pipeline step last finished or an upload body last moved (Stopwatch ticks): the stall check's
     // measure of progress, so that long uploads that keep receiving bytes never look like a wedge.
     private long _lastProgress = Stopwatch.GetTimestamp();

@@ -399,6 +399,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
         {
             CheckPressureOnce();
         }
+        catch (OutOfMemoryException)
+        {
+            // A timer callback that throws ends the process; the next check tries again.
+        }
         finally
         {
             Volatile.Write(ref _checking, 0);
@@ -478,6 +482,10 @@ internal sealed partial class RequestPipeline : IAsyncDisposable
 
                 operation.BodyCheckpoint = (now, bytes);
             }
+        }
+        catch (OutOfMemoryException)
+        {
+            // As in CheckPressure: the next sweep tries again.
         }
         finally
         {

@@ -8,7 +8,7 @@ namespace Registry.EdgeHttp.Pipeline;
 /// while the CPU keeps up, and growing with the work waiting for a core once it does not (the same
 /// wait every request's continuation meets). One sample per tick, so it costs nothing under load.
 /// </summary>
-internal sealed class SchedulingDelay
+internal sealed class SchedulingDelay : IThreadPoolWorkItem
 {
     private static readonly Histogram Delays = Metrics.CreateHistogram(
         "registry_threadpool_scheduling_delay_seconds",
@@ -45,17 +45,17 @@ internal sealed class SchedulingDelay
             return;
         }
 
-        var queued = Stopwatch.GetTimestamp();
-        Volatile.Write(ref _queuedAt, queued);
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state =>
-            {
-                var (self, queued) = ((SchedulingDelay, long))state!;
-                var waited = Stopwatch.GetTimestamp() - queued;
-                Volatile.Write(ref self._lastTicks, waited);
-                Volatile.Write(ref self._pending, 0);
-                Delays.Observe((double)waited / Stopwatch.Frequency);
-            },
-            (this, queued));
+        // The probe is this object: queuing it allocates nothing, so it still runs with the heap at its limit.
+        Volatile.Write(ref _queuedAt, Stopwatch.GetTimestamp());
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>The probe: how long it waited for a thread.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        var waited = Stopwatch.GetTimestamp() - Volatile.Read(ref _queuedAt);
+        Volatile.Write(ref _lastTicks, waited);
+        Volatile.Write(ref _pending, 0);
+        Delays.Observe((double)waited / Stopwatch.Frequency);
     }
 }

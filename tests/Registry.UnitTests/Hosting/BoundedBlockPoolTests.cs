@@ -241,7 +241,7 @@ public sealed class MemoryOptionsTests
         new Registry.Hosting.Memory.MemoryOptions { IoBlockBytes = bytes }.Validate();
 
     [Theory]
-    [InlineData(0)]
+    [InlineData(-4096)]
     [InlineData(1024)]
     [InlineData(5000)]
     [InlineData(2097152)]

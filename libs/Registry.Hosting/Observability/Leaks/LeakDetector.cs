@@ -135,7 +135,14 @@ public sealed partial class LeakDetector : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                SampleOnce();
+                try
+                {
+                    SampleOnce();
+                }
+                catch (OutOfMemoryException)
+                {
+                    // Near a heap hard limit a sample can fail to allocate; failing here would stop the host.
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -1,0 +1,79 @@
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Registry.Hosting.Memory;
+
+namespace Registry.EdgeHttp.Http;
+
+/// <summary>
+/// Bounds the edge's open connections by the memory the GC may use. Every open connection holds its
+/// state and, while a request is in flight, an I/O buffer or two: under a 64 MiB heap hard limit 2048
+/// clients pushing at once ran the heap out, and the process ended in an allocation that failed inside
+/// a timer. Past <see cref="MaxConnections"/> (and while the heap pressure is critical) a new connection
+/// gets a canned <c>503</c> with <c>Retry-After</c>, written before its request is read, and is closed: it
+/// costs no request state at all. The bound is the limit over <see cref="BytesPerConnection"/>: about
+/// 196,000 with 24 GiB (no bound in practice), 512 under a 64 MiB limit. A connection holds its state
+/// (some 20 KiB), an I/O buffer or two and up to the read-ahead (a 2048th of the limit) of a body.
+/// </summary>
+internal sealed class ConnectionGate
+{
+    /// <summary>What the bound allows one connection: 128 KiB of the limit.</summary>
+    public const long BytesPerConnection = 128 * 1024;
+
+    private const string RefusalBody =
+        "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"the registry holds all the connections its memory allows; retry later\",\"detail\":null}]}";
+
+    private static readonly byte[] Refusal = Encoding.ASCII.GetBytes(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + $"Content-Length: {RefusalBody.Length}\r\n\r\n{RefusalBody}");
+
+    private static readonly Prometheus.Counter Refused = Prometheus.Metrics.CreateCounter(
+        "registry_connections_refused_total",
+        "Connections answered 503 and closed before their first request: the edge held as many as the memory the GC may use allows (or the heap pressure was critical).");
+
+    private int _open;
+
+    public ConnectionGate(int maxConnections)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
+        MaxConnections = maxConnections;
+    }
+
+    /// <summary>Connections the edge keeps open at once.</summary>
+    public int MaxConnections { get; }
+
+    /// <summary>Connections open now.</summary>
+    public int Open => Volatile.Read(ref _open);
+
+    /// <summary>The bound for a GC that may use <paramref name="limitBytes"/>: the limit over 128 KiB, at least 64.</summary>
+    public static int MaxFor(long limitBytes) => (int)Math.Clamp(limitBytes / BytesPerConnection, 64, int.MaxValue);
+
+    /// <summary>The connection middleware: refuses past the bound, else passes the connection on and counts it.</summary>
+    // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
+    public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
+    {
+        if (Interlocked.Increment(ref _open) > MaxConnections || HeapPressure.Level == HeapPressureLevel.Critical)
+        {
+            Interlocked.Decrement(ref _open);
+            Refused.Inc();
+            try
+            {
+                await connection.Transport.Output.WriteAsync(Refusal, connection.ConnectionClosed);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ConnectionResetException)
+            {
+                // The client left first: nothing to tell it.
+            }
+
+            return;
+        }
+
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
+        }
+    };
+}
