@@ -188,6 +188,13 @@ public static class RegistryApp
             provider => new PipelineHealthCheck(provider.GetRequiredService<RequestPipeline>(), provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<EdgeOptions>>()),
             HealthStatus.Unhealthy,
             [HealthTags.Live, HealthTags.Ready]));
+        // Near its heap limit the edge refuses new work: out of rotation while critical, alive all the same.
+        checks.AddCheck("heap-pressure", static () => HeapPressure.Level switch
+        {
+            HeapPressureLevel.Critical => HealthCheckResult.Unhealthy("the heap is near the memory the GC may use: new requests are refused"),
+            HeapPressureLevel.High => HealthCheckResult.Degraded("the heap is filling up: new blob transfers are refused"),
+            _ => HealthCheckResult.Healthy(),
+        }, [HealthTags.Ready]);
         string[] names = ["auth", "manifest", "blob"];
         for (var i = 0; i < names.Length; i++)
         {

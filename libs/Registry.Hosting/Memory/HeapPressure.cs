@@ -77,8 +77,10 @@ public static class HeapPressure
             var limit = Volatile.Read(ref _limitBytes);
             if (limit == long.MaxValue)
             {
-                limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-                Volatile.Write(ref _limitBytes, limit > 0 ? limit : long.MaxValue);
+                // Not known (no figure from the GC): nothing is sized down.
+                var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+                limit = available > 0 ? available : long.MaxValue;
+                Volatile.Write(ref _limitBytes, limit);
             }
 
             return limit;

@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Registry.Hosting.Memory;
+using Registry.Hosting.Observability;
 
 namespace Registry.EdgeHttp.Http;
 
@@ -10,7 +12,7 @@ namespace Registry.EdgeHttp.Http;
 /// clients pushing at once ran the heap out, and the process ended in an allocation that failed inside
 /// a timer. Past <see cref="MaxConnections"/> (and while the heap pressure is critical) a new connection
 /// gets a canned <c>503</c> with <c>Retry-After</c>, written before its request is read, and is closed: it
-/// costs no request state at all. The bound is the limit over <see cref="BytesPerConnection"/>: about
+/// costs no request state at all. Health probes and scrapes (their request line is looked at first) are let through. The bound is the limit over <see cref="BytesPerConnection"/>: about
 /// 196,000 with 24 GiB (no bound in practice), 512 under a 64 MiB limit. A connection holds its state
 /// (some 20 KiB), an I/O buffer or two and up to the read-ahead (a 2048th of the limit) of a body.
 /// </summary>
@@ -51,7 +53,8 @@ internal sealed class ConnectionGate
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        if (Interlocked.Increment(ref _open) > MaxConnections || HeapPressure.Level == HeapPressureLevel.Critical)
+        if ((Interlocked.Increment(ref _open) > MaxConnections || HeapPressure.Level == HeapPressureLevel.Critical)
+            && !await OpensWithProbeAsync(connection))
         {
             Interlocked.Decrement(ref _open);
             Refused.Inc();
@@ -76,4 +79,73 @@ internal sealed class ConnectionGate
             Interlocked.Decrement(ref _open);
         }
     };
+
+    // A health probe or a scrape gets through whatever the bound: a liveness probe refused because the
+    // edge is full would have an orchestrator restart a process that is coping. The request line is
+    // looked at without being consumed (Kestrel reads it again), waiting at most a second for it.
+    private static async ValueTask<bool> OpensWithProbeAsync(ConnectionContext connection)
+    {
+        var input = connection.Transport.Input;
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        wait.CancelAfter(ProbeWait);
+        try
+        {
+            while (true)
+            {
+                var read = await input.ReadAsync(wait.Token);
+                var verdict = IsProbe(read.Buffer);
+                input.AdvanceTo(read.Buffer.Start, verdict is null ? read.Buffer.End : read.Buffer.Start);
+                if (verdict is { } known)
+                {
+                    return known;
+                }
+
+                if (read.IsCompleted)
+                {
+                    return false;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>How long a connection past the bound may take to send its request line.</summary>
+    internal static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(1);
+
+    private static readonly byte[][] ProbeStarts =
+    [
+        Encoding.ASCII.GetBytes("GET " + RegistryObservability.LivePath),
+        Encoding.ASCII.GetBytes("GET " + RegistryObservability.ReadyPath),
+        Encoding.ASCII.GetBytes("GET " + RegistryObservability.MetricsPath + " "),
+        Encoding.ASCII.GetBytes("GET " + RegistryObservability.MetricsPath + "?"),
+    ];
+
+    /// <summary>True when the bytes begin a probe's request line, false when they cannot, null when too few have come to tell.</summary>
+    internal static bool? IsProbe(ReadOnlySequence<byte> received)
+    {
+        Span<byte> head = stackalloc byte[32];
+        var length = (int)Math.Min(received.Length, head.Length);
+        received.Slice(0, length).CopyTo(head);
+        head = head[..length];
+        var undecided = false;
+        foreach (var start in ProbeStarts)
+        {
+            if (head.Length >= start.Length)
+            {
+                if (head.StartsWith(start))
+                {
+                    return true;
+                }
+            }
+            else if (start.AsSpan().StartsWith(head))
+            {
+                undecided = true;
+            }
+        }
+
+        return undecided ? null : false;
+    }
 }

@@ -84,6 +84,10 @@ public sealed class HeapPressureTests : IAsyncLifetime
         Assert.Equal("1", fresh.Header("Retry-After"));
         Assert.Contains("UNAVAILABLE", System.Text.Encoding.UTF8.GetString(fresh.Body), StringComparison.Ordinal);
 
+        // Probes still get through: alive, but out of rotation.
+        Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
+        Assert.Equal(503, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/ready")).Status);
+
         HeapPressure.Observe(10, 100);
         using (var served = await _client.GetAsync(blob))
         {
@@ -139,6 +143,9 @@ public sealed class ConnectionGateTests : IAsyncLifetime
         Assert.Equal(503, refused!.Status);
         Assert.Equal("1", refused.Header("Retry-After"));
         Assert.Contains("UNAVAILABLE", System.Text.Encoding.UTF8.GetString(refused.Body), StringComparison.Ordinal);
+
+        // A health probe past the bound is let through.
+        Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
 
         first.Close();
         var served = 0;
