@@ -44,8 +44,15 @@ public sealed class EdgeOptions
     /// </summary>
     public BlobRedirectOptions BlobRedirects { get; set; } = new();
 
-    /// <summary>The largest manifest accepted, in bytes. Default 4 MiB; larger pushes get 413.</summary>
+    /// <summary>
+    /// The largest manifest accepted, in bytes. Default 4 MiB; larger pushes get 413. Under a heap limit at
+    /// most a 64th of the memory the GC may use (1 MiB at 64 MiB, see <see cref="EffectiveMaxManifestBytes"/>):
+    /// a manifest is held whole several times on its way (body, gRPC message, parse, cache).
+    /// </summary>
     public int MaxManifestBytes { get; set; } = Registry.Oci.Manifests.ManifestParser.DefaultMaxManifestBytes;
+
+    /// <summary><see cref="MaxManifestBytes"/> for a GC that may use <paramref name="limitBytes"/>.</summary>
+    public int EffectiveMaxManifestBytes(long limitBytes) => (int)Math.Min(MaxManifestBytes, Math.Max(limitBytes / 64, 64 * 1024));
 
     /// <summary>
     /// Connections the edge keeps open at once; a new one past it gets 503 with Retry-After and is closed

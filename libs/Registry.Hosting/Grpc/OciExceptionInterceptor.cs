@@ -81,6 +81,11 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 Log.CallCancelled(_logger, context.Method);
                 return new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));
+            case OutOfMemoryException:
+                // At a heap limit: the caller may try again once the burst has passed.
+                Log.OutOfMemory(_logger, context.Method);
+                return OciStatus.ToRpcException(new OciException(OciErrorCode.Unavailable, "the registry is short of memory; retry later",
+                    httpStatus: 503) { RetryAfter = TimeSpan.FromSeconds(1) });
             case var _ when StorageFull.Is(exception):
                 Log.StorageFull(_logger, context.Method, exception.Message);
                 return OciStatus.ToRpcException(StorageFull.Answer(exception));
@@ -108,6 +113,10 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             Message = "{Method} could not write: the storage is full ({Reason})")]
         public static partial void StorageFull(ILogger logger, string method, string reason);
 
-        // Next free id in the shared range: 104.
+        [LoggerMessage(EventId = 104, EventName = "OutOfMemory", Level = LogLevel.Warning,
+            Message = "{Method} ran out of heap (OutOfMemoryException): answered UNAVAILABLE")]
+        public static partial void OutOfMemory(ILogger logger, string method);
+
+        // Next free id in the shared range: 105.
     }
 }

@@ -21,12 +21,11 @@ internal sealed class ConnectionGate
     /// <summary>What the bound allows one connection: 128 KiB of the limit.</summary>
     public const long BytesPerConnection = 128 * 1024;
 
-    private const string RefusalBody =
-        "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"the registry holds all the connections its memory allows; retry later\",\"detail\":null}]}";
-
-    private static readonly byte[] Refusal = Encoding.ASCII.GetBytes(
-        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        + $"Content-Length: {RefusalBody.Length}\r\n\r\n{RefusalBody}");
+    // The answers, made once: past the bound or short of memory, to a HEAD (no body) or anything else.
+    private static readonly byte[] Full = Refusal("the registry holds all the connections its memory allows; retry later", head: false);
+    private static readonly byte[] FullToHead = Refusal("the registry holds all the connections its memory allows; retry later", head: true);
+    private static readonly byte[] ShortOfMemory = Refusal("the registry is short of memory; retry later", head: false);
+    private static readonly byte[] ShortOfMemoryToHead = Refusal("the registry is short of memory; retry later", head: true);
 
     private static readonly Prometheus.Counter Refused = Prometheus.Metrics.CreateCounter(
         "registry_connections_refused_total",
@@ -53,14 +52,22 @@ internal sealed class ConnectionGate
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        if ((Interlocked.Increment(ref _open) > MaxConnections || HeapPressure.Level == HeapPressureLevel.Critical)
-            && !await OpensWithProbeAsync(connection))
+        var full = Interlocked.Increment(ref _open) > MaxConnections;
+        var opening = full || HeapPressure.Level == HeapPressureLevel.Critical ? await PeekAsync(connection) : Opening.Probe;
+        if (opening != Opening.Probe)
         {
             Interlocked.Decrement(ref _open);
             Refused.Inc();
+            var answer = (full, opening) switch
+            {
+                (true, Opening.Head) => FullToHead,
+                (true, _) => Full,
+                (false, Opening.Head) => ShortOfMemoryToHead,
+                _ => ShortOfMemory,
+            };
             try
             {
-                await connection.Transport.Output.WriteAsync(Refusal, connection.ConnectionClosed);
+                await connection.Transport.Output.WriteAsync(answer, connection.ConnectionClosed);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ConnectionResetException)
             {
@@ -83,7 +90,7 @@ internal sealed class ConnectionGate
     // A health probe or a scrape gets through whatever the bound: a liveness probe refused because the
     // edge is full would have an orchestrator restart a process that is coping. The request line is
     // looked at without being consumed (Kestrel reads it again), waiting at most a second for it.
-    private static async ValueTask<bool> OpensWithProbeAsync(ConnectionContext connection)
+    private static async ValueTask<Opening> PeekAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
@@ -94,22 +101,40 @@ internal sealed class ConnectionGate
             {
                 var read = await input.ReadAsync(wait.Token);
                 var verdict = IsProbe(read.Buffer);
+                var head = verdict is false && read.Buffer.Length >= HeadStart.Length && read.Buffer.FirstSpan.StartsWith(HeadStart);
                 input.AdvanceTo(read.Buffer.Start, verdict is null ? read.Buffer.End : read.Buffer.Start);
                 if (verdict is { } known)
                 {
-                    return known;
+                    return known ? Opening.Probe : head ? Opening.Head : Opening.Other;
                 }
 
                 if (read.IsCompleted)
                 {
-                    return false;
+                    return Opening.Other;
                 }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException)
         {
-            return false;
+            return Opening.Other;
         }
+    }
+
+    private enum Opening
+    {
+        Probe,
+        Head,
+        Other,
+    }
+
+    private static readonly byte[] HeadStart = Encoding.ASCII.GetBytes("HEAD ");
+
+    private static byte[] Refusal(string message, bool head)
+    {
+        var body = $"{{\"errors\":[{{\"code\":\"UNAVAILABLE\",\"message\":\"{message}\",\"detail\":null}}]}}";
+        return Encoding.ASCII.GetBytes(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + $"{OciHeaders.ApiVersion}: {OciHeaders.ApiVersionValue}\r\nContent-Length: {body.Length}\r\n\r\n{(head ? string.Empty : body)}");
     }
 
     /// <summary>How long a connection past the bound may take to send its request line.</summary>

@@ -254,7 +254,7 @@ internal sealed partial class OciEndpoint
         public static partial void StorageFull(ILogger logger, string method, string path, string reason);
 
         [LoggerMessage(EventId = 1008, EventName = "OutOfMemory", Level = LogLevel.Warning,
-            Message = "{Method} {Route} ran out of heap (OutOfMemoryException): answered 503")]
+            Message = "{Method} {Route} ran out of heap (OutOfMemoryException): answered 503, or cut off if its answer had started")]
         public static partial void OutOfMemory(ILogger logger, string method, string route);
 
         // Next free id: 1009 (RequestPipeline uses 1100-1199).

@@ -32,6 +32,7 @@ internal static class OciErrorWriter
 
         response.StatusCode = status;
         response.Headers.RetryAfter = retryAfter;
+        response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
         if (HttpMethods.IsHead(context.Request.Method))
         {
             return Task.CompletedTask;

@@ -125,6 +125,12 @@ internal sealed class BlobGetOperation : OciOperation
                 return;
             }
 
+            // The refusal describes no blob: the headers set for the body that is not coming go.
+            var headers = Context.Response.Headers;
+            headers.ETag = default;
+            headers.AcceptRanges = default;
+            headers.ContentRange = default;
+            headers.Remove(OciHeaders.ContentDigest);
             throw new OciException(OciErrorCode.Unavailable, "too many blob downloads for the memory the registry may use; retry later",
                 httpStatus: StatusCodes.Status503ServiceUnavailable) { RetryAfter = TimeSpan.FromSeconds(1) };
         }

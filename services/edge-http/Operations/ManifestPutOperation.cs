@@ -27,7 +27,7 @@ internal sealed class ManifestPutOperation : OciOperation
 
     public override async Task RunManifestStageAsync(EdgeContext edge, CancellationToken cancellationToken)
     {
-        var content = await ReadBodyAsync(edge.Options.MaxManifestBytes, cancellationToken);
+        var content = await ReadBodyAsync(edge.Options.EffectiveMaxManifestBytes(Registry.Hosting.Memory.HeapPressure.LimitBytes), cancellationToken);
         var request = new PutManifestRequest
         {
             Repository = Route.Name,

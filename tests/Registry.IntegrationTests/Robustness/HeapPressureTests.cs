@@ -144,6 +144,11 @@ public sealed class ConnectionGateTests : IAsyncLifetime
         Assert.Equal("1", refused.Header("Retry-After"));
         Assert.Contains("UNAVAILABLE", System.Text.Encoding.UTF8.GetString(refused.Body), StringComparison.Ordinal);
 
+        Assert.Equal("registry/2.0", refused.Header("Docker-Distribution-API-Version"));
+        var head = await RawHttp.SendAsync(_registry.Address, "HEAD", "/v2/");
+        Assert.Equal(503, head.Status);
+        Assert.Empty(head.Body);
+
         // A health probe past the bound is let through.
         Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
 
