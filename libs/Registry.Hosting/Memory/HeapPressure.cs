@@ -203,6 +203,8 @@ public static class HeapPressure
 /// <see cref="MemoryOptions.ThrashExitSeconds"/>: at a heap limit the live data can fill (32 MiB under
 /// 2048 clients) the GC collects over and over and nothing else moves, not even SIGTERM; a supervisor
 /// restarts a process that exits, while a wedged one answers no one until a probe with a timeout notices.
+/// When the GC does not even let this thread run, the kernel alarm it keeps pushing on (Linux) fires
+/// after as long and SIGALRM ends the process.
 /// </summary>
 public sealed partial class HeapPressureWatcher(IOptions<MemoryOptions> options, ILogger<HeapPressureWatcher> logger) : IHostedService, IDisposable
 {
@@ -228,12 +230,14 @@ public sealed partial class HeapPressureWatcher(IOptions<MemoryOptions> options,
     {
         await _stopping.CancelAsync();
         _thread?.Join(TimeSpan.FromSeconds(1));
+        WedgeAlarm.Clear();
     }
 
     public void Dispose()
     {
         // The thread waits on the token's handle: the source goes only once the thread has ended.
         _stopping.Cancel();
+        WedgeAlarm.Clear();
         if (_thread is null || _thread.Join(TimeSpan.FromSeconds(1)))
         {
             _stopping.Dispose();
@@ -244,9 +248,15 @@ public sealed partial class HeapPressureWatcher(IOptions<MemoryOptions> options,
     {
         var logged = HeapPressureLevel.Normal;
         var stopping = _stopping.Token;
-        var thrash = new ThrashClock(options.Value.ThrashExitSeconds);
+        var exitSeconds = options.Value.ThrashExitSeconds;
+        var thrash = new ThrashClock(exitSeconds);
         while (!stopping.WaitHandle.WaitOne(Interval))
         {
+            // The backstop: a GC that never lets managed threads run again (seen at a 32 MiB limit: one
+            // thread collecting for minutes) keeps this loop from ever measuring it. Each turn pushes a
+            // kernel alarm on; a loop stalled that long lets it fire, and SIGALRM ends the process.
+            WedgeAlarm.Push(exitSeconds);
+
             if (thrash.Tick(Stopwatch.GetTimestamp(), GC.GetTotalPauseDuration()) is { } seconds)
             {
                 Log.Thrashing(logger, seconds, HeapPressure.LimitBytes / (1024 * 1024));
@@ -285,6 +295,32 @@ public sealed partial class HeapPressureWatcher(IOptions<MemoryOptions> options,
             catch (OutOfMemoryException)
             {
                 // Logged at the next look.
+            }
+        }
+
+        WedgeAlarm.Clear();
+    }
+
+    private static partial class WedgeAlarm
+    {
+        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "alarm")]
+        private static partial uint Alarm(uint seconds);
+
+        /// <summary>Sets the process's alarm <paramref name="seconds"/> from now (Linux; 0 or less: none).</summary>
+        public static void Push(int seconds)
+        {
+            if (seconds > 0 && OperatingSystem.IsLinux())
+            {
+                Alarm((uint)seconds);
+            }
+        }
+
+        /// <summary>Takes the alarm off.</summary>
+        public static void Clear()
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                Alarm(0);
             }
         }
     }
