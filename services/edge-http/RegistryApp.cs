@@ -116,7 +116,8 @@ public static class RegistryApp
         }
 
         var maxConnections = builder.Configuration.GetValue<int>($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.MaxConnections)}");
-        var gate = new ConnectionGate(maxConnections > 0 ? maxConnections : ConnectionGate.MaxFor(HeapPressure.LimitBytes));
+        var retryAfter = builder.Configuration.GetValue($"{EdgeOptions.SectionName}:Pipeline:{nameof(PipelineOptions.RetryAfterSeconds)}", new PipelineOptions().RetryAfterSeconds);
+        var gate = new ConnectionGate(maxConnections > 0 ? maxConnections : ConnectionGate.MaxFor(HeapPressure.LimitBytes), retryAfter);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Use(gate.Wrap));

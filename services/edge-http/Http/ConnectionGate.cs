@@ -12,8 +12,9 @@ namespace Registry.EdgeHttp.Http;
 /// clients pushing at once ran the heap out, and the process ended in an allocation that failed inside
 /// a timer. Past <see cref="MaxConnections"/> (and while the heap pressure is critical) a new connection
 /// gets a canned <c>503</c> with <c>Retry-After</c>, written before its request is read, and is closed: it
-/// costs no request state at all. Health probes and scrapes (their request line is looked at first) are let through. The bound is the limit over <see cref="BytesPerConnection"/>: about
-/// 196,000 with 24 GiB (no bound in practice), 512 under a 64 MiB limit. A connection holds its state
+/// costs no request state at all. Health probes and scrapes (their request line is looked at first) are
+/// let through. The bound is the limit over <see cref="BytesPerConnection"/>: about 196,000 with 24 GiB
+/// (no bound in practice), 512 under a 64 MiB limit. A connection holds its state
 /// (some 20 KiB), an I/O buffer or two and up to the read-ahead (a 2048th of the limit) of a body.
 /// </summary>
 internal sealed class ConnectionGate
@@ -21,22 +22,29 @@ internal sealed class ConnectionGate
     /// <summary>What the bound allows one connection: 128 KiB of the limit.</summary>
     public const long BytesPerConnection = 128 * 1024;
 
-    // The answers, made once: past the bound or short of memory, to a HEAD (no body) or anything else.
-    private static readonly byte[] Full = Refusal("the registry holds all the connections its memory allows; retry later", head: false);
-    private static readonly byte[] FullToHead = Refusal("the registry holds all the connections its memory allows; retry later", head: true);
-    private static readonly byte[] ShortOfMemory = Refusal("the registry is short of memory; retry later", head: false);
-    private static readonly byte[] ShortOfMemoryToHead = Refusal("the registry is short of memory; retry later", head: true);
+    private const string FullMessage = "the registry holds all the connections its memory allows; retry later";
+    private const string ShortOfMemoryMessage = "the registry is short of memory; retry later";
 
     private static readonly Prometheus.Counter Refused = Prometheus.Metrics.CreateCounter(
         "registry_connections_refused_total",
         "Connections answered 503 and closed before their first request: the edge held as many as the memory the GC may use allows (or the heap pressure was critical).");
 
+    // The answers, made once: past the bound or short of memory, to a HEAD (no body) or anything else.
+    private readonly byte[] _full;
+    private readonly byte[] _fullToHead;
+    private readonly byte[] _shortOfMemory;
+    private readonly byte[] _shortOfMemoryToHead;
     private int _open;
 
-    public ConnectionGate(int maxConnections)
+    /// <summary>A gate of <paramref name="maxConnections"/>; its refusals say Retry-After <paramref name="retryAfterSeconds"/> (the pipeline's setting).</summary>
+    public ConnectionGate(int maxConnections, int retryAfterSeconds)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         MaxConnections = maxConnections;
+        _full = Refusal(FullMessage, retryAfterSeconds, head: false);
+        _fullToHead = Refusal(FullMessage, retryAfterSeconds, head: true);
+        _shortOfMemory = Refusal(ShortOfMemoryMessage, retryAfterSeconds, head: false);
+        _shortOfMemoryToHead = Refusal(ShortOfMemoryMessage, retryAfterSeconds, head: true);
     }
 
     /// <summary>Connections the edge keeps open at once.</summary>
@@ -60,10 +68,10 @@ internal sealed class ConnectionGate
             Refused.Inc();
             var answer = (full, opening) switch
             {
-                (true, Opening.Head) => FullToHead,
-                (true, _) => Full,
-                (false, Opening.Head) => ShortOfMemoryToHead,
-                _ => ShortOfMemory,
+                (true, Opening.Head) => _fullToHead,
+                (true, _) => _full,
+                (false, Opening.Head) => _shortOfMemoryToHead,
+                _ => _shortOfMemory,
             };
             try
             {
@@ -129,11 +137,11 @@ internal sealed class ConnectionGate
 
     private static readonly byte[] HeadStart = Encoding.ASCII.GetBytes("HEAD ");
 
-    private static byte[] Refusal(string message, bool head)
+    private static byte[] Refusal(string message, int retryAfterSeconds, bool head)
     {
         var body = $"{{\"errors\":[{{\"code\":\"UNAVAILABLE\",\"message\":\"{message}\",\"detail\":null}}]}}";
         return Encoding.ASCII.GetBytes(
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            $"HTTP/1.1 503 Service Unavailable\r\nRetry-After: {retryAfterSeconds}\r\nContent-Type: application/json\r\nConnection: close\r\n"
             + $"{OciHeaders.ApiVersion}: {OciHeaders.ApiVersionValue}\r\nContent-Length: {body.Length}\r\n\r\n{(head ? string.Empty : body)}");
     }
 

@@ -132,7 +132,7 @@ internal sealed class BlobGetOperation : OciOperation
             headers.ContentRange = default;
             headers.Remove(OciHeaders.ContentDigest);
             throw new OciException(OciErrorCode.Unavailable, "too many blob downloads for the memory the registry may use; retry later",
-                httpStatus: StatusCodes.Status503ServiceUnavailable) { RetryAfter = TimeSpan.FromSeconds(1) };
+                httpStatus: StatusCodes.Status503ServiceUnavailable) { RetryAfter = TimeSpan.FromSeconds(edge.Options.Pipeline.RetryAfterSeconds) };
         }
 
         try
