@@ -25,7 +25,11 @@ public static class RegistryLogging
         var format = builder.Configuration["Registry:Logging:Format"] ?? "json";
         var file = builder.Configuration["Registry:Logging:File"];
         var levels = LogLevels.Bind(builder.Configuration);
-        builder.Services.AddSerilog((services, configuration) =>
+        // Each host keeps its own logger (preserveStaticLogger): otherwise every host in the process logs
+        // through the static Log.Logger, which the last host built replaces and the first host disposed
+        // silences (the all-in-one process runs two hosts; the test suite runs many side by side).
+        builder.Services.AddSerilog(
+            (services, configuration) =>
         {
             levels.ApplyTo(configuration)
                 .Enrich.FromLogContext()
@@ -53,7 +57,8 @@ public static class RegistryLogging
                 // Shared: in the all-in-one layout the edge and the services host write to the same file.
                 configuration.WriteTo.File(new ScrubbingFormatter(new RenderedCompactJsonFormatter()), file, shared: true);
             }
-        });
+        },
+            preserveStaticLogger: true);
         return builder;
     }
 }
