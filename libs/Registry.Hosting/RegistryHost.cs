@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -100,6 +102,11 @@ public static class RegistryHost
         }
 
         builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = memory.EffectiveReadAheadBytes(HeapPressure.LimitBytes));
+        // Kestrel's socket transport, wrapped so that a failed accept does not end its accept loop.
+        builder.Services.RemoveAll<IConnectionListenerFactory>();
+        builder.Services.AddSingleton<SocketTransportFactory>();
+        builder.Services.AddSingleton<IConnectionListenerFactory>(provider => new AcceptLoopGuard(
+            provider.GetRequiredService<SocketTransportFactory>(), provider.GetRequiredService<ILogger<AcceptLoopGuard>>()));
         builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));

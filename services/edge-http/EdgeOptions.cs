@@ -61,6 +61,13 @@ public sealed class EdgeOptions
     /// </summary>
     public int MaxConnections { get; set; }
 
+    /// <summary>
+    /// At <see cref="MaxConnections"/>, a new connection takes the place of the one that has had no request in
+    /// flight for longest, if for at least this long (a keep-alive between requests, or a connection that never
+    /// sent one); otherwise it gets 503. Default 1 second.
+    /// </summary>
+    public TimeSpan EvictIdleAfter { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -117,7 +117,13 @@ public static class RegistryApp
 
         var maxConnections = builder.Configuration.GetValue<int>($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.MaxConnections)}");
         var retryAfter = builder.Configuration.GetValue($"{EdgeOptions.SectionName}:Pipeline:{nameof(PipelineOptions.RetryAfterSeconds)}", new PipelineOptions().RetryAfterSeconds);
-        var gate = new ConnectionGate(maxConnections > 0 ? maxConnections : ConnectionGate.MaxFor(HeapPressure.LimitBytes), retryAfter);
+        var evictIdleAfter = builder.Configuration.GetValue($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.EvictIdleAfter)}", new EdgeOptions().EvictIdleAfter);
+        if (evictIdleAfter < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.EvictIdleAfter)} must not be negative.");
+        }
+
+        var gate = new ConnectionGate(maxConnections > 0 ? maxConnections : ConnectionGate.MaxFor(HeapPressure.LimitBytes), retryAfter, evictIdleAfter);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Use(gate.Wrap));
@@ -139,7 +145,7 @@ public static class RegistryApp
         // endpoint, so no request under /v2 pays for a route value dictionary and the catch-all's string.
         edge.Use(next => context => context.Request.Path.StartsWithSegments("/v2", StringComparison.OrdinalIgnoreCase)
             ? endpoint.HandleAsync(context)
-            : next(context));
+            : ConnectionGate.RunBusyAsync(context, next));
         edge.MapRegistryObservability();
         try
         {

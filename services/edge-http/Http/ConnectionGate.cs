@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Registry.Hosting.Memory;
@@ -13,7 +14,10 @@ namespace Registry.EdgeHttp.Http;
 /// a timer. Past <see cref="MaxConnections"/> (and while the heap pressure is critical) a new connection
 /// gets a canned <c>503</c> with <c>Retry-After</c>, written before its request is read, and is closed: it
 /// costs no request state at all. Health probes and scrapes (their request line is looked at first) are
-/// let through. The bound is the limit over <see cref="BytesPerConnection"/>: about 196,000 with 24 GiB
+/// let through. At the bound, the connection idle longest (no request in flight for at least
+/// <see cref="EvictIdleAfter"/>: a keep-alive between requests, or one that never sent a request) is
+/// closed to make room, so clients that open connections and stay silent cannot shut everyone else out
+/// until Kestrel's keep-alive timeout. The bound is the limit over <see cref="BytesPerConnection"/>: about 196,000 with 24 GiB
 /// (no bound in practice), 512 under a 64 MiB limit. A connection holds its state
 /// (some 20 KiB), an I/O buffer or two and up to the read-ahead (a 2048th of the limit) of a body.
 /// </summary>
@@ -34,13 +38,26 @@ internal sealed class ConnectionGate
     private readonly byte[] _fullToHead;
     private readonly byte[] _shortOfMemory;
     private readonly byte[] _shortOfMemoryToHead;
+    private static readonly Prometheus.Counter Evicted = Prometheus.Metrics.CreateCounter(
+        "registry_connections_evicted_total",
+        "Idle connections (no request in flight for Registry:Edge:EvictIdleAfter) the edge closed to make room for a new one at its connection bound.");
+
+    // The open connections, for the search of the idle one at the bound.
+    private readonly ConcurrentDictionary<Slot, byte> _slots = new();
+    private readonly long _evictIdleAfterMs;
     private int _open;
 
-    /// <summary>A gate of <paramref name="maxConnections"/>; its refusals say Retry-After <paramref name="retryAfterSeconds"/> (the pipeline's setting).</summary>
-    public ConnectionGate(int maxConnections, int retryAfterSeconds)
+    /// <summary>
+    /// A gate of <paramref name="maxConnections"/> that closes a connection idle for <paramref name="evictIdleAfter"/>
+    /// to make room; its refusals say Retry-After <paramref name="retryAfterSeconds"/> (the pipeline's setting).
+    /// </summary>
+    public ConnectionGate(int maxConnections, int retryAfterSeconds, TimeSpan evictIdleAfter)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(evictIdleAfter, TimeSpan.Zero);
         MaxConnections = maxConnections;
+        EvictIdleAfter = evictIdleAfter;
+        _evictIdleAfterMs = (long)Math.Min(evictIdleAfter.TotalMilliseconds, long.MaxValue / 2);
         _full = Refusal(FullMessage, retryAfterSeconds, head: false);
         _fullToHead = Refusal(FullMessage, retryAfterSeconds, head: true);
         _shortOfMemory = Refusal(ShortOfMemoryMessage, retryAfterSeconds, head: false);
@@ -53,6 +70,9 @@ internal sealed class ConnectionGate
     /// <summary>Connections open now.</summary>
     public int Open => Volatile.Read(ref _open);
 
+    /// <summary>How long a connection must have had no request in flight before it may make room for a new one.</summary>
+    public TimeSpan EvictIdleAfter { get; }
+
     /// <summary>The bound for a GC that may use <paramref name="limitBytes"/>: the limit over 128 KiB, at least 64.</summary>
     public static int MaxFor(long limitBytes) => (int)Math.Clamp(limitBytes / BytesPerConnection, 64, int.MaxValue);
 
@@ -60,7 +80,7 @@ internal sealed class ConnectionGate
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        var full = Interlocked.Increment(ref _open) > MaxConnections;
+        var full = Interlocked.Increment(ref _open) > MaxConnections && !TryEvictIdle();
         var opening = full || HeapPressure.Level == HeapPressureLevel.Critical ? await PeekAsync(connection) : Opening.Probe;
         if (opening != Opening.Probe)
         {
@@ -85,15 +105,99 @@ internal sealed class ConnectionGate
             return;
         }
 
+        var slot = new Slot(connection);
+        connection.Features.Set(slot);
+        _slots.TryAdd(slot, 0);
         try
         {
             await next(connection);
         }
         finally
         {
+            _slots.TryRemove(slot, out _);
             Interlocked.Decrement(ref _open);
         }
     };
+
+    /// <summary>Runs a request outside the OCI API (probes, scrapes) with its connection marked busy, so it is not closed as idle.</summary>
+    public static async Task RunBusyAsync(Microsoft.AspNetCore.Http.HttpContext context, Microsoft.AspNetCore.Http.RequestDelegate next)
+    {
+        var slot = context.Features.Get<Slot>();
+        slot?.Enter();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            slot?.Exit();
+        }
+    }
+
+    // Closes the connection idle longest, if it has been idle long enough. It goes at once; until its
+    // middleware has returned, the count runs over the bound by the connections being closed.
+    private bool TryEvictIdle()
+    {
+        var idleBefore = Environment.TickCount64 - _evictIdleAfterMs;
+        Slot? oldest = null;
+        var oldestSince = long.MaxValue;
+        foreach (var (slot, _) in _slots)
+        {
+            var since = slot.IdleSince;
+            if (since <= idleBefore && since < oldestSince)
+            {
+                (oldest, oldestSince) = (slot, since);
+            }
+        }
+
+        if (oldest is null || !oldest.TryEvict(idleBefore))
+        {
+            return false;
+        }
+
+        Evicted.Inc();
+        return true;
+    }
+
+    /// <summary>
+    /// One open connection, as a connection feature: the edge marks each request in and out
+    /// (<see cref="Enter"/>, <see cref="Exit"/>) so that the gate can tell an idle connection from a busy one.
+    /// </summary>
+    internal sealed class Slot
+    {
+        private const int EvictedMark = int.MinValue / 2;
+        private readonly ConnectionContext _connection;
+        private int _requests;
+        private long _idleSince = Environment.TickCount64;
+
+        public Slot(ConnectionContext connection) => _connection = connection;
+
+        /// <summary>Since when (Environment.TickCount64) no request has been in flight; long.MaxValue while one is, or once evicted.</summary>
+        public long IdleSince => Volatile.Read(ref _requests) == 0 ? Volatile.Read(ref _idleSince) : long.MaxValue;
+
+        /// <summary>A request on this connection has begun.</summary>
+        public void Enter() => Interlocked.Increment(ref _requests);
+
+        /// <summary>A request on this connection has ended.</summary>
+        public void Exit()
+        {
+            Volatile.Write(ref _idleSince, Environment.TickCount64);
+            Interlocked.Decrement(ref _requests);
+        }
+
+        // Only a connection still idle since before the cut-off is closed: one whose request began after the
+        // search looked at it keeps its place.
+        public bool TryEvict(long idleBefore)
+        {
+            if (Volatile.Read(ref _idleSince) > idleBefore || Interlocked.CompareExchange(ref _requests, EvictedMark, 0) != 0)
+            {
+                return false;
+            }
+
+            _connection.Abort(new ConnectionAbortedException("closed while idle to make room for a new connection at the edge's connection bound"));
+            return true;
+        }
+    }
 
     // A health probe or a scrape gets through whatever the bound: a liveness probe refused because the
     // edge is full would have an orchestrator restart a process that is coping. The request line is

@@ -56,6 +56,8 @@ internal sealed partial class OciEndpoint
         CancellationTokenRegistration abortWatch = default;
         var started = EdgeMetrics.RequestStarted();
         var slot = _inFlight.Enter();
+        var connection = context.Features.Get<ConnectionGate.Slot>();
+        connection?.Enter();
         var kind = EdgeOperation.Unknown;
         OciRoute route = default;
         try
@@ -173,6 +175,7 @@ internal sealed partial class OciEndpoint
             }
 
             _inFlight.Exit(slot);
+            connection?.Exit();
             var gone = aborted.IsCancellationRequested || operation is { ClientGone: true };
             var elapsed = EdgeMetrics.RequestFinished(kind, context, started, gone);
 

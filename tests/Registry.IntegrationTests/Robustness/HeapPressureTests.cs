@@ -106,6 +106,7 @@ public sealed class HeapPressureTests : IAsyncLifetime
 /// <summary>
 /// The edge holds at most Registry:Edge:MaxConnections connections; one past them gets a canned 503 with
 /// Retry-After before its request is read, and a place freed by a closed connection is taken again.
+/// (Idle connections are not evicted here: EvictIdleAfter is 10 minutes; see ConnectionEvictionTests.)
 /// </summary>
 public sealed class ConnectionGateTests : IAsyncLifetime
 {
@@ -113,7 +114,7 @@ public sealed class ConnectionGateTests : IAsyncLifetime
     private Registry.EdgeHttp.RegistryInstance _registry = null!;
 
     public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=2");
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=2", "--Registry:Edge:EvictIdleAfter=00:10:00");
 
     public async Task DisposeAsync()
     {
@@ -164,5 +165,95 @@ public sealed class ConnectionGateTests : IAsyncLifetime
         }
 
         Assert.Equal(200, served);
+    }
+}
+
+/// <summary>
+/// At the bound, a connection idle for Registry:Edge:EvictIdleAfter makes room for a new one: silent
+/// connections cannot lock clients out; a connection with a request in flight keeps its place.
+/// </summary>
+public sealed class ConnectionEvictionTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=2", "--Registry:Edge:EvictIdleAfter=00:00:00.300");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task SilentConnections_MakeRoom_ForAClientThatAsks()
+    {
+        using var first = new TcpClient();
+        using var second = new TcpClient();
+        await first.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        await second.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        await Task.Delay(600);
+
+        // Both silent connections hold the two places and have been idle past EvictIdleAfter: a third is served.
+        var served = await RawHttp.SendAsync(_registry.Address, "GET", "/v2/");
+        Assert.Equal(200, served.Status);
+
+        // The idle connection that made room was closed by the edge (a read ends), the other is still open.
+        var closed = 0;
+        foreach (var held in new[] { first, second })
+        {
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                var read = await held.GetStream().ReadAsync(new byte[16], wait.Token);
+                closed += read == 0 ? 1 : 0;
+            }
+            catch (OperationCanceledException)
+            {
+                // Still open: nothing came within the second.
+            }
+            catch (IOException)
+            {
+                closed++;
+            }
+        }
+
+        Assert.True(closed >= 1, "no silent connection was closed to make room");
+    }
+
+    [Fact]
+    public async Task AConnectionWithARequestInFlight_KeepsItsPlace()
+    {
+        var repo = OciClient.UniqueRepo("evict-busy");
+        string[] sessions;
+        using (var client = new OciClient(_registry.Address))
+        {
+            sessions = [await client.StartUploadAsync(repo), await client.StartUploadAsync(repo)];
+        }
+
+        // Two connections each send an upload chunk's head and half its body, then stall: requests in flight.
+        using var first = await StallInBodyAsync(sessions[0]);
+        using var second = await StallInBodyAsync(sessions[1]);
+        await Task.Delay(600);
+
+        RawResponse? refused = null;
+        for (var i = 0; i < 20 && refused?.Status != 503; i++)
+        {
+            refused = await RawHttp.SendAsync(_registry.Address, "GET", "/v2/");
+        }
+
+        Assert.Equal(503, refused!.Status);
+        Assert.True(first.Connected && second.Connected);
+    }
+
+    private async Task<TcpClient> StallInBodyAsync(string location)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        var head = $"PATCH {location} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n\r\n";
+        await tcp.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        await tcp.GetStream().WriteAsync(new byte[512]);
+        return tcp;
     }
 }
