@@ -8,6 +8,7 @@ namespace Registry.Hosting.Grpc;
 /// <summary>
 /// Turns the exceptions service code throws into gRPC statuses: OCI errors into statuses that carry
 /// them, cancellation into Cancelled, a full disk into the 507 the client gets for it (<see cref="StorageFull"/>),
+/// a want of file descriptors or of heap into UNAVAILABLE,
 /// anything else into Internal (logged, detail withheld).
 /// </summary>
 public sealed partial class OciExceptionInterceptor : Interceptor
@@ -89,6 +90,9 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             case var _ when StorageFull.Is(exception):
                 Log.StorageFull(_logger, context.Method, exception.Message);
                 return OciStatus.ToRpcException(StorageFull.Answer(exception));
+            case var _ when OutOfDescriptors.Is(exception):
+                Log.OutOfDescriptors(_logger, context.Method, exception.Message);
+                return OciStatus.ToRpcException(OutOfDescriptors.Answer());
             default:
                 Log.UnhandledError(_logger, context.Method, exception);
                 return new RpcException(new Status(StatusCode.Internal, "internal error"));
@@ -117,6 +121,10 @@ public sealed partial class OciExceptionInterceptor : Interceptor
             Message = "{Method} ran out of heap (OutOfMemoryException): answered UNAVAILABLE")]
         public static partial void OutOfMemory(ILogger logger, string method);
 
-        // Next free id in the shared range: 105.
+        [LoggerMessage(EventId = 105, EventName = "OutOfDescriptors", Level = LogLevel.Warning,
+            Message = "{Method} could not open a file or socket: no descriptor to spare ({Reason}); answered UNAVAILABLE")]
+        public static partial void OutOfDescriptors(ILogger logger, string method, string reason);
+
+        // Next free id in the shared range: 106.
     }
 }

@@ -44,6 +44,7 @@ public static class RegistryMetrics
 
             // Shown at 0 from the start, so an alert on it has a series before the first full disk.
             StorageFull.PublishCounter();
+            OutOfDescriptors.PublishCounter();
         }
     }
 }

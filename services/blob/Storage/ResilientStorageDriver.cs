@@ -279,10 +279,11 @@ internal sealed class ResilientStorageDriver : IStorageDriver
             return;
         }
 
-        // A full disk answers too: it refuses writes, and reads (pulls) must go on meanwhile.
+        // A full disk answers too: it refuses writes, and reads (pulls) must go on meanwhile. A process out of
+        // file descriptors is its own shortage, not the storage's.
         if (exception is StorageNotFoundException or OciException or ArgumentException
             || (!writing && exception is FileNotFoundException or DirectoryNotFoundException)
-            || StorageFull.Is(exception))
+            || StorageFull.Is(exception) || OutOfDescriptors.Is(exception))
         {
             if (probe)
             {

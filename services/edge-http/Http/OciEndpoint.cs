@@ -153,6 +153,12 @@ internal sealed partial class OciEndpoint
             Log.StorageFull(_logger, context.Request.Method, context.Request.Path.Value ?? string.Empty, ex.Message);
             await OciErrorWriter.WriteAsync(context, StorageFull.Answer(ex));
         }
+        catch (Exception ex) when (OutOfDescriptors.Is(ex))
+        {
+            // The edge's own open of an upload body's file (StagedUploadBody), or a new connection to a service.
+            Log.OutOfDescriptors(_logger, context.Request.Method, route.Kind.ToString(), ex.Message);
+            await OciErrorWriter.WriteAsync(context, OutOfDescriptors.Answer());
+        }
         catch (OutOfMemoryException)
         {
             // The heap hit its hard limit before the pressure checks held enough back: refuse, do not fail.
@@ -260,7 +266,11 @@ internal sealed partial class OciEndpoint
             Message = "{Method} {Route} ran out of heap (OutOfMemoryException): answered 503, or cut off if its answer had started")]
         public static partial void OutOfMemory(ILogger logger, string method, string route);
 
-        // Next free id: 1009 (RequestPipeline uses 1100-1199).
+        [LoggerMessage(EventId = 1009, EventName = "OutOfDescriptors", Level = LogLevel.Warning,
+            Message = "{Method} {Route} could not open a file or socket: no descriptor to spare ({Reason}); answered 503")]
+        public static partial void OutOfDescriptors(ILogger logger, string method, string route, string reason);
+
+        // Next free id: 1010 (RequestPipeline uses 1100-1199).
     }
 
     /// <summary>The same request line (event 1004) for routes without a reference or without a repository.</summary>

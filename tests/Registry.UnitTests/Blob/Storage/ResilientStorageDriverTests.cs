@@ -130,6 +130,21 @@ public sealed class ResilientStorageDriverTests
     }
 
     [Fact]
+    public async Task RunningOutOfDescriptors_IsTheProcesssShortage_NotAStorageFailure()
+    {
+        var inner = new ScriptedDriver { CommitError = 24 }; // EMFILE
+        var driver = new ResilientStorageDriver(inner, Options, _time);
+        for (var i = 0; i < 5; i++)
+        {
+            await using var writer = await driver.OpenWriterAsync("w", 0, CancellationToken.None);
+            await Assert.ThrowsAsync<IOException>(() => writer.CommitAsync(CancellationToken.None).AsTask());
+        }
+
+        Assert.Equal(5, inner.Commits);
+        Assert.Equal(0, driver.State);
+    }
+
+    [Fact]
     public void FilesystemDriver_CallsNetworkMountErrorsTransient()
     {
         var filesystem = new Registry.Storage.Filesystem.FilesystemDriver(
