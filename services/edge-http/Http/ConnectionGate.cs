@@ -33,14 +33,15 @@ internal sealed class ConnectionGate
         "registry_connections_refused_total",
         "Connections answered 503 and closed before their first request: the edge held as many as the memory the GC may use allows (or the heap pressure was critical).");
 
+    private static readonly Prometheus.Counter Evicted = Prometheus.Metrics.CreateCounter(
+        "registry_connections_evicted_total",
+        "Idle connections (no request in flight for Registry:Edge:EvictIdleAfter) the edge closed to make room for a new one at its connection bound.");
+
     // The answers, made once: past the bound or short of memory, to a HEAD (no body) or anything else.
     private readonly byte[] _full;
     private readonly byte[] _fullToHead;
     private readonly byte[] _shortOfMemory;
     private readonly byte[] _shortOfMemoryToHead;
-    private static readonly Prometheus.Counter Evicted = Prometheus.Metrics.CreateCounter(
-        "registry_connections_evicted_total",
-        "Idle connections (no request in flight for Registry:Edge:EvictIdleAfter) the edge closed to make room for a new one at its connection bound.");
 
     // The open connections, for the search of the idle one at the bound.
     private readonly ConcurrentDictionary<Slot, byte> _slots = new();
