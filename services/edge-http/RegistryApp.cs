@@ -123,7 +123,12 @@ public static class RegistryApp
             throw new InvalidOperationException($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.EvictIdleAfter)} must not be negative.");
         }
 
-        var gate = new ConnectionGate(maxConnections > 0 ? maxConnections : ConnectionGate.MaxFor(HeapPressure.LimitBytes), retryAfter, evictIdleAfter);
+        var gate = new ConnectionGate(
+            maxConnections > 0
+                ? maxConnections
+                : Math.Min(ConnectionGate.MaxFor(HeapPressure.LimitBytes), ConnectionGate.MaxForDescriptors(DescriptorLimit.Soft, DescriptorLimit.Open)),
+            retryAfter,
+            evictIdleAfter);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Use(gate.Wrap));

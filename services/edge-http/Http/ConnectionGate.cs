@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Registry.Hosting.Memory;
 using Registry.Hosting.Observability;
 
@@ -33,6 +34,10 @@ internal sealed class ConnectionGate
         "registry_connections_refused_total",
         "Connections answered 503 and closed before their first request: the edge held as many as the memory the GC may use allows (or the heap pressure was critical).");
 
+    private static readonly Prometheus.Gauge Bound = Prometheus.Metrics.CreateGauge(
+        "registry_connections_max",
+        "The edge's connection bound: Registry:Edge:MaxConnections, or derived from the memory the GC may use and the file descriptor limit.");
+
     private static readonly Prometheus.Counter Evicted = Prometheus.Metrics.CreateCounter(
         "registry_connections_evicted_total",
         "Idle connections (no request in flight for Registry:Edge:EvictIdleAfter) the edge closed to make room for a new one at its connection bound.");
@@ -47,6 +52,7 @@ internal sealed class ConnectionGate
     private readonly ConcurrentDictionary<Slot, byte> _slots = new();
     private readonly long _evictIdleAfterMs;
     private int _open;
+    private int _peeking;
 
     /// <summary>
     /// A gate of <paramref name="maxConnections"/> that closes a connection idle for <paramref name="evictIdleAfter"/>
@@ -57,6 +63,7 @@ internal sealed class ConnectionGate
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(evictIdleAfter, TimeSpan.Zero);
         MaxConnections = maxConnections;
+        Bound.Set(maxConnections);
         EvictIdleAfter = evictIdleAfter;
         _evictIdleAfterMs = (long)Math.Min(evictIdleAfter.TotalMilliseconds, long.MaxValue / 2);
         _full = Refusal(FullMessage, retryAfterSeconds, head: false);
@@ -77,21 +84,35 @@ internal sealed class ConnectionGate
     /// <summary>The bound for a GC that may use <paramref name="limitBytes"/>: the limit over 128 KiB, at least 64.</summary>
     public static int MaxFor(long limitBytes) => (int)Math.Clamp(limitBytes / BytesPerConnection, 64, int.MaxValue);
 
+    /// <summary>
+    /// The bound for a process that may open <paramref name="descriptorLimit"/> descriptors and has
+    /// <paramref name="open"/> open: half of what is left after a reserve of 128, since a connection may
+    /// hold a second one (the blob file it sends or the upload file it writes); at least 16. No bound
+    /// when the limit is unknown.
+    /// </summary>
+    public static int MaxForDescriptors(long? descriptorLimit, int open) => descriptorLimit is { } limit
+        ? (int)Math.Clamp((limit - open - 128) / 2, 16, int.MaxValue)
+        : int.MaxValue;
+
     /// <summary>The connection middleware: refuses past the bound, else passes the connection on and counts it.</summary>
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        var full = Interlocked.Increment(ref _open) > MaxConnections && !TryEvictIdle();
-        var opening = full || HeapPressure.Level == HeapPressureLevel.Critical ? await PeekAsync(connection) : Opening.Probe;
+        var placed = TryTakePlace() || (await TryEvictIdleAsync() && TryTakePlace());
+        var opening = placed && HeapPressure.Level != HeapPressureLevel.Critical ? Opening.Probe : await PeekBoundedAsync(connection);
         if (opening != Opening.Probe)
         {
-            Interlocked.Decrement(ref _open);
-            Refused.Inc();
-            var answer = (full, opening) switch
+            if (placed)
             {
-                (true, Opening.Head) => _fullToHead,
-                (true, _) => _full,
-                (false, Opening.Head) => _shortOfMemoryToHead,
+                Interlocked.Decrement(ref _open);
+            }
+
+            Refused.Inc();
+            var answer = (placed, opening) switch
+            {
+                (false, Opening.Head) => _fullToHead,
+                (false, _) => _full,
+                (true, Opening.Head) => _shortOfMemoryToHead,
                 _ => _shortOfMemory,
             };
             try
@@ -106,6 +127,12 @@ internal sealed class ConnectionGate
             return;
         }
 
+        if (!placed)
+        {
+            // A probe past the bound is let through, and counted while it is open.
+            Interlocked.Increment(ref _open);
+        }
+
         var slot = new Slot(connection);
         connection.Features.Set(slot);
         _slots.TryAdd(slot, 0);
@@ -117,8 +144,34 @@ internal sealed class ConnectionGate
         {
             _slots.TryRemove(slot, out _);
             Interlocked.Decrement(ref _open);
+            slot.Closed();
         }
     };
+
+    private bool TryTakePlace()
+    {
+        if (Interlocked.Increment(ref _open) <= MaxConnections)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _open);
+        return false;
+    }
+
+    // Looking at the request line holds the connection, and its descriptor, for up to ProbeWait: at most
+    // MaxPeeking connections at once; past that a connection is refused unread.
+    private async ValueTask<Opening> PeekBoundedAsync(ConnectionContext connection)
+    {
+        try
+        {
+            return Interlocked.Increment(ref _peeking) <= MaxPeeking ? await PeekAsync(connection) : Opening.Other;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _peeking);
+        }
+    }
 
     /// <summary>Runs a request outside the OCI API (probes, scrapes) with its connection marked busy, so it is not closed as idle.</summary>
     public static async Task RunBusyAsync(Microsoft.AspNetCore.Http.HttpContext context, Microsoft.AspNetCore.Http.RequestDelegate next)
@@ -135,9 +188,10 @@ internal sealed class ConnectionGate
         }
     }
 
-    // Closes the connection idle longest, if it has been idle long enough. It goes at once; until its
-    // middleware has returned, the count runs over the bound by the connections being closed.
-    private bool TryEvictIdle()
+    // Closes the connection idle longest, if it has been idle long enough, and waits a little for it to go.
+    // The close is graceful: a response still on its way (a slow reader's last megabytes) is sent first,
+    // so a connection that takes longer than EvictionWait to close does not make room for this one.
+    private async ValueTask<bool> TryEvictIdleAsync()
     {
         var idleBefore = Environment.TickCount64 - _evictIdleAfterMs;
         Slot? oldest = null;
@@ -157,7 +211,7 @@ internal sealed class ConnectionGate
         }
 
         Evicted.Inc();
-        return true;
+        return await oldest.WaitClosedAsync(EvictionWait);
     }
 
     /// <summary>
@@ -169,6 +223,7 @@ internal sealed class ConnectionGate
         private const int EvictedMark = int.MinValue / 2;
         private readonly ConnectionContext _connection;
         private int _requests;
+        private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _idleSince = Environment.TickCount64;
 
         public Slot(ConnectionContext connection) => _connection = connection;
@@ -195,8 +250,34 @@ internal sealed class ConnectionGate
                 return false;
             }
 
-            _connection.Abort(new ConnectionAbortedException("closed while idle to make room for a new connection at the edge's connection bound"));
+            // Kestrel ends the connection once nothing is in flight on it, after what it still has to send.
+            if (_connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime)
+            {
+                lifetime.RequestClose();
+            }
+            else
+            {
+                _connection.Abort(new ConnectionAbortedException("closed while idle to make room for a new connection at the edge's connection bound"));
+            }
+
             return true;
+        }
+
+        /// <summary>The connection has closed (its middleware returned).</summary>
+        public void Closed() => _closed.TrySetResult();
+
+        /// <summary>Waits up to <paramref name="wait"/> for the connection to close; false when it is still open.</summary>
+        public async ValueTask<bool> WaitClosedAsync(TimeSpan wait)
+        {
+            try
+            {
+                await _closed.Task.WaitAsync(wait);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
         }
     }
 
@@ -249,6 +330,12 @@ internal sealed class ConnectionGate
             $"HTTP/1.1 503 Service Unavailable\r\nRetry-After: {retryAfterSeconds}\r\nContent-Type: application/json\r\nConnection: close\r\n"
             + $"{OciHeaders.ApiVersion}: {OciHeaders.ApiVersionValue}\r\nContent-Length: {body.Length}\r\n\r\n{(head ? string.Empty : body)}");
     }
+
+    /// <summary>Connections past the bound whose request line is looked at, at most, at once.</summary>
+    internal const int MaxPeeking = 64;
+
+    /// <summary>How long a new connection at the bound waits for the idle connection it evicted to close.</summary>
+    internal static readonly TimeSpan EvictionWait = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How long a connection past the bound may take to send its request line.</summary>
     internal static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(1);

@@ -247,6 +247,63 @@ public sealed class ConnectionEvictionTests : IAsyncLifetime
         Assert.True(first.Connected && second.Connected);
     }
 
+    [Fact]
+    public async Task AnIdleConnectionStillSendingItsLastResponse_IsClosedOnlyAfterIt()
+    {
+        var repo = OciClient.UniqueRepo("evict-draining");
+        var blob = OciClient.RandomBytes(1024 * 1024);
+        string digest;
+        using (var client = new OciClient(_registry.Address))
+        {
+            digest = await client.PushBlobAsync(repo, blob);
+        }
+
+        // A reader that asks for the blob and does not read for a while: its handler ends (the answer sits in
+        // Kestrel's pipe and the socket buffers), so the connection counts as idle while bytes are still owed.
+        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 16 * 1024 };
+        await slow.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        await slow.SendAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+        await Task.Delay(800);
+
+        // A silent connection takes the other place; the newcomer after it evicts the idle connection of
+        // longest standing, the slow reader's (the silent one is not idle long enough yet).
+        using var silent = new TcpClient();
+        await silent.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        await Task.Delay(50);
+        Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/v2/")).Status);
+
+        using var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        using var timeout = new CancellationTokenSource(Timeouts.Request);
+        try
+        {
+            // Until the whole answer (a 1 MiB body and a head of well under 4 KiB) or the end of the connection.
+            int read;
+            while (received.Length < blob.Length + 4096 && (read = await slow.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            {
+                await received.WriteAsync(buffer.AsMemory(0, read));
+                if (received.Length >= blob.Length && RawResponse.Parse(received.ToArray()).Body.Length >= blob.Length)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException ex)
+        {
+            Assert.Fail($"the connection was reset after {received.Length} bytes: {ex.SocketErrorCode}");
+        }
+
+        var answer = RawResponse.Parse(received.ToArray());
+        Assert.Equal(200, answer.Status);
+        Assert.Equal(blob.Length, answer.Body.Length);
+        Assert.Equal(digest, Digests.Sha256(answer.Body));
+
+        // Then the edge closed it (evicted, not kept alive): the end of the stream, not a reset.
+        using var closing = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, await slow.ReceiveAsync(buffer, SocketFlags.None, closing.Token));
+    }
+
     private async Task<TcpClient> StallInBodyAsync(string location)
     {
         var tcp = new TcpClient();

@@ -27,4 +27,12 @@ public sealed class ConnectionGateTests
     [InlineData(1L << 20, 64)]
     public void TheBound_IsTheLimitOver128KiB_AtLeast64(long limit, int expected) =>
         Assert.Equal(expected, ConnectionGate.MaxFor(limit));
+
+    [Theory]
+    [InlineData(1_048_576L, 40, 524_204)]
+    [InlineData(1024L, 300, 298)]
+    [InlineData(300L, 296, 16)]
+    [InlineData(null, 40, int.MaxValue)]
+    public void TheBound_KeepsHalfOfTheFreeDescriptorsBeyondAReserve(long? limit, int open, int expected) =>
+        Assert.Equal(expected, ConnectionGate.MaxForDescriptors(limit, open));
 }
