@@ -9,9 +9,13 @@ namespace Registry.Hosting;
 /// throws ("The connection listener failed to accept any new connections"), and the process lives on
 /// answering no one: seen under a 64 MiB heap hard limit, where making the accepted socket's connection
 /// object failed to allocate. This transport wraps the real one (<paramref name="inner"/>): a failed
-/// accept is counted, logged at most once per 10 seconds, waited out for 50 ms and tried again.
+/// accept is counted, logged at most once per 10 seconds, waited out for 50 ms and tried again. Kestrel
+/// can also fail after an accept has returned (registering the new connection), where nothing can catch
+/// it: a listener that has not been asked for a connection for <see cref="StallAfter"/> while bound has
+/// lost its accept loop, and <paramref name="onStalled"/> is called (the registry logs Critical and
+/// stops with exit status 1, so that its supervisor restarts it).
 /// </summary>
-public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, ILogger<AcceptLoopGuard> logger)
+public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, ILogger<AcceptLoopGuard> logger, Action<EndPoint> onStalled)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     private static readonly Prometheus.Counter Failures = Prometheus.Metrics.CreateCounter(
@@ -21,27 +25,75 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
     /// <summary>How long a failed accept is waited out before the next.</summary>
     public static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>How long a bound listener may go without an accept waiting on it before its loop counts as lost.</summary>
+    public static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(10);
+
     /// <inheritdoc/>
     public bool CanBind(EndPoint endpoint) => inner is not IConnectionListenerFactorySelector selector || selector.CanBind(endpoint);
 
     /// <inheritdoc/>
     public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default) =>
-        new Listener(await inner.BindAsync(endpoint, cancellationToken).ConfigureAwait(false), logger);
+        new Listener(await inner.BindAsync(endpoint, cancellationToken).ConfigureAwait(false), logger, onStalled, StallAfter);
 
-    private sealed class Listener(IConnectionListener inner, ILogger logger) : IConnectionListener
+    /// <summary>The guard's listener; internal for tests, which give it a short stall time.</summary>
+    internal sealed class Listener : IConnectionListener
     {
+        private readonly IConnectionListener _inner;
+        private readonly ILogger _logger;
+        private readonly Action<EndPoint> _onStalled;
+        private readonly long _stallAfterMs;
+        private readonly Timer _watch;
         private long _lastWarning = long.MinValue / 2;
         private long _failedSinceWarning;
 
-        public EndPoint EndPoint => inner.EndPoint;
+        // The loop's trace: whether an accept is waiting on this listener, when the last one returned, and
+        // the return a check found stalled (a second check must find the same one: a thread held up by a
+        // long GC pause resumes its loop at once).
+        private int _accepting;
+        private int _ended;
+        private long _lastReturn = Environment.TickCount64;
+        private long _suspect;
+
+        public Listener(IConnectionListener inner, ILogger logger, Action<EndPoint> onStalled, TimeSpan stallAfter)
+        {
+            _inner = inner;
+            _logger = logger;
+            _onStalled = onStalled;
+            _stallAfterMs = (long)stallAfter.TotalMilliseconds;
+            var period = TimeSpan.FromMilliseconds(Math.Max(10, _stallAfterMs / 10));
+            _watch = new Timer(static state => ((Listener)state!).Check(), this, period, period);
+        }
+
+        public EndPoint EndPoint => _inner.EndPoint;
 
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            Volatile.Write(ref _accepting, 1);
+            try
+            {
+                var connection = await AcceptOnceAsync(cancellationToken).ConfigureAwait(false);
+                if (connection is null)
+                {
+                    // Unbound: the loop ends as it should.
+                    End();
+                }
+
+                return connection;
+            }
+            finally
+            {
+                Volatile.Write(ref _lastReturn, Environment.TickCount64);
+                Volatile.Write(ref _accepting, 0);
+            }
+        }
+
+        private async ValueTask<ConnectionContext?> AcceptOnceAsync(CancellationToken cancellationToken)
         {
             while (true)
             {
                 try
                 {
-                    return await inner.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                    return await _inner.AcceptAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
@@ -65,9 +117,50 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
             }
         }
 
-        public ValueTask UnbindAsync(CancellationToken cancellationToken = default) => inner.UnbindAsync(cancellationToken);
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+        {
+            End();
+            return _inner.UnbindAsync(cancellationToken);
+        }
 
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        public ValueTask DisposeAsync()
+        {
+            End();
+            return _inner.DisposeAsync();
+        }
+
+        private void End()
+        {
+            Volatile.Write(ref _ended, 1);
+            _watch.Dispose();
+        }
+
+        private void Check()
+        {
+            try
+            {
+                var last = Volatile.Read(ref _lastReturn);
+                if (Volatile.Read(ref _ended) == 1 || Volatile.Read(ref _accepting) == 1 || Environment.TickCount64 - last < _stallAfterMs)
+                {
+                    _suspect = 0;
+                    return;
+                }
+
+                if (_suspect != last)
+                {
+                    _suspect = last;
+                    return;
+                }
+
+                End();
+                Log.AcceptLoopLost(_logger, EndPoint.ToString() ?? string.Empty, _stallAfterMs / 1000);
+                _onStalled(EndPoint);
+            }
+            catch (OutOfMemoryException)
+            {
+                // The next check tries again.
+            }
+        }
 
         private void Warn(Exception exception)
         {
@@ -81,7 +174,7 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
             _lastWarning = now;
             try
             {
-                Log.AcceptFailed(logger, EndPoint.ToString() ?? string.Empty, _failedSinceWarning, exception);
+                Log.AcceptFailed(_logger, EndPoint.ToString() ?? string.Empty, _failedSinceWarning, exception);
             }
             catch (OutOfMemoryException)
             {
@@ -97,5 +190,9 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         [LoggerMessage(EventId = 150, EventName = "AcceptFailed", Level = LogLevel.Warning,
             Message = "Accepting a connection on {Endpoint} failed ({Failures} since the last warning); accepting goes on after 50 ms")]
         public static partial void AcceptFailed(ILogger logger, string endpoint, long failures, Exception exception);
+
+        [LoggerMessage(EventId = 151, EventName = "AcceptLoopLost", Level = LogLevel.Critical,
+            Message = "Kestrel has not accepted on {Endpoint} for {Seconds} s while bound: its accept loop has ended (see the log line before); the registry stops so that its supervisor restarts it")]
+        public static partial void AcceptLoopLost(ILogger logger, string endpoint, long seconds);
     }
 }

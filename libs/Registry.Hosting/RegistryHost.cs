@@ -106,7 +106,9 @@ public static class RegistryHost
         builder.Services.RemoveAll<IConnectionListenerFactory>();
         builder.Services.AddSingleton<SocketTransportFactory>();
         builder.Services.AddSingleton<IConnectionListenerFactory>(provider => new AcceptLoopGuard(
-            provider.GetRequiredService<SocketTransportFactory>(), provider.GetRequiredService<ILogger<AcceptLoopGuard>>()));
+            provider.GetRequiredService<SocketTransportFactory>(),
+            provider.GetRequiredService<ILogger<AcceptLoopGuard>>(),
+            static _ => ProcessMain.RequestExit(1)));
         builder.Services.AddLeakDetector(builder.Configuration, runtimeSignals: primary);
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection(RegistryOptions.SectionName));
         builder.Services.Configure<ServiceAddresses>(builder.Configuration.GetSection(ServiceAddresses.SectionName));

@@ -173,6 +173,11 @@ public static class RegistryApp
         var instance = await StartAsync(args);
         await using (instance)
         {
+            // A shutdown that has not finished 15 s past its grace period (a process wedged at its heap
+            // limit did not honour SIGTERM for minutes) ends the process, for its supervisor to restart it.
+            ProcessMain.StartBackstop("registry");
+            var backstopAfter = instance.ShutdownGracePeriod + TimeSpan.FromSeconds(15);
+            using var arming = instance.Stopping.Register(() => ProcessMain.ArmBackstop(backstopAfter));
             await instance.WaitForShutdownAsync();
         }
     }

@@ -21,6 +21,12 @@ public sealed class RegistryInstance : IAsyncDisposable
     /// <summary>The edge's services (tests read its meters and options through them).</summary>
     internal IServiceProvider EdgeServices => _edge.Services;
 
+    /// <summary>Signalled when the edge begins to stop (SIGTERM, Ctrl+C).</summary>
+    public CancellationToken Stopping => _edge.Lifetime.ApplicationStopping;
+
+    /// <summary>How long in-flight requests get to finish once the edge stops (Registry:ShutdownGracePeriod).</summary>
+    public TimeSpan ShutdownGracePeriod => _edge.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HostOptions>>().Value.ShutdownTimeout;
+
     /// <summary>Completes when the edge has been asked to stop (SIGTERM, Ctrl+C).</summary>
     public Task WaitForShutdownAsync() => _edge.WaitForShutdownAsync();
 

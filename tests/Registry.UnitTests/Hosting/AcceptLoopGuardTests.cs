@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using NullLogger = Microsoft.Extensions.Logging.Abstractions.NullLogger;
 using Registry.Hosting;
 
 namespace Registry.UnitTests.Hosting;
@@ -13,7 +14,7 @@ public sealed class AcceptLoopGuardTests
     {
         var accepted = new FakeConnection();
         var inner = new FakeFactory(new OutOfMemoryException(), new InvalidOperationException("broken once"), accepted);
-        var guard = new AcceptLoopGuard(inner, NullLogger<AcceptLoopGuard>.Instance);
+        var guard = new AcceptLoopGuard(inner, NullLogger<AcceptLoopGuard>.Instance, _ => { });
         await using var listener = await guard.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
 
         var connection = await listener.AcceptAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
@@ -26,7 +27,7 @@ public sealed class AcceptLoopGuardTests
     public async Task AnUnboundListener_StillEndsTheLoop()
     {
         var inner = new FakeFactory([null]);
-        var guard = new AcceptLoopGuard(inner, NullLogger<AcceptLoopGuard>.Instance);
+        var guard = new AcceptLoopGuard(inner, NullLogger<AcceptLoopGuard>.Instance, _ => { });
         await using var listener = await guard.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
 
         Assert.Null(await listener.AcceptAsync());
@@ -36,12 +37,66 @@ public sealed class AcceptLoopGuardTests
     public async Task Cancelling_StopsTheRetries()
     {
         var inner = new FakeFactory(Enumerable.Repeat<object?>(new OutOfMemoryException(), 1000).ToArray());
-        var guard = new AcceptLoopGuard(inner, NullLogger<AcceptLoopGuard>.Instance);
+        var guard = new AcceptLoopGuard(inner, NullLogger<AcceptLoopGuard>.Instance, _ => { });
         await using var listener = await guard.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await listener.AcceptAsync(cancel.Token));
         Assert.InRange(inner.Accepts, 1, 50);
+    }
+
+    [Fact]
+    public async Task ALoopThatStopsAsking_IsReportedLost_Once()
+    {
+        var inner = new FakeFactory(new FakeConnection());
+        var stalls = 0;
+        await using var listener = new AcceptLoopGuard.Listener(
+            await inner.BindAsync(new IPEndPoint(IPAddress.Loopback, 0)), NullLogger.Instance, _ => Interlocked.Increment(ref stalls), TimeSpan.FromMilliseconds(200));
+
+        // One connection accepted, then no further accept: what Kestrel's loop does once it has died.
+        Assert.NotNull(await listener.AcceptAsync());
+        for (var i = 0; i < 100 && Volatile.Read(ref stalls) == 0; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref stalls));
+        await Task.Delay(500);
+        Assert.Equal(1, Volatile.Read(ref stalls));
+    }
+
+    [Fact]
+    public async Task ALoopWaitingForAConnection_OrUnbound_IsNotLost()
+    {
+        var stalls = 0;
+        var waiting = new AcceptLoopGuard.Listener(new NeverAccepts(), NullLogger.Instance, _ => Interlocked.Increment(ref stalls), TimeSpan.FromMilliseconds(100));
+        using var stop = new CancellationTokenSource();
+        var pending = waiting.AcceptAsync(stop.Token).AsTask();
+        var unbound = new AcceptLoopGuard.Listener(new NeverAccepts(), NullLogger.Instance, _ => Interlocked.Increment(ref stalls), TimeSpan.FromMilliseconds(100));
+        await unbound.UnbindAsync();
+
+        await Task.Delay(1000);
+
+        Assert.Equal(0, Volatile.Read(ref stalls));
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+        await waiting.DisposeAsync();
+        await unbound.DisposeAsync();
+    }
+
+    private sealed class NeverAccepts : IConnectionListener
+    {
+        public EndPoint EndPoint { get; } = new IPEndPoint(IPAddress.Loopback, 0);
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return null;
+        }
+
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     [Fact]
