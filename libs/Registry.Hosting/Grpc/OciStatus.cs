@@ -74,14 +74,24 @@ public static class OciStatus
             };
         }
 
+        if (OutOfDescriptors.Is(exception.Status.DebugException))
+        {
+            // The call could not even open its connection: this process is out of file descriptors.
+            return OutOfDescriptors.Answer();
+        }
+
+        // Without an OCI code the status came from gRPC itself (a connection that failed, a deadline): its
+        // detail names this process's internals (socket paths, exception text), so the client gets the
+        // status code alone.
+        var detail = "gRPC " + exception.StatusCode;
         return exception.StatusCode switch
         {
             // Our services shed load with an OCI code (above); a bare ResourceExhausted is gRPC's own limit
             // (a message over the size limit), which no retry fixes.
-            StatusCode.ResourceExhausted => new OciException(OciErrorCode.Unknown, "internal error", exception.Status.Detail),
+            StatusCode.ResourceExhausted => new OciException(OciErrorCode.Unknown, "internal error", detail),
             StatusCode.Unavailable or StatusCode.DeadlineExceeded =>
-                new OciException(OciErrorCode.Unavailable, "a registry service is unavailable", exception.Status.Detail),
-            _ => new OciException(OciErrorCode.Unknown, "internal error", exception.Status.Detail),
+                new OciException(OciErrorCode.Unavailable, "a registry service is unavailable", detail),
+            _ => new OciException(OciErrorCode.Unknown, "internal error", detail),
         };
     }
 

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Registry.Hosting;
 using Registry.Hosting.Memory;
 using Registry.Hosting.Observability;
 
@@ -53,6 +54,7 @@ internal sealed class ConnectionGate
     private readonly long _evictIdleAfterMs;
     private int _open;
     private int _peeking;
+    private int _probesOverBound;
 
     /// <summary>
     /// A gate of <paramref name="maxConnections"/> that closes a connection idle for <paramref name="evictIdleAfter"/>
@@ -108,28 +110,30 @@ internal sealed class ConnectionGate
             }
 
             Refused.Inc();
-            var answer = (placed, opening) switch
+            await RefuseAsync(connection, (placed, opening) switch
             {
                 (false, Opening.Head) => _fullToHead,
                 (false, _) => _full,
                 (true, Opening.Head) => _shortOfMemoryToHead,
                 _ => _shortOfMemory,
-            };
-            try
-            {
-                await connection.Transport.Output.WriteAsync(answer, connection.ConnectionClosed);
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or ConnectionResetException)
-            {
-                // The client left first: nothing to tell it.
-            }
-
+            });
             return;
         }
 
+        var probeOverBound = false;
         if (!placed)
         {
-            // A probe past the bound is let through, and counted while it is open.
+            // A probe past the bound is let through, and counted while it is open; at most MaxProbesOverBound
+            // of them at once, or connections that merely begin like a probe would hold every descriptor.
+            if (Interlocked.Increment(ref _probesOverBound) > MaxProbesOverBound)
+            {
+                Interlocked.Decrement(ref _probesOverBound);
+                Refused.Inc();
+                await RefuseAsync(connection, _full);
+                return;
+            }
+
+            probeOverBound = true;
             Interlocked.Increment(ref _open);
         }
 
@@ -144,9 +148,26 @@ internal sealed class ConnectionGate
         {
             _slots.TryRemove(slot, out _);
             Interlocked.Decrement(ref _open);
+            if (probeOverBound)
+            {
+                Interlocked.Decrement(ref _probesOverBound);
+            }
+
             slot.Closed();
         }
     };
+
+    private static async ValueTask RefuseAsync(ConnectionContext connection, byte[] answer)
+    {
+        try
+        {
+            await connection.Transport.Output.WriteAsync(answer, connection.ConnectionClosed);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ConnectionResetException)
+        {
+            // The client left first: nothing to tell it.
+        }
+    }
 
     private bool TryTakePlace()
     {
@@ -211,7 +232,14 @@ internal sealed class ConnectionGate
         }
 
         Evicted.Inc();
-        return await oldest.WaitClosedAsync(EvictionWait);
+        if (await oldest.WaitClosedAsync(EvictionWait))
+        {
+            return true;
+        }
+
+        // Kestrel closes a connection gracefully only between requests: one that has sent part of a request
+        // head (a byte at a time, say) stays until the head times out. If it is owed nothing, it is cut.
+        return oldest.AbortIfNothingOwed() && await oldest.WaitClosedAsync(EvictionWait);
     }
 
     /// <summary>
@@ -225,6 +253,7 @@ internal sealed class ConnectionGate
         private int _requests;
         private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _idleSince = Environment.TickCount64;
+        private int _answered;
 
         public Slot(ConnectionContext connection) => _connection = connection;
 
@@ -237,6 +266,7 @@ internal sealed class ConnectionGate
         /// <summary>A request on this connection has ended.</summary>
         public void Exit()
         {
+            Interlocked.Increment(ref _answered);
             Volatile.Write(ref _idleSince, Environment.TickCount64);
             Interlocked.Decrement(ref _requests);
         }
@@ -261,6 +291,38 @@ internal sealed class ConnectionGate
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// Cuts the connection if it owes its client nothing: it has never answered a request, or nothing of
+        /// its last answer is left in the socket's send queue (Linux). False when bytes are still on their way.
+        /// </summary>
+        public bool AbortIfNothingOwed()
+        {
+            if (Volatile.Read(ref _answered) > 0 && !SendQueueEmpty())
+            {
+                return false;
+            }
+
+            _connection.Abort(new ConnectionAbortedException("closed to make room at the edge's connection bound: a request head was still incomplete"));
+            return true;
+        }
+
+        private bool SendQueueEmpty()
+        {
+            if (!OperatingSystem.IsLinux() || _connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket)
+            {
+                return false;
+            }
+
+            try
+            {
+                return SocketQueue.Unsent(socket) == 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return true;
+            }
         }
 
         /// <summary>The connection has closed (its middleware returned).</summary>
@@ -333,6 +395,9 @@ internal sealed class ConnectionGate
 
     /// <summary>Connections past the bound whose request line is looked at, at most, at once.</summary>
     internal const int MaxPeeking = 64;
+
+    /// <summary>Health probes and scrapes let through past the bound, at most, at once.</summary>
+    internal const int MaxProbesOverBound = 16;
 
     /// <summary>How long a new connection at the bound waits for the idle connection it evicted to close.</summary>
     internal static readonly TimeSpan EvictionWait = TimeSpan.FromMilliseconds(250);

@@ -153,6 +153,38 @@ public sealed class ConnectionGateTests : IAsyncLifetime
         // A health probe past the bound is let through.
         Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
 
+        // But only so many at once: connections that begin like a probe and stall cannot hold every descriptor.
+        var stalledProbes = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                var probe = new TcpClient();
+                stalledProbes.Add(probe);
+                await probe.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+                await probe.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /healthz/live HTTP/1.1\r\n"));
+            }
+
+            RawResponse? probeRefused = null;
+            for (var i = 0; i < 50 && probeRefused?.Status != 503; i++)
+            {
+                probeRefused = await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live");
+                if (probeRefused.Status != 503)
+                {
+                    await Task.Delay(20);
+                }
+            }
+
+            Assert.Equal(503, probeRefused!.Status);
+        }
+        finally
+        {
+            foreach (var probe in stalledProbes)
+            {
+                probe.Dispose();
+            }
+        }
+
         first.Close();
         var served = 0;
         for (var i = 0; i < 100 && served != 200; i++)
@@ -220,6 +252,23 @@ public sealed class ConnectionEvictionTests : IAsyncLifetime
         }
 
         Assert.True(closed >= 1, "no silent connection was closed to make room");
+    }
+
+    [Fact]
+    public async Task HalfSentRequestHeads_MakeRoom_ForAClientThatAsks()
+    {
+        using var first = new TcpClient();
+        using var second = new TcpClient();
+        foreach (var loris in new[] { first, second })
+        {
+            await loris.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+            await loris.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /v2/ HTTP/1.1\r\nHost: x\r\n"));
+        }
+
+        await Task.Delay(600);
+
+        // Kestrel would keep a half-sent head until its headers timeout (30 s); owing it nothing, the gate cuts it.
+        Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/v2/")).Status);
     }
 
     [Fact]

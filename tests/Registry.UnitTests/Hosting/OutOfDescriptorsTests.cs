@@ -44,4 +44,29 @@ public sealed class OutOfDescriptorsTests
         Assert.Equal(OciErrorCode.Unavailable, received.Code);
         Assert.Equal(TimeSpan.FromSeconds(1), received.RetryAfter);
     }
+
+    [Fact]
+    public void ACallThatCouldNotOpenItsConnection_ForWantOfADescriptor_Answers503()
+    {
+        var failed = new RpcException(new Status(StatusCode.Unavailable, "Error starting gRPC call. HttpRequestException: Too many open files (localhost:80)",
+            new HttpRequestException("Too many open files", new SocketException((int)SocketError.TooManyOpenSockets))));
+
+        var received = OciStatus.ToOciException(failed);
+
+        Assert.Equal(503, received.HttpStatus);
+        Assert.Equal(OciErrorCode.Unavailable, received.Code);
+        Assert.Equal(TimeSpan.FromSeconds(1), received.RetryAfter);
+    }
+
+    [Fact]
+    public void AGrpcFailureWithoutAnOciCode_TellsTheClientItsStatus_NotItsText()
+    {
+        var failed = new RpcException(new Status(StatusCode.Unavailable, "Error starting gRPC call. HttpRequestException: Connection refused (localhost:80)",
+            new HttpRequestException("Connection refused", new SocketException((int)SocketError.ConnectionRefused))));
+
+        var received = OciStatus.ToOciException(failed);
+
+        Assert.Equal(OciErrorCode.Unavailable, received.Code);
+        Assert.Equal("gRPC Unavailable", received.Detail);
+    }
 }
