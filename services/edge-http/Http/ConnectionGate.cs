@@ -294,12 +294,14 @@ internal sealed class ConnectionGate
         }
 
         /// <summary>
-        /// Cuts the connection if it owes its client nothing: it has never answered a request, or nothing of
-        /// its last answer is left in the socket's send queue (Linux). False when bytes are still on their way.
+        /// Cuts the connection if it owes its client nothing: no request has reached the handler since the
+        /// eviction, and it has never answered one or nothing of its last answer is left in the socket's send
+        /// queue (Linux). False when a request is in flight or bytes are still on their way.
         /// </summary>
         public bool AbortIfNothingOwed()
         {
-            if (Volatile.Read(ref _answered) > 0 && !SendQueueEmpty())
+            // A request that reached the handler after the eviction (its head was on its way) is let finish.
+            if (Volatile.Read(ref _requests) != EvictedMark || (Volatile.Read(ref _answered) > 0 && !SendQueueEmpty()))
             {
                 return false;
             }

@@ -35,4 +35,19 @@ public sealed class ConnectionGateTests
     [InlineData(null, 40, int.MaxValue)]
     public void TheBound_KeepsHalfOfTheFreeDescriptorsBeyondAReserve(long? limit, int open, int expected) =>
         Assert.Equal(expected, ConnectionGate.MaxForDescriptors(limit, open));
+
+    [Fact]
+    public void AnEvictedConnection_IsCutOnlyWhileNoRequestHasReachedTheHandler()
+    {
+        var idle = new ConnectionGate.Slot(new Microsoft.AspNetCore.Connections.DefaultConnectionContext());
+        Assert.True(idle.TryEvict(Environment.TickCount64 + 1));
+        Assert.True(idle.AbortIfNothingOwed());
+
+        // Evicted while its next request head was on its way: the request reached the handler, so it is let finish.
+        var racing = new ConnectionGate.Slot(new Microsoft.AspNetCore.Connections.DefaultConnectionContext());
+        Assert.True(racing.TryEvict(Environment.TickCount64 + 1));
+        racing.Enter();
+        Assert.False(racing.AbortIfNothingOwed());
+        Assert.Equal(long.MaxValue, racing.IdleSince);
+    }
 }
