@@ -28,7 +28,7 @@ internal sealed class ConnectionGate
     /// <summary>What the bound allows one connection: 128 KiB of the limit.</summary>
     public const long BytesPerConnection = 128 * 1024;
 
-    private const string FullMessage = "the registry holds all the connections its memory allows; retry later";
+    private const string FullMessage = "the registry holds as many connections as it allows; retry later";
     private const string ShortOfMemoryMessage = "the registry is short of memory; retry later";
 
     private static readonly Prometheus.Counter Refused = Prometheus.Metrics.CreateCounter(
@@ -100,7 +100,7 @@ internal sealed class ConnectionGate
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        var placed = TryTakePlace() || (await TryEvictIdleAsync() && TryTakePlace());
+        var placed = TryTakePlace() || (await TryEvictIdleAsync(overBound: false) && TryTakePlace());
         var opening = placed && HeapPressure.Level != HeapPressureLevel.Critical ? Opening.Probe : await PeekBoundedAsync(connection);
         if (opening != Opening.Probe)
         {
@@ -120,24 +120,22 @@ internal sealed class ConnectionGate
             return;
         }
 
-        var probeOverBound = false;
         if (!placed)
         {
-            // A probe past the bound is let through, and counted while it is open; at most MaxProbesOverBound
-            // of them at once, or connections that merely begin like a probe would hold every descriptor.
-            if (Interlocked.Increment(ref _probesOverBound) > MaxProbesOverBound)
+            // A probe past the bound is let through, counted apart from the bound (so that it does not hold a
+            // place an evicted connection frees); at most MaxProbesOverBound of them at once, or connections
+            // that merely begin like a probe would hold every descriptor. Past that, the probe idle longest
+            // (a probe line stalled mid-head, say) makes room for the new one.
+            var admitted = TryTakeProbePlace() || (await TryEvictIdleAsync(overBound: true) && TryTakeProbePlace());
+            if (!admitted)
             {
-                Interlocked.Decrement(ref _probesOverBound);
                 Refused.Inc();
                 await RefuseAsync(connection, _full);
                 return;
             }
-
-            probeOverBound = true;
-            Interlocked.Increment(ref _open);
         }
 
-        var slot = new Slot(connection);
+        var slot = new Slot(connection, overBound: !placed);
         connection.Features.Set(slot);
         _slots.TryAdd(slot, 0);
         try
@@ -147,15 +145,21 @@ internal sealed class ConnectionGate
         finally
         {
             _slots.TryRemove(slot, out _);
-            Interlocked.Decrement(ref _open);
-            if (probeOverBound)
-            {
-                Interlocked.Decrement(ref _probesOverBound);
-            }
-
+            Interlocked.Decrement(ref placed ? ref _open : ref _probesOverBound);
             slot.Closed();
         }
     };
+
+    private bool TryTakeProbePlace()
+    {
+        if (Interlocked.Increment(ref _probesOverBound) <= MaxProbesOverBound)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _probesOverBound);
+        return false;
+    }
 
     private static async ValueTask RefuseAsync(ConnectionContext connection, byte[] answer)
     {
@@ -212,7 +216,8 @@ internal sealed class ConnectionGate
     // Closes the connection idle longest, if it has been idle long enough, and waits a little for it to go.
     // The close is graceful: a response still on its way (a slow reader's last megabytes) is sent first,
     // so a connection that takes longer than EvictionWait to close does not make room for this one.
-    private async ValueTask<bool> TryEvictIdleAsync()
+    // Among the connections within the bound, or among the probes let through past it (overBound).
+    private async ValueTask<bool> TryEvictIdleAsync(bool overBound)
     {
         var idleBefore = Environment.TickCount64 - _evictIdleAfterMs;
         Slot? oldest = null;
@@ -220,7 +225,7 @@ internal sealed class ConnectionGate
         foreach (var (slot, _) in _slots)
         {
             var since = slot.IdleSince;
-            if (since <= idleBefore && since < oldestSince)
+            if (slot.OverBound == overBound && since <= idleBefore && since < oldestSince)
             {
                 (oldest, oldestSince) = (slot, since);
             }
@@ -255,7 +260,14 @@ internal sealed class ConnectionGate
         private long _idleSince = Environment.TickCount64;
         private int _answered;
 
-        public Slot(ConnectionContext connection) => _connection = connection;
+        public Slot(ConnectionContext connection, bool overBound = false)
+        {
+            _connection = connection;
+            OverBound = overBound;
+        }
+
+        /// <summary>A probe or scrape let through past the bound (counted apart from it).</summary>
+        public bool OverBound { get; }
 
         /// <summary>Since when (Environment.TickCount64) no request has been in flight; long.MaxValue while one is, or once evicted.</summary>
         public long IdleSince => Volatile.Read(ref _requests) == 0 ? Volatile.Read(ref _idleSince) : long.MaxValue;

@@ -272,6 +272,83 @@ public sealed class ConnectionEvictionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StalledProbesPastTheBound_NeitherHoldAPlace_NorShutOutProbes()
+    {
+        var held = new List<TcpClient>();
+        try
+        {
+            // Two answered keep-alive connections fill the bound; then 16 probe lines stall past it.
+            for (var i = 0; i < 2; i++)
+            {
+                var client = new TcpClient();
+                held.Add(client);
+                await client.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+                await client.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET /v2/ HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+                var answer = new byte[512];
+                Assert.True(await client.GetStream().ReadAsync(answer) > 0);
+            }
+
+            for (var i = 0; i < 16; i++)
+            {
+                var probe = new TcpClient();
+                held.Add(probe);
+                await probe.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+                await probe.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /healthz/live HTTP/1.1\r\nHo"));
+            }
+
+            await Task.Delay(1200);
+
+            // The stalled probes are counted apart: an idle keep-alive makes room for a client.
+            Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/v2/")).Status);
+        }
+        finally
+        {
+            foreach (var client in held)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task WithTheBoundBusy_AStalledProbeMakesRoomForAProbe()
+    {
+        var repo = OciClient.UniqueRepo("evict-probe");
+        string[] sessions;
+        using (var client = new OciClient(_registry.Address))
+        {
+            sessions = [await client.StartUploadAsync(repo), await client.StartUploadAsync(repo)];
+        }
+
+        using var first = await StallInBodyAsync(sessions[0]);
+        using var second = await StallInBodyAsync(sessions[1]);
+        var probes = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                var probe = new TcpClient();
+                probes.Add(probe);
+                await probe.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+                await probe.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /healthz/live HTTP/1.1\r\nHo"));
+            }
+
+            await Task.Delay(1200);
+
+            // No place within the bound comes free (both hold requests), and the probes past it are all taken:
+            // the stalled probe of longest standing makes room, so a liveness check still answers.
+            Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
+        }
+        finally
+        {
+            foreach (var probe in probes)
+            {
+                probe.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task AConnectionWithARequestInFlight_KeepsItsPlace()
     {
         var repo = OciClient.UniqueRepo("evict-busy");
