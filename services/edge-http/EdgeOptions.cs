@@ -68,6 +68,12 @@ public sealed class EdgeOptions
     /// </summary>
     public TimeSpan EvictIdleAfter { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A blob download whose client reads nothing for this long is cut (each flush of 256 KiB must drain
+    /// within it). Default 60 seconds.
+    /// </summary>
+    public TimeSpan ResponseStallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -185,7 +185,9 @@ public static class RegistryApp
     private static void AddEdge(IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<EdgeOptions>().Bind(configuration.GetSection(EdgeOptions.SectionName))
-            .Validate(options => { options.Pipeline.Validate(); return true; }).ValidateOnStart();
+            .Validate(options => { options.Pipeline.Validate(); return true; })
+            .Validate(options => options.ResponseStallTimeout > TimeSpan.Zero, $"{EdgeOptions.SectionName}:{nameof(EdgeOptions.ResponseStallTimeout)} must be positive.")
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ServiceClients>();
         services.AddSingleton<ManifestCache>();

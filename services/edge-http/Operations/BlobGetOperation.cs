@@ -135,15 +135,34 @@ internal sealed class BlobGetOperation : OciOperation
                 httpStatus: StatusCodes.Status503ServiceUnavailable) { RetryAfter = TimeSpan.FromSeconds(edge.Options.Pipeline.RetryAfterSeconds) };
         }
 
+        // A client that stops reading would hold its connection, its slot and its buffers for hours (Kestrel's
+        // minimum rate of 240 bytes/s is averaged over the whole response): a write that makes no progress
+        // for ResponseStallTimeout ends the connection.
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _stallTimeout = edge.Options.ResponseStallTimeout;
+        _stall = stall;
         try
         {
-            await WriteBodyInSlotAsync(edge, cancellationToken);
+            await WriteBodyInSlotAsync(edge, stall.Token);
+        }
+        catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            StalledResponses.Inc();
+            MarkAborted();
+            Context.Abort();
         }
         finally
         {
             edge.BlobBodies.Exit();
         }
     }
+
+    private static readonly Prometheus.Counter StalledResponses = Prometheus.Metrics.CreateCounter(
+        "registry_blob_responses_stalled_total",
+        "Blob downloads cut because the client read nothing for Registry:Edge:ResponseStallTimeout.");
+
+    private CancellationTokenSource? _stall;
+    private TimeSpan _stallTimeout;
 
     private async Task WriteBodyInSlotAsync(EdgeContext edge, CancellationToken cancellationToken)
     {
@@ -162,6 +181,7 @@ internal sealed class BlobGetOperation : OciOperation
         {
             await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
+                _stall!.CancelAfter(_stallTimeout);
                 await body.WriteAsync(chunk.Data.Memory, cancellationToken);
             }
         }
@@ -208,6 +228,7 @@ internal sealed class BlobGetOperation : OciOperation
             }
 
             unflushed = 0;
+            _stall!.CancelAfter(_stallTimeout);
             var flush = await writer.FlushAsync(cancellationToken);
             if (flush.IsCanceled || flush.IsCompleted)
             {

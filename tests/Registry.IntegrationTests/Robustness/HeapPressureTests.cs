@@ -440,3 +440,57 @@ public sealed class ConnectionEvictionTests : IAsyncLifetime
         return tcp;
     }
 }
+
+/// <summary>A blob download whose client stops reading is cut after Registry:Edge:ResponseStallTimeout.</summary>
+public sealed class ResponseStallTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:ResponseStallTimeout=00:00:01");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task AClientThatStopsReading_IsCut_OneThatReadsGetsEverything()
+    {
+        var repo = OciClient.UniqueRepo("stall");
+        var blob = OciClient.RandomBytes(8 * 1024 * 1024);
+        using var client = new OciClient(_registry.Address);
+        var digest = await client.PushBlobAsync(repo, blob);
+
+        using var stalled = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await stalled.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        await stalled.SendAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+        await Task.Delay(4000);
+
+        // What was sent before the cut can still be read; then the connection ends, short of the blob.
+        long received = 0;
+        var buffer = new byte[64 * 1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            int read;
+            while ((read = await stalled.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            {
+                received += read;
+            }
+        }
+        catch (SocketException)
+        {
+            // Cut with a reset: as good as an end.
+        }
+
+        Assert.InRange(received, 0, blob.Length - 1);
+
+        using var whole = await client.GetAsync($"/v2/{repo}/blobs/{digest}");
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        Assert.Equal(digest, Digests.Sha256(await whole.Content.ReadAsByteArrayAsync()));
+    }
+}
