@@ -98,6 +98,7 @@ internal sealed class ConnectionGate
 
     /// <summary>The connection middleware: refuses past the bound, else passes the connection on and counts it.</summary>
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
+    // TODO: no per-address limit: one client that reconnects as fast as it is evicted can hold every place.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
         var placed = TryTakePlace() || (await TryEvictIdleAsync(overBound: false) && TryTakePlace());

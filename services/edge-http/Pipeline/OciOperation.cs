@@ -223,6 +223,7 @@ internal abstract class OciOperation
     // A large body (a manifest of up to 4 MiB) written at once is copied whole into the response pipe's
     // buffers before the first flush: 40 GETs of a 4 MiB manifest held 160 MiB. In chunks, each flush waits
     // for the socket once the pipe holds Kestrel's response buffer (256 KiB), so one response holds about that.
+    // TODO: no stall timeout here (blob downloads have ResponseStallTimeout): a client that stops reading a large manifest holds its connection.
     private async Task WriteInChunksAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var writer = Context.Response.BodyWriter;
