@@ -151,17 +151,6 @@ internal sealed class ConnectionGate
         }
     };
 
-    private bool TryTakeProbePlace()
-    {
-        if (Interlocked.Increment(ref _probesOverBound) <= MaxProbesOverBound)
-        {
-            return true;
-        }
-
-        Interlocked.Decrement(ref _probesOverBound);
-        return false;
-    }
-
     private static async ValueTask RefuseAsync(ConnectionContext connection, byte[] answer)
     {
         try
@@ -174,14 +163,18 @@ internal sealed class ConnectionGate
         }
     }
 
-    private bool TryTakePlace()
+    private bool TryTakePlace() => TryTake(ref _open, MaxConnections);
+
+    private bool TryTakeProbePlace() => TryTake(ref _probesOverBound, MaxProbesOverBound);
+
+    private static bool TryTake(ref int count, int max)
     {
-        if (Interlocked.Increment(ref _open) <= MaxConnections)
+        if (Interlocked.Increment(ref count) <= max)
         {
             return true;
         }
 
-        Interlocked.Decrement(ref _open);
+        Interlocked.Decrement(ref count);
         return false;
     }
 
