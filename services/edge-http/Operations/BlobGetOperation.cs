@@ -138,14 +138,12 @@ internal sealed class BlobGetOperation : OciOperation
         // A client that stops reading would hold its connection, its slot and its buffers for hours (Kestrel's
         // minimum rate of 240 bytes/s is averaged over the whole response): a write that makes no progress
         // for ResponseStallTimeout ends the connection.
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _stallTimeout = edge.Options.ResponseStallTimeout;
-        _stall = stall;
+        using var stall = new WriteStall(edge.Options.ResponseStallTimeout, cancellationToken);
         try
         {
-            await WriteBodyInSlotAsync(edge, stall.Token);
+            await WriteBodyInSlotAsync(edge, stall);
         }
-        catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stall.Fired && !cancellationToken.IsCancellationRequested)
         {
             StalledResponses.Inc();
             MarkAborted();
@@ -157,19 +155,13 @@ internal sealed class BlobGetOperation : OciOperation
         }
     }
 
-    private static readonly Prometheus.Counter StalledResponses = Prometheus.Metrics.CreateCounter(
-        "registry_blob_responses_stalled_total",
-        "Blob downloads cut because the client read nothing for Registry:Edge:ResponseStallTimeout.");
-
-    private CancellationTokenSource? _stall;
-    private TimeSpan _stallTimeout;
-
-    private async Task WriteBodyInSlotAsync(EdgeContext edge, CancellationToken cancellationToken)
+    private async Task WriteBodyInSlotAsync(EdgeContext edge, WriteStall stall)
     {
+        var cancellationToken = stall.Token;
         var localPath = _stat!.LocalPath;
         if (localPath.Length > 0 && File.Exists(localPath))
         {
-            await SendLocalFileAsync(localPath, cancellationToken);
+            await SendLocalFileAsync(localPath, stall);
             return;
         }
 
@@ -181,8 +173,9 @@ internal sealed class BlobGetOperation : OciOperation
         {
             await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
-                _stall!.CancelAfter(_stallTimeout);
+                stall.Arm();
                 await body.WriteAsync(chunk.Data.Memory, cancellationToken);
+                stall.Disarm();
             }
         }
         catch (RpcException ex) when (!Context.Response.HasStarted)
@@ -199,7 +192,7 @@ internal sealed class BlobGetOperation : OciOperation
     // GET and 1.17x the throughput for about 5 MiB more peak RSS with 16 clients (docs/performance.md,
     // "Blob GET: larger reads"). A transfer holds about two such buffers, the host's large blocks
     // (Registry:Memory:LargeBlockBytes; with it at 0 the pipe takes them from the shared array pool).
-    private async Task SendLocalFileAsync(string path, CancellationToken cancellationToken)
+    private async Task SendLocalFileAsync(string path, WriteStall stall)
     {
         const int ReadSize = 256 * 1024;
         const int FlushEvery = 256 * 1024;
@@ -228,8 +221,9 @@ internal sealed class BlobGetOperation : OciOperation
             }
 
             unflushed = 0;
-            _stall!.CancelAfter(_stallTimeout);
-            var flush = await writer.FlushAsync(cancellationToken);
+            stall.Arm();
+            var flush = await writer.FlushAsync(stall.Token);
+            stall.Disarm();
             if (flush.IsCanceled || flush.IsCompleted)
             {
                 // The connection is gone (Kestrel completed the pipe) even if the abort signal has not fired yet.
@@ -237,5 +231,26 @@ internal sealed class BlobGetOperation : OciOperation
                 return;
             }
         }
+    }
+
+    private static readonly Prometheus.Counter StalledResponses = Prometheus.Metrics.CreateCounter(
+        "registry_blob_responses_stalled_total",
+        "Blob downloads cut because the client read nothing for Registry:Edge:ResponseStallTimeout.");
+
+    // The request's token, cancelled as well when a write armed with Arm has not completed within the timeout.
+    // Only writes are timed: a wait for the blob service's next chunk is not the client's stall.
+    private sealed class WriteStall(TimeSpan timeout, CancellationToken request) : IDisposable
+    {
+        private readonly CancellationTokenSource _source = CancellationTokenSource.CreateLinkedTokenSource(request);
+
+        public CancellationToken Token => _source.Token;
+
+        public bool Fired => _source.IsCancellationRequested;
+
+        public void Arm() => _source.CancelAfter(timeout);
+
+        public void Disarm() => _source.CancelAfter(Timeout.InfiniteTimeSpan);
+
+        public void Dispose() => _source.Dispose();
     }
 }
