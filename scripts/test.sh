@@ -52,6 +52,24 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + $(get notExecuted)))
 done
 
+# Name every failed test with the first lines of its message, so the end of a CI log says what broke.
+if [ "$failed" -ne 0 ]; then
+  echo
+  echo "failed tests:"
+  for trx in "$results"/*.trx; do
+    awk '
+      /<UnitTestResult / && /outcome="(Failed|Error|Timeout|Aborted)"/ {
+        match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11)
+        print "  " name; want = 1; next }
+      /<UnitTestResult / { want = 0 }
+      want && /<Message>/ { inmsg = 1; lines = 0 }
+      want && inmsg { line = $0; sub(/^ *<Message>/, "", line); done = line ~ /<\/Message>/
+        sub(/<\/Message>.*/, "", line); if (lines < 8) print "    " line; lines++
+        if (done) { inmsg = 0; want = 0 } }
+    ' "$trx"
+  done
+fi
+
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ]; then
