@@ -69,6 +69,14 @@ public sealed class EdgeOptions
     public TimeSpan EvictIdleAfter { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Connections one client address may hold at once; a new one past it takes the place of that address's own
+    /// connection idle longest (at least <see cref="EvictIdleAfter"/>) or gets 429 with Retry-After. 0, the
+    /// default: no such limit (behind a proxy every connection shares its address). Without it, a full edge
+    /// still takes places from the address holding the most.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; }
+
+    /// <summary>
     /// A blob download whose client reads nothing for this long is cut (each flush of 256 KiB must drain
     /// within it). Default 60 seconds.
     /// </summary>

@@ -123,12 +123,19 @@ public static class RegistryApp
             throw new InvalidOperationException($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.EvictIdleAfter)} must not be negative.");
         }
 
+        var maxPerClient = builder.Configuration.GetValue<int>($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.MaxConnectionsPerClient)}");
+        if (maxPerClient < 0)
+        {
+            throw new InvalidOperationException($"{EdgeOptions.SectionName}:{nameof(EdgeOptions.MaxConnectionsPerClient)} must not be negative (0: no limit).");
+        }
+
         var gate = new ConnectionGate(
             maxConnections > 0
                 ? maxConnections
                 : Math.Min(ConnectionGate.MaxFor(HeapPressure.LimitBytes), ConnectionGate.MaxForDescriptors(DescriptorLimit.Soft, DescriptorLimit.Open)),
             retryAfter,
-            evictIdleAfter);
+            evictIdleAfter,
+            maxPerClient);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Use(gate.Wrap));

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -19,7 +20,10 @@ namespace Registry.EdgeHttp.Http;
 /// let through. At the bound, the connection idle longest (no request in flight for at least
 /// <see cref="EvictIdleAfter"/>: a keep-alive between requests, or one that never sent a request) is
 /// closed to make room, so clients that open connections and stay silent cannot shut everyone else out
-/// until Kestrel's keep-alive timeout. The bound is the limit over <see cref="BytesPerConnection"/>: about 196,000 with 24 GiB
+/// until Kestrel's keep-alive timeout. The place is taken from the client address holding the most connections
+/// (a newcomer may take one only from an address that holds more than its own, or from its own), so a client
+/// that reconnects as fast as it is evicted ends up evicting itself; optionally one address may hold at most
+/// <see cref="MaxPerClient"/> (<c>429</c> past it). The bound is the limit over <see cref="BytesPerConnection"/>: about 196,000 with 24 GiB
 /// (no bound in practice), 512 under a 64 MiB limit. A connection holds its state
 /// (some 20 KiB), an I/O buffer or two and up to the read-ahead (a 2048th of the limit) of a body.
 /// </summary>
@@ -30,10 +34,16 @@ internal sealed class ConnectionGate
 
     private const string FullMessage = "the registry holds as many connections as it allows; retry later";
     private const string ShortOfMemoryMessage = "the registry is short of memory; retry later";
+    private const string ClientFullMessage = "this client address holds as many connections as the registry allows one address; retry later";
 
     private static readonly Prometheus.Counter Refused = Prometheus.Metrics.CreateCounter(
         "registry_connections_refused_total",
-        "Connections answered 503 and closed before their first request: the edge held as many as the memory the GC may use allows (or the heap pressure was critical).");
+        "Connections answered and closed before their first request, by reason: connection_limit (503, the edge held its bound), memory (503, heap pressure critical), client_limit (429, the client address held Registry:Edge:MaxConnectionsPerClient).",
+        new Prometheus.CounterConfiguration { LabelNames = ["reason"] });
+
+    private static readonly Prometheus.Counter.Child RefusedFull = Refused.WithLabels("connection_limit");
+    private static readonly Prometheus.Counter.Child RefusedShortOfMemory = Refused.WithLabels("memory");
+    private static readonly Prometheus.Counter.Child RefusedClientFull = Refused.WithLabels("client_limit");
 
     private static readonly Prometheus.Gauge Bound = Prometheus.Metrics.CreateGauge(
         "registry_connections_max",
@@ -48,9 +58,14 @@ internal sealed class ConnectionGate
     private readonly byte[] _fullToHead;
     private readonly byte[] _shortOfMemory;
     private readonly byte[] _shortOfMemoryToHead;
+    private readonly byte[] _clientFull;
+    private readonly byte[] _clientFullToHead;
 
-    // The open connections, for the search of the idle one at the bound.
+    // The open connections, for the search of the idle one at the bound; the client addresses they come
+    // from (an entry lives while a connection from it is open or opening; guarded by itself).
     private readonly ConcurrentDictionary<Slot, byte> _slots = new();
+    private readonly Dictionary<IPAddress, Client> _clients = new();
+    private readonly Client _unknownClient = new(IPAddress.None);
     private readonly long _evictIdleAfterMs;
     private int _open;
     private int _peeking;
@@ -59,23 +74,31 @@ internal sealed class ConnectionGate
     /// <summary>
     /// A gate of <paramref name="maxConnections"/> that closes a connection idle for <paramref name="evictIdleAfter"/>
     /// to make room; its refusals say Retry-After <paramref name="retryAfterSeconds"/> (the pipeline's setting).
+    /// One client address may hold <paramref name="maxPerClient"/> connections (0: no such limit).
     /// </summary>
-    public ConnectionGate(int maxConnections, int retryAfterSeconds, TimeSpan evictIdleAfter)
+    public ConnectionGate(int maxConnections, int retryAfterSeconds, TimeSpan evictIdleAfter, int maxPerClient = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(evictIdleAfter, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxPerClient);
         MaxConnections = maxConnections;
+        MaxPerClient = maxPerClient;
         Bound.Set(maxConnections);
         EvictIdleAfter = evictIdleAfter;
         _evictIdleAfterMs = (long)Math.Min(evictIdleAfter.TotalMilliseconds, long.MaxValue / 2);
-        _full = Refusal(FullMessage, retryAfterSeconds, head: false);
-        _fullToHead = Refusal(FullMessage, retryAfterSeconds, head: true);
-        _shortOfMemory = Refusal(ShortOfMemoryMessage, retryAfterSeconds, head: false);
-        _shortOfMemoryToHead = Refusal(ShortOfMemoryMessage, retryAfterSeconds, head: true);
+        _full = Answer(FullMessage, retryAfterSeconds, head: false);
+        _fullToHead = Answer(FullMessage, retryAfterSeconds, head: true);
+        _shortOfMemory = Answer(ShortOfMemoryMessage, retryAfterSeconds, head: false);
+        _shortOfMemoryToHead = Answer(ShortOfMemoryMessage, retryAfterSeconds, head: true);
+        _clientFull = Answer(ClientFullMessage, retryAfterSeconds, head: false, tooManyRequests: true);
+        _clientFullToHead = Answer(ClientFullMessage, retryAfterSeconds, head: true, tooManyRequests: true);
     }
 
     /// <summary>Connections the edge keeps open at once.</summary>
     public int MaxConnections { get; }
+
+    /// <summary>Connections one client address may hold at once; 0: no such limit.</summary>
+    public int MaxPerClient { get; }
 
     /// <summary>Connections open now.</summary>
     public int Open => Volatile.Read(ref _open);
@@ -98,45 +121,70 @@ internal sealed class ConnectionGate
 
     /// <summary>The connection middleware: refuses past the bound, else passes the connection on and counts it.</summary>
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
-    // TODO: no per-address limit: one client that reconnects as fast as it is evicted can hold every place.
+    // Behind a proxy every connection comes from its address: the client share then changes nothing.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
-        var placed = TryTakePlace() || (await TryEvictIdleAsync(overBound: false) && TryTakePlace());
-        var opening = placed && HeapPressure.Level != HeapPressureLevel.Critical ? Opening.Probe : await PeekBoundedAsync(connection);
+        var client = Join(connection.RemoteEndPoint);
+        try
+        {
+            await RunAsync(connection, client, next);
+        }
+        finally
+        {
+            Leave(client);
+        }
+    };
+
+    private async Task RunAsync(ConnectionContext connection, Client client, ConnectionDelegate next)
+    {
+        var placed = TryTakePlace(client);
+        if (placed != Refusal.Placed)
+        {
+            // At the bound the place comes from the heaviest client address, at most the newcomer's own; past its
+            // own share (MaxPerClient), only from its own.
+            placed = await TryEvictIdleAsync(client, overBound: false, ownOnly: placed == Refusal.ClientFull) ? TryTakePlace(client) : placed;
+        }
+
+        var opening = placed == Refusal.Placed && HeapPressure.Level != HeapPressureLevel.Critical ? Opening.Probe : await PeekBoundedAsync(connection);
         if (opening != Opening.Probe)
         {
-            if (placed)
+            if (placed == Refusal.Placed)
             {
-                Interlocked.Decrement(ref _open);
+                ReleasePlace(client);
             }
 
-            Refused.Inc();
-            await RefuseAsync(connection, (placed, opening) switch
+            var head = opening == Opening.Head;
+            (placed switch
             {
-                (false, Opening.Head) => _fullToHead,
-                (false, _) => _full,
-                (true, Opening.Head) => _shortOfMemoryToHead,
-                _ => _shortOfMemory,
+                Refusal.Placed => RefusedShortOfMemory,
+                Refusal.ClientFull => RefusedClientFull,
+                _ => RefusedFull,
+            }).Inc();
+            await RefuseAsync(connection, placed switch
+            {
+                Refusal.Placed => head ? _shortOfMemoryToHead : _shortOfMemory,
+                Refusal.ClientFull => head ? _clientFullToHead : _clientFull,
+                _ => head ? _fullToHead : _full,
             });
             return;
         }
 
-        if (!placed)
+        if (placed != Refusal.Placed)
         {
             // A probe past the bound is let through, counted apart from the bound (so that it does not hold a
             // place an evicted connection frees); at most MaxProbesOverBound of them at once, or connections
             // that merely begin like a probe would hold every descriptor. Past that, the probe idle longest
             // (a probe line stalled mid-head, say) makes room for the new one.
-            var admitted = TryTakeProbePlace() || (await TryEvictIdleAsync(overBound: true) && TryTakeProbePlace());
+            var admitted = TryTakeProbePlace() || (await TryEvictIdleAsync(client, overBound: true, ownOnly: false) && TryTakeProbePlace());
             if (!admitted)
             {
-                Refused.Inc();
+                RefusedFull.Inc();
                 await RefuseAsync(connection, _full);
                 return;
             }
         }
 
-        var slot = new Slot(connection, overBound: !placed);
+        var slot = new Slot(connection, placed != Refusal.Placed, client);
         connection.Features.Set(slot);
         _slots.TryAdd(slot, 0);
         try
@@ -146,10 +194,80 @@ internal sealed class ConnectionGate
         finally
         {
             _slots.TryRemove(slot, out _);
-            Interlocked.Decrement(ref placed ? ref _open : ref _probesOverBound);
+            if (slot.OverBound)
+            {
+                Interlocked.Decrement(ref _probesOverBound);
+            }
+            else
+            {
+                ReleasePlace(client);
+            }
+
             slot.Closed();
         }
-    };
+    }
+
+    // How a connection fared at the door: placed, or not for want of a place overall or of its address's share.
+    private enum Refusal
+    {
+        Full,
+        Placed,
+        ClientFull,
+    }
+
+    // The client address's entry, made on its first connection and dropped with its last.
+    private Client Join(EndPoint? remote)
+    {
+        if (remote is not IPEndPoint { Address: var address })
+        {
+            return _unknownClient;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        lock (_clients)
+        {
+            if (!_clients.TryGetValue(address, out var client))
+            {
+                client = new Client(address);
+                _clients.Add(address, client);
+            }
+
+            client.Connections++;
+            return client;
+        }
+    }
+
+    private void Leave(Client client)
+    {
+        if (client == _unknownClient)
+        {
+            return;
+        }
+
+        lock (_clients)
+        {
+            if (--client.Connections == 0)
+            {
+                _clients.Remove(client.Address);
+            }
+        }
+    }
+
+    /// <summary>Client addresses with a connection open (or opening) now.</summary>
+    internal int Clients
+    {
+        get
+        {
+            lock (_clients)
+            {
+                return _clients.Count;
+            }
+        }
+    }
 
     private static async ValueTask RefuseAsync(ConnectionContext connection, byte[] answer)
     {
@@ -163,7 +281,37 @@ internal sealed class ConnectionGate
         }
     }
 
-    private bool TryTakePlace() => TryTake(ref _open, MaxConnections);
+    // A place within the bound, and within the client address's share when there is one.
+    private Refusal TryTakePlace(Client client)
+    {
+        if (MaxPerClient > 0 && !TryTake(ref client.Held, MaxPerClient))
+        {
+            return Refusal.ClientFull;
+        }
+
+        if (TryTake(ref _open, MaxConnections))
+        {
+            if (MaxPerClient == 0)
+            {
+                Interlocked.Increment(ref client.Held);
+            }
+
+            return Refusal.Placed;
+        }
+
+        if (MaxPerClient > 0)
+        {
+            Interlocked.Decrement(ref client.Held);
+        }
+
+        return Refusal.Full;
+    }
+
+    private void ReleasePlace(Client client)
+    {
+        Interlocked.Decrement(ref client.Held);
+        Interlocked.Decrement(ref _open);
+    }
 
     private bool TryTakeProbePlace() => TryTake(ref _probesOverBound, MaxProbesOverBound);
 
@@ -207,25 +355,42 @@ internal sealed class ConnectionGate
         }
     }
 
-    // Closes the connection idle longest, if it has been idle long enough, and waits a little for it to go.
-    // The close is graceful: a response still on its way (a slow reader's last megabytes) is sent first,
-    // so a connection that takes longer than EvictionWait to close does not make room for this one.
-    // Among the connections within the bound, or among the probes let through past it (overBound).
-    private async ValueTask<bool> TryEvictIdleAsync(bool overBound)
+    // Closes an idle connection, and waits a little for it to go. The close is graceful: a response still on its
+    // way (a slow reader's last megabytes) is sent first, so a connection that takes longer than EvictionWait to
+    // close does not make room for this one. Among the probes let through past the bound (overBound): the one
+    // idle longest, if for EvictIdleAfter. Within the bound: one of the client address that holds the most,
+    // idle longest; a newcomer never takes a place from an address that holds no more than its own. Its own
+    // connections, and those of an address that holds one more, must have been idle for EvictIdleAfter (two
+    // clients at one place apart would otherwise swap places back and forth); an address that holds two or more
+    // more gives up any connection with no request in flight, so that one reconnecting as fast as it is evicted
+    // (its connections never idle long) cannot shut others out. ownOnly: the newcomer's own address alone.
+    private async ValueTask<bool> TryEvictIdleAsync(Client newcomer, bool overBound, bool ownOnly)
     {
         var idleBefore = Environment.TickCount64 - _evictIdleAfterMs;
-        Slot? oldest = null;
-        var oldestSince = long.MaxValue;
+        var own = Volatile.Read(ref newcomer.Held);
+        Slot? victim = null;
+        var victimSince = long.MaxValue;
+        var victimHeld = -1;
         foreach (var (slot, _) in _slots)
         {
             var since = slot.IdleSince;
-            if (slot.OverBound == overBound && since <= idleBefore && since < oldestSince)
+            if (slot.OverBound != overBound || since == long.MaxValue)
             {
-                (oldest, oldestSince) = (slot, since);
+                continue;
+            }
+
+            var held = overBound ? 0 : Volatile.Read(ref slot.Client.Held);
+            var mine = slot.Client == newcomer;
+            var eligible = (overBound || mine || (!ownOnly && held > own))
+                && (since <= idleBefore || (!overBound && !mine && held >= own + 2));
+            if (eligible && (held > victimHeld || (held == victimHeld && since < victimSince)))
+            {
+                (victim, victimSince, victimHeld) = (slot, since, held);
             }
         }
 
-        if (oldest is null || !oldest.TryEvict(idleBefore))
+        // Only if still idle since it was looked at: a request that began meanwhile keeps its place.
+        if (victim is not { } oldest || !oldest.TryEvict(victimSince))
         {
             return false;
         }
@@ -250,15 +415,20 @@ internal sealed class ConnectionGate
         private const int EvictedMark = int.MinValue / 2;
         private readonly ConnectionContext _connection;
         private int _requests;
+        private static readonly Client NoClient = new(IPAddress.None);
         private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _idleSince = Environment.TickCount64;
         private int _answered;
 
-        public Slot(ConnectionContext connection, bool overBound = false)
+        public Slot(ConnectionContext connection, bool overBound = false, Client? client = null)
         {
             _connection = connection;
             OverBound = overBound;
+            Client = client ?? NoClient;
         }
+
+        /// <summary>The client address the connection comes from.</summary>
+        public Client Client { get; }
 
         /// <summary>A probe or scrape let through past the bound (counted apart from it).</summary>
         public bool OverBound { get; }
@@ -351,6 +521,18 @@ internal sealed class ConnectionGate
         }
     }
 
+    /// <summary>A client address: the connections it holds within the bound, and those open or opening from it.</summary>
+    internal sealed class Client(IPAddress address)
+    {
+        /// <summary>Places within the bound held (changed with Interlocked).</summary>
+        internal int Held;
+
+        /// <summary>Connections open or opening (changed under the gate's lock of its clients).</summary>
+        internal int Connections;
+
+        public IPAddress Address { get; } = address;
+    }
+
     // A health probe or a scrape gets through whatever the bound: a liveness probe refused because the
     // edge is full would have an orchestrator restart a process that is coping. The request line is
     // looked at without being consumed (Kestrel reads it again), waiting at most a second for it.
@@ -393,11 +575,12 @@ internal sealed class ConnectionGate
 
     private static readonly byte[] HeadStart = Encoding.ASCII.GetBytes("HEAD ");
 
-    private static byte[] Refusal(string message, int retryAfterSeconds, bool head)
+    private static byte[] Answer(string message, int retryAfterSeconds, bool head, bool tooManyRequests = false)
     {
-        var body = $"{{\"errors\":[{{\"code\":\"UNAVAILABLE\",\"message\":\"{message}\",\"detail\":null}}]}}";
+        var (code, status) = tooManyRequests ? ("TOOMANYREQUESTS", "429 Too Many Requests") : ("UNAVAILABLE", "503 Service Unavailable");
+        var body = $"{{\"errors\":[{{\"code\":\"{code}\",\"message\":\"{message}\",\"detail\":null}}]}}";
         return Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 503 Service Unavailable\r\nRetry-After: {retryAfterSeconds}\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            $"HTTP/1.1 {status}\r\nRetry-After: {retryAfterSeconds}\r\nContent-Type: application/json\r\nConnection: close\r\n"
             + $"{OciHeaders.ApiVersion}: {OciHeaders.ApiVersionValue}\r\nContent-Length: {body.Length}\r\n\r\n{(head ? string.Empty : body)}");
     }
 

@@ -1,0 +1,314 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Registry.IntegrationTests.Support;
+
+namespace Registry.IntegrationTests.Robustness;
+
+/// <summary>
+/// At the connection bound a new connection takes its place from the client address that holds the most,
+/// never from one that holds no more than the newcomer's own: a client that reconnects as fast as it is
+/// evicted evicts itself. Clients are told apart by source address, 127.0.0.x on the loopback.
+/// </summary>
+public sealed class ConnectionShareTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=4", "--Registry:Edge:EvictIdleAfter=00:00:00.300");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task AClientHoldingTheMost_EvictsItsOwnIdleConnection_NotAnotherClients()
+    {
+        // A client with one keep-alive connection, idle longest of all.
+        using var patient = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
+        Assert.Equal(200, (await ClientSockets.AskAsync(patient, _registry.Address, "GET", "/v2/")).Status);
+        await Task.Delay(100);
+
+        // Another holds the other three places with connections that say nothing.
+        var greedy = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                greedy.Add(await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address));
+            }
+
+            await Task.Delay(600);
+
+            // Its next connection gets a place: one of its own idle ones makes room, not the patient client's.
+            using (var again = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+            {
+                Assert.Equal(200, (await ClientSockets.AskAsync(again, _registry.Address, "GET", "/v2/", close: true)).Status);
+            }
+
+            Assert.Equal(200, (await ClientSockets.AskAsync(patient, _registry.Address, "GET", "/v2/")).Status);
+            Assert.Equal(1, await ClientSockets.CountClosedAsync(greedy));
+        }
+        finally
+        {
+            greedy.ForEach(connection => connection.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task AClientReconnectingAsFastAsItIsEvicted_DoesNotShutOutAnother()
+    {
+        // Six silent connections from one address for four places, each opened again as soon as it is closed
+        // (evicted, or refused): its connections never stay idle for EvictIdleAfter.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        var reconnects = 0;
+        var attackers = Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    using var loris = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+                    var buffer = new byte[1024];
+                    while (await loris.GetStream().ReadAsync(buffer, stop.Token) > 0)
+                    {
+                        // A refusal's bytes: read on to its end.
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
+                {
+                    // Cut, or the time is up.
+                }
+
+                Interlocked.Increment(ref reconnects);
+            }
+        })).ToArray();
+
+        var answers = new List<int>();
+        await Task.Delay(500);
+        for (var i = 0; i < 10; i++)
+        {
+            using var asking = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
+            answers.Add((await ClientSockets.AskAsync(asking, _registry.Address, "GET", "/v2/", close: true)).Status);
+            await Task.Delay(200);
+        }
+
+        await Task.WhenAll(attackers);
+        Assert.True(reconnects > 20, $"the silent client reconnected only {reconnects} times");
+        Assert.All(answers, status => Assert.Equal(200, status));
+    }
+}
+
+/// <summary>
+/// With Registry:Edge:MaxConnectionsPerClient, one address holds at most that many connections: the next gets
+/// a canned 429 TOOMANYREQUESTS with Retry-After (probes are let through), other addresses are served.
+/// </summary>
+public sealed class ConnectionsPerClientTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(
+            _dataDir, "--Registry:Edge:MaxConnectionsPerClient=2", "--Registry:Edge:EvictIdleAfter=00:10:00");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task AnAddressPastItsShare_Gets429_OthersAndProbesAreServed()
+    {
+        using var first = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+        using var second = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+
+        // Both held connections count once the edge has accepted them.
+        ClientSockets.Answer? refused = null;
+        for (var i = 0; i < 50 && refused?.Status != 429; i++)
+        {
+            using var third = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+            refused = await ClientSockets.AskAsync(third, _registry.Address, "GET", "/v2/", close: true);
+            if (refused.Status != 429)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.Equal(429, refused!.Status);
+        Assert.Equal("1", refused.Header("Retry-After"));
+        Assert.Contains("\"TOOMANYREQUESTS\"", refused.Body, StringComparison.Ordinal);
+
+        using (var head = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+        {
+            var answer = await ClientSockets.AskAsync(head, _registry.Address, "HEAD", "/v2/", close: true);
+            Assert.Equal(429, answer.Status);
+            Assert.Empty(answer.Body);
+        }
+
+        using (var probe = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+        {
+            Assert.Equal(200, (await ClientSockets.AskAsync(probe, _registry.Address, "GET", "/healthz/live", close: true)).Status);
+        }
+
+        using (var other = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address))
+        {
+            Assert.Equal(200, (await ClientSockets.AskAsync(other, _registry.Address, "GET", "/v2/", close: true)).Status);
+        }
+
+        // A place given back is taken again.
+        first.Close();
+        var served = 0;
+        for (var i = 0; i < 100 && served != 200; i++)
+        {
+            using var next = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+            served = (await ClientSockets.AskAsync(next, _registry.Address, "GET", "/v2/", close: true)).Status;
+            if (served != 200)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.Equal(200, served);
+    }
+}
+
+/// <summary>Past its share an address's own idle connection makes room, as at the bound.</summary>
+public sealed class ConnectionsPerClientEvictionTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(
+            _dataDir, "--Registry:Edge:MaxConnectionsPerClient=2", "--Registry:Edge:EvictIdleAfter=00:00:00.300");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task AnAddressPastItsShare_EvictsItsOwnIdleConnection()
+    {
+        var held = new List<TcpClient>
+        {
+            await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address),
+            await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address),
+        };
+        try
+        {
+            await Task.Delay(600);
+            using (var third = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+            {
+                Assert.Equal(200, (await ClientSockets.AskAsync(third, _registry.Address, "GET", "/v2/", close: true)).Status);
+            }
+
+            Assert.Equal(1, await ClientSockets.CountClosedAsync(held));
+        }
+        finally
+        {
+            held.ForEach(connection => connection.Dispose());
+        }
+    }
+}
+
+/// <summary>Connections from a chosen loopback source address, and one request at a time on them.</summary>
+internal static class ClientSockets
+{
+    public static async Task<TcpClient> ConnectFromAsync(string source, Uri registry)
+    {
+        var tcp = new TcpClient(new IPEndPoint(IPAddress.Parse(source), 0));
+        try
+        {
+            await tcp.ConnectAsync(registry.Host, registry.Port);
+            return tcp;
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends a request and reads its answer: its head and Content-Length bytes of body (none to a HEAD).</summary>
+    public static async Task<Answer> AskAsync(TcpClient tcp, Uri registry, string method, string target, bool close = false)
+    {
+        using var timeout = new CancellationTokenSource(Timeouts.Request);
+        var stream = tcp.GetStream();
+        var request = $"{method} {target} HTTP/1.1\r\nHost: {registry.Authority}\r\n{(close ? "Connection: close\r\n" : string.Empty)}\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+
+        var received = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var text = Encoding.ASCII.GetString(received.GetBuffer(), 0, (int)received.Length);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0)
+            {
+                var answer = Answer.Parse(text[..end], method == "HEAD" ? string.Empty : text[(end + 4)..]);
+                var length = method == "HEAD" ? 0 : int.Parse(answer.Header("Content-Length") ?? "0");
+                if (answer.Body.Length >= length)
+                {
+                    return answer;
+                }
+            }
+
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            if (read == 0)
+            {
+                throw new IOException($"the connection closed after {received.Length} bytes of the answer");
+            }
+
+            await received.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
+        }
+    }
+
+    /// <summary>How many of the connections the edge has closed (a read ends or fails within a second).</summary>
+    public static async Task<int> CountClosedAsync(IEnumerable<TcpClient> connections)
+    {
+        var closed = 0;
+        foreach (var connection in connections)
+        {
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                closed += await connection.GetStream().ReadAsync(new byte[16], wait.Token) == 0 ? 1 : 0;
+            }
+            catch (OperationCanceledException)
+            {
+                // Still open: nothing came within the second.
+            }
+            catch (IOException)
+            {
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
+    public sealed record Answer(int Status, IReadOnlyDictionary<string, string> Headers, string Body)
+    {
+        public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
+
+        public static Answer Parse(string head, string body)
+        {
+            var lines = head.Split("\r\n");
+            var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var line in lines.Skip(1))
+            {
+                var colon = line.IndexOf(':');
+                headers[line[..colon]] = line[(colon + 1)..].Trim();
+            }
+
+            return new Answer(int.Parse(lines[0].Split(' ')[1]), headers, body);
+        }
+    }
+}
