@@ -143,9 +143,9 @@ internal sealed class BlobGetOperation : OciOperation
         {
             await WriteBodyInSlotAsync(edge, stall);
         }
-        catch (OperationCanceledException) when (stall.Fired && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stall.Fired)
         {
-            StalledResponses.Inc();
+            WriteStall.StalledBlobs.Inc();
             MarkAborted();
             Context.Abort();
         }
@@ -231,26 +231,5 @@ internal sealed class BlobGetOperation : OciOperation
                 return;
             }
         }
-    }
-
-    private static readonly Prometheus.Counter StalledResponses = Prometheus.Metrics.CreateCounter(
-        "registry_blob_responses_stalled_total",
-        "Blob downloads cut because the client read nothing for Registry:Edge:ResponseStallTimeout.");
-
-    // The request's token, cancelled as well when a write armed with Arm has not completed within the timeout.
-    // Only writes are timed: a wait for the blob service's next chunk is not the client's stall.
-    private sealed class WriteStall(TimeSpan timeout, CancellationToken request) : IDisposable
-    {
-        private readonly CancellationTokenSource _source = CancellationTokenSource.CreateLinkedTokenSource(request);
-
-        public CancellationToken Token => _source.Token;
-
-        public bool Fired => _source.IsCancellationRequested;
-
-        public void Arm() => _source.CancelAfter(timeout);
-
-        public void Disarm() => _source.CancelAfter(Timeout.InfiniteTimeSpan);
-
-        public void Dispose() => _source.Dispose();
     }
 }

@@ -217,27 +217,39 @@ internal abstract class OciOperation
 
         return Body.Length <= BodyWriteChunk
             ? Context.Response.Body.WriteAsync(Body, cancellationToken).AsTask()
-            : WriteInChunksAsync(Body, cancellationToken);
+            : WriteInChunksAsync(Body, edge.Options.ResponseStallTimeout, cancellationToken);
     }
 
     // A large body (a manifest of up to 4 MiB) written at once is copied whole into the response pipe's
     // buffers before the first flush: 40 GETs of a 4 MiB manifest held 160 MiB. In chunks, each flush waits
     // for the socket once the pipe holds Kestrel's response buffer (256 KiB), so one response holds about that.
-    // TODO: no stall timeout here (blob downloads have ResponseStallTimeout): a client that stops reading a large manifest holds its connection.
-    private async Task WriteInChunksAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    // A chunk that does not drain within the stall timeout ends the connection, as for blob downloads.
+    private async Task WriteInChunksAsync(ReadOnlyMemory<byte> body, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         var writer = Context.Response.BodyWriter;
-        while (!body.IsEmpty)
+        using var stall = new WriteStall(stallTimeout, cancellationToken);
+        try
         {
-            var chunk = body[..Math.Min(body.Length, BodyWriteChunk)];
-            var flush = await writer.WriteAsync(chunk, cancellationToken);
-            if (flush.IsCanceled || flush.IsCompleted)
+            while (!body.IsEmpty)
             {
-                MarkAborted();
-                return;
-            }
+                var chunk = body[..Math.Min(body.Length, BodyWriteChunk)];
+                stall.Arm();
+                var flush = await writer.WriteAsync(chunk, stall.Token);
+                stall.Disarm();
+                if (flush.IsCanceled || flush.IsCompleted)
+                {
+                    MarkAborted();
+                    return;
+                }
 
-            body = body[chunk.Length..];
+                body = body[chunk.Length..];
+            }
+        }
+        catch (OperationCanceledException) when (stall.Fired)
+        {
+            WriteStall.StalledManifests.Inc();
+            MarkAborted();
+            Context.Abort();
         }
     }
 

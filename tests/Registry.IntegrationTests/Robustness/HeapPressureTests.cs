@@ -464,13 +464,43 @@ public sealed class ResponseStallTests : IAsyncLifetime
         using var client = new OciClient(_registry.Address);
         var digest = await client.PushBlobAsync(repo, blob);
 
+        // What was sent before the cut can still be read; then the connection ends, short of the blob.
+        var received = await StopReadingAsync($"/v2/{repo}/blobs/{digest}");
+        Assert.InRange(received, 0, blob.Length - 1);
+
+        using var whole = await client.GetAsync($"/v2/{repo}/blobs/{digest}");
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        Assert.Equal(digest, Digests.Sha256(await whole.Content.ReadAsByteArrayAsync()));
+    }
+
+    [Fact]
+    public async Task AClientThatStopsReadingALargeManifest_IsCut()
+    {
+        var repo = OciClient.UniqueRepo("stall-manifest");
+        using var client = new OciClient(_registry.Address);
+        var config = await client.PushBlobAsync(repo, ManifestJson.EmptyConfig);
+        var descriptor = ManifestJson.Descriptor(ManifestJson.EmptyMediaType, config, 2);
+        var body = ManifestJson.Image(descriptor, [], annotations: $"{{\"pad\":\"{new string('x', 4_000_000)}\"}}");
+        using (var put = await client.PutManifestAsync(repo, "big", body, ManifestJson.OciManifest))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+
+        var received = await StopReadingAsync($"/v2/{repo}/manifests/big");
+        Assert.InRange(received, 0, body.Length - 1);
+
+        using var whole = await client.GetAsync($"/v2/{repo}/manifests/big");
+        Assert.Equal(body, await whole.Content.ReadAsByteArrayAsync());
+    }
+
+    // Asks for the target, reads nothing for four seconds, then reads what comes until the connection ends.
+    private async Task<long> StopReadingAsync(string target)
+    {
         using var stalled = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await stalled.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
-        await stalled.SendAsync(System.Text.Encoding.ASCII.GetBytes(
-            $"GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+        await stalled.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
         await Task.Delay(4000);
 
-        // What was sent before the cut can still be read; then the connection ends, short of the blob.
         long received = 0;
         var buffer = new byte[64 * 1024];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -487,10 +517,6 @@ public sealed class ResponseStallTests : IAsyncLifetime
             // Cut with a reset: as good as an end.
         }
 
-        Assert.InRange(received, 0, blob.Length - 1);
-
-        using var whole = await client.GetAsync($"/v2/{repo}/blobs/{digest}");
-        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
-        Assert.Equal(digest, Digests.Sha256(await whole.Content.ReadAsByteArrayAsync()));
+        return received;
     }
 }
