@@ -4,7 +4,7 @@ namespace Registry.Hosting.Observability;
 
 /// <summary>
 /// Process-wide set-up of prometheus-net, done once before anything touches the default registry:
-/// process metrics stay, the event-counter bridge goes (the runtime metrics here replace it at a
+/// process metrics stay (sampled by <see cref="ProcessStats"/>), the event-counter bridge goes (the runtime metrics here replace it at a
 /// fraction of the cost), and only System.Diagnostics.Metrics instruments of meters whose name starts
 /// with "Registry" are exported (<see cref="MeterBridge"/>), so the framework's own per-request
 /// instruments cost nothing.
@@ -37,9 +37,10 @@ public static class RegistryMetrics
                 SuppressDebugMetrics = true,
                 // prometheus-net's own meter bridge records nothing on .NET 10 here; MeterBridge replaces it.
                 SuppressMeters = true,
-                SuppressProcessMetrics = false,
+                // Replaced by ProcessStats (same names), which needs no new descriptor to sample.
+                SuppressProcessMetrics = true,
             });
-            RuntimeMetrics.Start(Metrics.DefaultRegistry);
+            RuntimeMetrics.Start(Metrics.DefaultRegistry, ProcessStats.Register(Metrics.DefaultRegistry));
             _meters = new MeterBridge(MeterPrefix, Metrics.DefaultRegistry);
 
             // Shown at 0 from the start, so an alert on it has a series before the first full disk.

@@ -60,12 +60,16 @@ internal static class RuntimeMetrics
 
     private static long _exceptions;
 
+    // Reads the resident memory without opening a file.
+    private static ProcessStats? _process;
+
     // Held for the life of the process: the listener stops when it is collected.
     private static GcPauseListener? _pauses;
 
     /// <summary>Starts the pause listener and the exception count, and samples the rest on each scrape.</summary>
-    public static void Start(CollectorRegistry registry)
+    public static void Start(CollectorRegistry registry, ProcessStats process)
     {
+        _process = process;
         _pauses = new GcPauseListener();
         AppDomain.CurrentDomain.FirstChanceException += static (_, _) => Interlocked.Increment(ref _exceptions);
         registry.AddBeforeCollectCallback(Sample);
@@ -91,7 +95,7 @@ internal static class RuntimeMetrics
         ThreadPoolCompleted.IncTo(ThreadPool.CompletedWorkItemCount);
         LockContentions.IncTo(Monitor.LockContentionCount);
         Exceptions.IncTo(Interlocked.Read(ref _exceptions));
-        WorkingSet.Set(Environment.WorkingSet);
+        WorkingSet.Set(_process?.ReadResidentBytes() ?? 0);
         ProcessorCount.Set(Environment.ProcessorCount);
     }
 }

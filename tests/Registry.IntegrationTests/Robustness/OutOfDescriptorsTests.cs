@@ -7,7 +7,7 @@ namespace Registry.IntegrationTests.Robustness;
 
 /// <summary>
 /// A process with no file descriptor to spare (EMFILE) answers 503 UNAVAILABLE with Retry-After, not an
-/// internal error, and serves again once descriptors are free. The limit is the test process's own, lowered
+/// internal error, still answers scrapes, and serves again once descriptors are free. The limit is the test process's own, lowered
 /// for a moment with setrlimit (Linux), so the test runs alone (the collection runs after the parallel tests).
 /// </summary>
 [Collection(ObservabilityCollection.Name)]
@@ -67,6 +67,16 @@ public sealed class OutOfDescriptorsTests : IAsyncLifetime
             Assert.Contains("UNAVAILABLE", body, StringComparison.Ordinal);
             Assert.Contains("file descriptor", body, StringComparison.Ordinal);
             Assert.NotNull(refused.Headers.RetryAfter);
+        }
+
+        // A scrape needs no descriptor: it answers, and counts the refusal.
+        using (var scrape = await GetWithNoDescriptorFreeAsync(client, "/metrics"))
+        {
+            var text = await scrape.Content.ReadAsStringAsync();
+            Assert.True(scrape.StatusCode == HttpStatusCode.OK, $"{(int)scrape.StatusCode}: {text}");
+            Assert.Matches(@"(?m)^registry_out_of_descriptors_total [1-9]", text);
+            Assert.Matches(@"(?m)^process_open_handles [1-9]", text);
+            Assert.Matches(@"(?m)^process_working_set_bytes [1-9]", text);
         }
 
         using var served = await client.GetAsync($"/v2/{repo}/blobs/{digest}");
