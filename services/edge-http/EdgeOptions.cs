@@ -82,6 +82,20 @@ public sealed class EdgeOptions
     /// </summary>
     public TimeSpan ResponseStallTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Blob bodies the edge sends at once; a GET past them waits up to 2 seconds for a slot, then gets 503.
+    /// 0, the default, derives it from the memory the GC may use: a quarter of it over 512 KiB (32 under a
+    /// 64 MiB heap hard limit, about 12,000 with 24 GiB).
+    /// </summary>
+    public int MaxBlobBodies { get; set; }
+
+    /// <summary>
+    /// While a blob GET waits for a body slot, the body whose write has waited on its client longest, if for
+    /// this long (a reader slower than 256 KiB in this time), is cut to make room. Default 5 seconds;
+    /// <c>-00:00:00.001</c> (infinite) never cuts.
+    /// </summary>
+    public TimeSpan SlowReaderCutAfter { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The deadline of one unary gRPC call to a service. Default 30 seconds.</summary>
     public TimeSpan ServiceCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -117,7 +117,11 @@ internal sealed class BlobGetOperation : OciOperation
             return;
         }
 
-        if (!await edge.BlobBodies.EnterAsync(cancellationToken))
+        // A client that stops reading would hold its connection, its slot and its buffers for hours (Kestrel's
+        // minimum rate of 240 bytes/s is averaged over the whole response): a write that makes no progress
+        // for ResponseStallTimeout ends the connection, and sooner when other GETs wait for a slot.
+        using var stall = new WriteStall(edge.Options.ResponseStallTimeout, cancellationToken);
+        if (!await edge.BlobBodies.EnterAsync(stall, cancellationToken))
         {
             if (cancellationToken.IsCancellationRequested)
             {
@@ -135,23 +139,19 @@ internal sealed class BlobGetOperation : OciOperation
                 httpStatus: StatusCodes.Status503ServiceUnavailable) { RetryAfter = TimeSpan.FromSeconds(edge.Options.Pipeline.RetryAfterSeconds) };
         }
 
-        // A client that stops reading would hold its connection, its slot and its buffers for hours (Kestrel's
-        // minimum rate of 240 bytes/s is averaged over the whole response): a write that makes no progress
-        // for ResponseStallTimeout ends the connection.
-        using var stall = new WriteStall(edge.Options.ResponseStallTimeout, cancellationToken);
         try
         {
             await WriteBodyInSlotAsync(edge, stall);
         }
         catch (OperationCanceledException) when (stall.Fired)
         {
-            WriteStall.StalledBlobs.Inc();
+            (stall.CutForRoom ? WriteStall.CutBlobs : WriteStall.StalledBlobs).Inc();
             MarkAborted();
             Context.Abort();
         }
         finally
         {
-            edge.BlobBodies.Exit();
+            edge.BlobBodies.Exit(stall);
         }
     }
 

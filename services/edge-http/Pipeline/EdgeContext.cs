@@ -21,6 +21,10 @@ internal sealed class EdgeContext
         AuthDecisions = authDecisions;
         Locations = locations;
         Options = options.Value;
+        BlobBodies = new BlobBodySlots(
+            Options.MaxBlobBodies > 0 ? Options.MaxBlobBodies : BlobBodySlots.SlotsFor(Registry.Hosting.Memory.HeapPressure.LimitBytes),
+            BlobBodySlots.DefaultWait,
+            Options.SlowReaderCutAfter);
     }
 
     public ServiceClients Clients { get; }
@@ -39,7 +43,7 @@ internal sealed class EdgeContext
     public EdgeOptions Options { get; }
 
     /// <summary>Blob bodies sent at once, bounded by the memory the GC may use.</summary>
-    public BlobBodySlots BlobBodies { get; } = new();
+    public BlobBodySlots BlobBodies { get; }
 
     // When a pipeline step last finished or an upload body last moved (Stopwatch ticks): the stall check's
     // measure of progress, so that long uploads that keep receiving bytes never look like a wedge.

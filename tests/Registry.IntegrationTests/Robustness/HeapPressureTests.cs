@@ -493,12 +493,14 @@ public sealed class ResponseStallTests : IAsyncLifetime
         Assert.Equal(body, await whole.Content.ReadAsByteArrayAsync());
     }
 
+    private Task<long> StopReadingAsync(string target) => StopReadingAsync(_registry.Address, target);
+
     // Asks for the target, reads nothing for four seconds, then reads what comes until the connection ends.
-    private async Task<long> StopReadingAsync(string target)
+    internal static async Task<long> StopReadingAsync(Uri registry, string target)
     {
         using var stalled = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await stalled.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
-        await stalled.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+        await stalled.ConnectAsync(registry.Host, registry.Port);
+        await stalled.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {registry.Authority}\r\nConnection: close\r\n\r\n"));
         await Task.Delay(4000);
 
         long received = 0;
@@ -518,5 +520,51 @@ public sealed class ResponseStallTests : IAsyncLifetime
         }
 
         return received;
+    }
+}
+
+/// <summary>
+/// While a blob GET waits for a body slot, the body whose write has waited on its client longest, for
+/// Registry:Edge:SlowReaderCutAfter or more, is cut to make room: slow readers cannot hold every slot.
+/// </summary>
+public sealed class SlowReaderCutTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxBlobBodies=2", "--Registry:Edge:SlowReaderCutAfter=00:00:01");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task TwoReadersThatStop_DoNotShutOutAThird_TheSlowestIsCut()
+    {
+        var repo = OciClient.UniqueRepo("slow-cut");
+        var blob = OciClient.RandomBytes(8 * 1024 * 1024);
+        using var client = new OciClient(_registry.Address);
+        var digest = await client.PushBlobAsync(repo, blob);
+
+        // Two readers take both slots and read nothing for four seconds; their writes wait on them.
+        var first = ResponseStallTests.StopReadingAsync(_registry.Address, $"/v2/{repo}/blobs/{digest}");
+        await Task.Delay(200);
+        var second = ResponseStallTests.StopReadingAsync(_registry.Address, $"/v2/{repo}/blobs/{digest}");
+        await Task.Delay(2000);
+
+        // A third is served whole (rather than refused after waiting two seconds for a slot).
+        using (var third = await client.GetAsync($"/v2/{repo}/blobs/{digest}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, third.StatusCode);
+            Assert.Equal(digest, Digests.Sha256(await third.Content.ReadAsByteArrayAsync()));
+        }
+
+        // The first reader, stuck longest, was cut short; the second, once it reads, gets the whole answer.
+        var received = await Task.WhenAll(first, second);
+        Assert.InRange(received[0], 0, blob.Length - 1);
+        Assert.InRange(received[1], blob.Length, blob.Length + 4096);
     }
 }

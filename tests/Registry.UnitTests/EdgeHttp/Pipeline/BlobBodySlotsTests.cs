@@ -15,13 +15,14 @@ public sealed class BlobBodySlotsTests
     [Fact]
     public async Task ABodyPastTheSlots_WaitsForOne_AndGetsItWhenOneIsGivenBack()
     {
-        var slots = new BlobBodySlots(1, TimeSpan.FromSeconds(30));
-        Assert.True(await slots.EnterAsync(CancellationToken.None));
-        var waiting = slots.EnterAsync(CancellationToken.None).AsTask();
+        var slots = new BlobBodySlots(1, TimeSpan.FromSeconds(30), Timeout.InfiniteTimeSpan);
+        var first = Body();
+        Assert.True(await slots.EnterAsync(first, CancellationToken.None));
+        var waiting = slots.EnterAsync(Body(), CancellationToken.None).AsTask();
         await Task.Delay(50);
         Assert.False(waiting.IsCompleted);
 
-        slots.Exit();
+        slots.Exit(first);
         Assert.True(await waiting);
         Assert.Equal(1, slots.InUse);
     }
@@ -29,23 +30,78 @@ public sealed class BlobBodySlotsTests
     [Fact]
     public async Task ABodyThatFindsNoSlotInTime_IsRefused()
     {
-        var slots = new BlobBodySlots(1, TimeSpan.FromMilliseconds(100));
-        Assert.True(await slots.EnterAsync(CancellationToken.None));
-        Assert.False(await slots.EnterAsync(CancellationToken.None));
+        var slots = new BlobBodySlots(1, TimeSpan.FromMilliseconds(100), Timeout.InfiniteTimeSpan);
+        Assert.True(await slots.EnterAsync(Body(), CancellationToken.None));
+        Assert.False(await slots.EnterAsync(Body(), CancellationToken.None));
         Assert.Equal(1, slots.InUse);
     }
 
     [Fact]
     public async Task AClientThatLeavesWhileWaiting_TakesNoSlot()
     {
-        var slots = new BlobBodySlots(1, TimeSpan.FromSeconds(30));
-        Assert.True(await slots.EnterAsync(CancellationToken.None));
+        var slots = new BlobBodySlots(1, TimeSpan.FromSeconds(30), Timeout.InfiniteTimeSpan);
+        var first = Body();
+        Assert.True(await slots.EnterAsync(first, CancellationToken.None));
         using var gone = new CancellationTokenSource();
-        var waiting = slots.EnterAsync(gone.Token).AsTask();
+        var waiting = slots.EnterAsync(Body(), gone.Token).AsTask();
         await gone.CancelAsync();
         Assert.False(await waiting);
 
-        slots.Exit();
+        slots.Exit(first);
         Assert.Equal(0, slots.InUse);
+    }
+
+    [Fact]
+    public async Task ABodyWaitingForASlot_CutsTheReaderWhoseWriteWaitedLongest_IfPastTheCutOff()
+    {
+        var slots = new BlobBodySlots(3, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        var (reading, slow, slower) = (Body(), Body(), Body());
+        foreach (var body in new[] { reading, slower, slow })
+        {
+            Assert.True(await slots.EnterAsync(body, CancellationToken.None));
+        }
+
+        // One reader keeps up (no write waiting), two are stuck in a write, the older one longest.
+        slower.Arm();
+        await Task.Delay(100);
+        slow.Arm();
+
+        // Not yet past the cut-off: nothing is cut and the newcomer waits.
+        var early = slots.EnterAsync(Body(), CancellationToken.None).AsTask();
+        await Task.Delay(20);
+        Assert.False(early.IsCompleted);
+        Assert.False(slower.Fired || slow.Fired);
+
+        await Task.Delay(1200);
+        var late = slots.EnterAsync(Body(), CancellationToken.None).AsTask();
+        await WaitUntilAsync(() => slower.Fired);
+        Assert.True(slower.CutForRoom);
+        Assert.False(slow.Fired || reading.Fired);
+
+        // The cut body's handler unwinds and gives its slot back: one of the waiting bodies takes it.
+        slots.Exit(slower);
+        await Task.WhenAny(early, late).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(3, slots.InUse);
+    }
+
+    [Fact]
+    public void AWriteThatMovedOn_IsNotCut()
+    {
+        using var body = Body();
+        body.Arm();
+        var since = body.WaitingSince;
+        body.Disarm();
+        Assert.False(body.TryCut(since));
+        Assert.False(body.Fired);
+    }
+
+    private static WriteStall Body() => new(TimeSpan.FromMinutes(10), CancellationToken.None);
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(25);
+        }
     }
 }
