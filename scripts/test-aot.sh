@@ -86,3 +86,20 @@ wait "$pid" || exit_code=$?
 pid=
 [ "$exit_code" -eq 0 ] || fail "exit code $exit_code after SIGTERM"
 echo "test-aot: ok: stopped cleanly on SIGTERM"
+
+# A heap limit under the 64 MiB the registry needs under load (32 MiB here) earns a warning at start.
+DOTNET_GCHeapHardLimit=2000000 artifacts/aot/registry --urls http://127.0.0.1:0 --data-dir "$work/data-small" \
+  >"$work/registry.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 60); do
+  kill -0 "$pid" 2>/dev/null || fail "the registry under a 32 MiB heap limit exited at startup"
+  grep -q '"Name":"ProcessStarted"' "$work/registry.log" && break
+  sleep 0.5
+done
+grep '"Name":"HeapLimitTooSmall"' "$work/registry.log" | grep -q '"HeapLimitBytes":33554432' \
+  || fail "no HeapLimitTooSmall warning naming 33554432 bytes under DOTNET_GCHeapHardLimit=2000000"
+kill -TERM "$pid"
+for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+wait "$pid" || true
+pid=
+echo "test-aot: ok: a heap limit under 64 MiB is named in a warning at start"

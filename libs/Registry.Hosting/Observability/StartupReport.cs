@@ -149,11 +149,21 @@ internal sealed partial class StartupReport : IHostedService
         }
     }
 
+    /// <summary>The least memory the GC may use for the registry to hold under load: the benchmark's loads ended it at 32 MiB.</summary>
+    internal const long LeastHeapLimitBytes = 64L * 1024 * 1024;
+
+    private static int _heapLimitChecked;
+
     private void Report()
     {
         WarnAboutIgnoredGcVariables();
 
         var memory = GC.GetGCMemoryInfo();
+        if (memory.TotalAvailableMemoryBytes < LeastHeapLimitBytes && Interlocked.Exchange(ref _heapLimitChecked, 1) == 0)
+        {
+            Log.HeapLimitTooSmall(_logger, memory.TotalAvailableMemoryBytes, LeastHeapLimitBytes);
+        }
+
         var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses;
         Log.Started(
             _logger,
@@ -191,6 +201,10 @@ internal sealed partial class StartupReport : IHostedService
             Message = "{Variable} is ignored: {Reason}")]
         public static partial void GcVariableIgnored(ILogger logger, string variable, string reason);
 
-        // Next free id: 113 (observability uses 110-139).
+        [LoggerMessage(EventId = 113, EventName = "HeapLimitTooSmall", Level = LogLevel.Warning,
+            Message = "The GC may use {HeapLimitBytes} bytes, less than the {LeastBytes} the registry needs to hold under load: a burst may end the process (its allocations in Kestrel and timers cannot be refused). Raise DOTNET_GCHeapHardLimit or the container's memory limit")]
+        public static partial void HeapLimitTooSmall(ILogger logger, long heapLimitBytes, long leastBytes);
+
+        // Next free id: 114 (observability uses 110-139).
     }
 }
