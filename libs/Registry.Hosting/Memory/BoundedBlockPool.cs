@@ -36,20 +36,35 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     /// </summary>
     public const int DefaultBlockSize = 32 * 1024;
 
-    private static readonly Counter Allocated = Metrics.CreateCounter(
-        "registry_buffer_pool_allocated_bytes_total", "Bytes of I/O buffers allocated because the pool had none to hand out.");
+    // By the pool's block size (label block_bytes): Kestrel's socket buffers and the large blocks of blob
+    // transfers differ by a factor of eight and more, and a sum hides which of them holds the memory.
+    private static readonly string[] BlockLabel = ["block_bytes"];
 
-    private static readonly Counter Released = Metrics.CreateCounter(
-        "registry_buffer_pool_released_bytes_total", "Bytes of returned I/O buffers the pool gave back because it held its ceiling already (their pages to the system on Linux, the buffers to the GC elsewhere).");
+    private static readonly Counter AllocatedBytes = Metrics.CreateCounter(
+        "registry_buffer_pool_allocated_bytes_total", "Bytes of I/O buffers allocated because the pool had none to hand out, by block size.",
+        new CounterConfiguration { LabelNames = BlockLabel });
 
-    private static readonly Gauge Cold = Metrics.CreateGauge(
-        "registry_buffer_pool_cold_bytes", "Bytes of I/O buffers whose pages went back to the system, kept (not resident) to be handed out again before new ones are made.");
+    private static readonly Counter ReleasedBytes = Metrics.CreateCounter(
+        "registry_buffer_pool_released_bytes_total", "Bytes of returned I/O buffers the pool gave back because it held its ceiling already (their pages to the system on Linux, the buffers to the GC elsewhere), by block size.",
+        new CounterConfiguration { LabelNames = BlockLabel });
 
-    private static readonly Gauge Retained = Metrics.CreateGauge(
-        "registry_buffer_pool_retained_bytes", "Bytes of idle I/O buffers the pools keep for reuse.");
+    private static readonly Gauge ColdBytes = Metrics.CreateGauge(
+        "registry_buffer_pool_cold_bytes", "Bytes of I/O buffers whose pages went back to the system, kept (not resident) to be handed out again before new ones are made, by block size.",
+        new GaugeConfiguration { LabelNames = BlockLabel });
 
-    private static readonly Gauge Leased = Metrics.CreateGauge(
-        "registry_buffer_pool_leased_bytes", "Bytes of I/O buffers handed out and not yet returned: what sockets, request bodies and responses hold now.");
+    private static readonly Gauge RetainedBytes = Metrics.CreateGauge(
+        "registry_buffer_pool_retained_bytes", "Bytes of idle I/O buffers the pools keep for reuse, by block size.",
+        new GaugeConfiguration { LabelNames = BlockLabel });
+
+    private static readonly Gauge LeasedBytes = Metrics.CreateGauge(
+        "registry_buffer_pool_leased_bytes", "Bytes of I/O buffers handed out and not yet returned: what sockets, request bodies and responses hold now, by block size.",
+        new GaugeConfiguration { LabelNames = BlockLabel });
+
+    private readonly Counter.Child _allocatedBytes;
+    private readonly Counter.Child _releasedBytes;
+    private readonly Gauge.Child _coldBytes;
+    private readonly Gauge.Child _retainedBytes;
+    private readonly Gauge.Child _leasedBytes;
 
     // Every pool not yet disposed, so an idle process can empty them all before it collects.
     private static readonly ConcurrentDictionary<BoundedBlockPool, byte> Live = new();
@@ -84,6 +99,9 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     private BoundedBlockPool(IdleBudget budget, ColdBudget coldBudget, int blockSize, bool coolLater)
     {
         _blockSize = CheckBlockSize(blockSize);
+        var label = blockSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (_allocatedBytes, _releasedBytes) = (AllocatedBytes.WithLabels(label), ReleasedBytes.WithLabels(label));
+        (_coldBytes, _retainedBytes, _leasedBytes) = (ColdBytes.WithLabels(label), RetainedBytes.WithLabels(label), LeasedBytes.WithLabels(label));
         _budget = budget;
         _coldBudget = coldBudget;
         _coolLater = coolLater;
@@ -122,7 +140,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         {
             Interlocked.Decrement(ref _idleBlocks);
             _budget.Release();
-            Retained.Dec(BlockSize);
+            _retainedBytes.Dec(BlockSize);
             GiveBack(block);
         }
 
@@ -147,20 +165,20 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         {
             Interlocked.Decrement(ref _idleBlocks);
             _budget.Release();
-            Retained.Dec(BlockSize);
-            Released.Inc(BlockSize);
+            _retainedBytes.Dec(BlockSize);
+            _releasedBytes.Inc(BlockSize);
         }
 
         while (_overflow.TryDequeue(out _))
         {
             Interlocked.Decrement(ref _overflowBlocks);
-            Retained.Dec(BlockSize);
-            Released.Inc(BlockSize);
+            _retainedBytes.Dec(BlockSize);
+            _releasedBytes.Inc(BlockSize);
         }
 
         while (_cold.TryDequeue(out _))
         {
-            Cold.Dec(BlockSize);
+            _coldBytes.Dec(BlockSize);
             _coldBudget.Release(BlockSize);
         }
     }
@@ -181,7 +199,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         for (var i = 0; i < count && _overflow.TryDequeue(out var block); i++)
         {
             Interlocked.Decrement(ref _overflowBlocks);
-            Retained.Dec(BlockSize);
+            _retainedBytes.Dec(BlockSize);
             GiveBack(block);
         }
     }
@@ -210,8 +228,8 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         {
             Interlocked.Decrement(ref _idleBlocks);
             _budget.Release();
-            Retained.Dec(BlockSize);
-            Leased.Inc(BlockSize);
+            _retainedBytes.Dec(BlockSize);
+            _leasedBytes.Inc(BlockSize);
             block.StartLease();
             return block;
         }
@@ -219,8 +237,8 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         if (_overflow.TryDequeue(out block))
         {
             AtomicMin.Lower(ref _overflowLow, Interlocked.Decrement(ref _overflowBlocks));
-            Retained.Dec(BlockSize);
-            Leased.Inc(BlockSize);
+            _retainedBytes.Dec(BlockSize);
+            _leasedBytes.Inc(BlockSize);
             block.StartLease();
             return block;
         }
@@ -228,15 +246,15 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         if (_cold.TryDequeue(out block))
         {
             // Its pages come back, zeroed, as they are written.
-            Cold.Dec(BlockSize);
+            _coldBytes.Dec(BlockSize);
             _coldBudget.Release(BlockSize);
-            Leased.Inc(BlockSize);
+            _leasedBytes.Inc(BlockSize);
             block.StartLease();
             return block;
         }
 
-        Allocated.Inc(BlockSize);
-        Leased.Inc(BlockSize);
+        _allocatedBytes.Inc(BlockSize);
+        _leasedBytes.Inc(BlockSize);
         return new Block(this);
     }
 
@@ -248,12 +266,12 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             return;
         }
 
-        Leased.Dec(BlockSize);
+        _leasedBytes.Dec(BlockSize);
         var pressed = HeapPressure.Level != HeapPressureLevel.Normal;
         if (!_disposed && !pressed && _budget.TryTake())
         {
             Interlocked.Increment(ref _idleBlocks);
-            Retained.Inc(BlockSize);
+            _retainedBytes.Inc(BlockSize);
             _idle.Enqueue(block);
             return;
         }
@@ -261,7 +279,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         if (_coolLater && !_disposed && !pressed && PageRelease.Available)
         {
             // Kept resident until the factory's next checks find it unused (CoolStale).
-            Retained.Inc(BlockSize);
+            _retainedBytes.Inc(BlockSize);
             _overflow.Enqueue(block);
             Interlocked.Increment(ref _overflowBlocks);
             return;
@@ -275,7 +293,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
     // their own ceiling (the GC counts a cooled block against a heap limit whole), it goes to the GC.
     private void GiveBack(Block block)
     {
-        Released.Inc(BlockSize);
+        _releasedBytes.Inc(BlockSize);
         if (_disposed || HeapPressure.Level != HeapPressureLevel.Normal || !_coldBudget.TryTake(BlockSize))
         {
             return;
@@ -287,7 +305,7 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
             return;
         }
 
-        Cold.Inc(BlockSize);
+        _coldBytes.Inc(BlockSize);
         _cold.Enqueue(block);
     }
 
@@ -300,12 +318,12 @@ public sealed class BoundedBlockPool : MemoryPool<byte>
         while (_overflow.TryDequeue(out _))
         {
             Interlocked.Decrement(ref _overflowBlocks);
-            Retained.Dec(BlockSize);
+            _retainedBytes.Dec(BlockSize);
         }
 
         while (_cold.TryDequeue(out _))
         {
-            Cold.Dec(BlockSize);
+            _coldBytes.Dec(BlockSize);
             _coldBudget.Release(BlockSize);
         }
     }

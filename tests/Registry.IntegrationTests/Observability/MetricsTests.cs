@@ -142,8 +142,11 @@ public sealed class MetricsTests : IClassFixture<RegistryFixture>
         Assert.True(scrape.Value("registry_process_working_set_bytes") > 0);
         Assert.True(scrape.Value("registry_threadpool_threads") > 0);
 
-        // Kestrel's listeners take their I/O buffers from the bounded pool (this scrape's own request needed some).
-        Assert.True(scrape.Value("registry_buffer_pool_allocated_bytes_total") > 0);
+        // Kestrel's listeners take their I/O buffers from the bounded pool (this scrape's own request needed some),
+        // counted by block size.
+        Assert.True(scrape.Sum("registry_buffer_pool_allocated_bytes_total") > 0);
+        Assert.Contains(scrape.Samples, sample =>
+            sample.Key.StartsWith("registry_buffer_pool_allocated_bytes_total{block_bytes=\"", StringComparison.Ordinal) && sample.Value > 0);
     }
 
     [Fact]
