@@ -128,18 +128,8 @@ public sealed class ConnectionsPerClientTests : IAsyncLifetime
         using var second = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
 
         // Both held connections count once the edge has accepted them.
-        ClientSockets.Answer? refused = null;
-        for (var i = 0; i < 50 && refused?.Status != 429; i++)
-        {
-            using var third = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
-            refused = await ClientSockets.AskAsync(third, _registry.Address, "GET", "/v2/", close: true);
-            if (refused.Status != 429)
-            {
-                await Task.Delay(20);
-            }
-        }
-
-        Assert.Equal(429, refused!.Status);
+        var refused = await ClientSockets.AskUntilAsync("127.0.0.2", _registry.Address, "/v2/", 429);
+        Assert.Equal(429, refused.Status);
         Assert.Equal("1", refused.Header("Retry-After"));
         Assert.Contains("\"TOOMANYREQUESTS\"", refused.Body, StringComparison.Ordinal);
 
@@ -162,18 +152,7 @@ public sealed class ConnectionsPerClientTests : IAsyncLifetime
 
         // A place given back is taken again.
         first.Close();
-        var served = 0;
-        for (var i = 0; i < 100 && served != 200; i++)
-        {
-            using var next = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
-            served = (await ClientSockets.AskAsync(next, _registry.Address, "GET", "/v2/", close: true)).Status;
-            if (served != 200)
-            {
-                await Task.Delay(20);
-            }
-        }
-
-        Assert.Equal(200, served);
+        Assert.Equal(200, (await ClientSockets.AskUntilAsync("127.0.0.2", _registry.Address, "/v2/", 200)).Status);
     }
 }
 
@@ -268,6 +247,28 @@ internal static class ClientSockets
 
             await received.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
         }
+    }
+
+    /// <summary>
+    /// Asks on a new connection from <paramref name="source"/> until the answer has <paramref name="status"/>
+    /// (the edge counts connections once it has accepted them), 100 times at most; the last answer.
+    /// </summary>
+    public static async Task<Answer> AskUntilAsync(string source, Uri registry, string target, int status)
+    {
+        Answer answer = null!;
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            using var tcp = await ConnectFromAsync(source, registry);
+            answer = await AskAsync(tcp, registry, "GET", target, close: true);
+            if (answer.Status == status)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return answer;
     }
 
     /// <summary>How many of the connections the edge has closed (a read ends or fails within a second).</summary>
