@@ -155,8 +155,9 @@ public static class RegistryApp
         var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
         // The OCI API has one handler, which parses the path itself: a terminal middleware, not a routed
         // endpoint, so no request under /v2 pays for a route value dictionary and the catch-all's string.
-        edge.Use(next => context => context.Request.Path.StartsWithSegments("/v2", StringComparison.OrdinalIgnoreCase)
-            ? endpoint.HandleAsync(context)
+        // A connection let through past the bound as a probe serves probes only.
+        edge.Use(next => context => ConnectionGate.IsPastBound(context) ? gate.ServePastBoundAsync(context, next)
+            : context.Request.Path.StartsWithSegments("/v2", StringComparison.OrdinalIgnoreCase) ? endpoint.HandleAsync(context)
             : ConnectionGate.RunBusyAsync(context, next));
         edge.MapRegistryObservability();
         try

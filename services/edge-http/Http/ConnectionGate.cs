@@ -49,6 +49,10 @@ internal sealed class ConnectionGate
         "registry_connections_max",
         "The edge's connection bound: Registry:Edge:MaxConnections, or derived from the memory the GC may use and the file descriptor limit.");
 
+    private static readonly Prometheus.Gauge OpenPlaces = Prometheus.Metrics.CreateGauge(
+        "registry_connections_open",
+        "Connections holding a place within the edge's bound now (health probes and scrapes let through past it are not counted).");
+
     private static readonly Prometheus.Counter Evicted = Prometheus.Metrics.CreateCounter(
         "registry_connections_evicted_total",
         "Idle connections (no request in flight for Registry:Edge:EvictIdleAfter) the edge closed to make room for a new one at its connection bound.");
@@ -60,6 +64,8 @@ internal sealed class ConnectionGate
     private readonly byte[] _shortOfMemoryToHead;
     private readonly byte[] _clientFull;
     private readonly byte[] _clientFullToHead;
+    private readonly byte[] _fullBody;
+    private readonly string _retryAfter;
 
     // The open connections, for the search of the idle one at the bound; the client addresses they come
     // from (an entry lives while a connection from it is open or opening; guarded by itself).
@@ -92,6 +98,8 @@ internal sealed class ConnectionGate
         _shortOfMemoryToHead = Answer(ShortOfMemoryMessage, retryAfterSeconds, head: true);
         _clientFull = Answer(ClientFullMessage, retryAfterSeconds, head: false, tooManyRequests: true);
         _clientFullToHead = Answer(ClientFullMessage, retryAfterSeconds, head: true, tooManyRequests: true);
+        _fullBody = Encoding.ASCII.GetBytes(ErrorBody("UNAVAILABLE", FullMessage));
+        _retryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Connections the edge keeps open at once.</summary>
@@ -142,7 +150,17 @@ internal sealed class ConnectionGate
         {
             // At the bound the place comes from the heaviest client address, at most the newcomer's own; past its
             // own share (MaxPerClient), only from its own.
-            placed = await TryEvictIdleAsync(client, overBound: false, ownOnly: placed == Refusal.ClientFull) ? TryTakePlace(client) : placed;
+            // The evicted connection hands its place over as it closes, so its client's reconnect cannot take it first.
+            if (await TryEvictIdleAsync(client, overBound: false, ownOnly: placed == Refusal.ClientFull))
+            {
+                Interlocked.Increment(ref client.Held);
+                placed = Refusal.Placed;
+            }
+            else
+            {
+                // The evicted connection may have closed on its own just before it could hand its place over.
+                placed = TryTakePlace(client);
+            }
         }
 
         var opening = placed == Refusal.Placed && HeapPressure.Level != HeapPressureLevel.Critical ? Opening.Probe : await PeekBoundedAsync(connection);
@@ -197,6 +215,11 @@ internal sealed class ConnectionGate
             if (slot.OverBound)
             {
                 Interlocked.Decrement(ref _probesOverBound);
+            }
+            else if (slot.TryHandOver())
+            {
+                // The newcomer that evicted this connection takes its place within the bound as it is.
+                Interlocked.Decrement(ref client.Held);
             }
             else
             {
@@ -291,6 +314,7 @@ internal sealed class ConnectionGate
 
         if (TryTake(ref _open, MaxConnections))
         {
+            OpenPlaces.Inc();
             if (MaxPerClient == 0)
             {
                 Interlocked.Increment(ref client.Held);
@@ -311,6 +335,7 @@ internal sealed class ConnectionGate
     {
         Interlocked.Decrement(ref client.Held);
         Interlocked.Decrement(ref _open);
+        OpenPlaces.Dec();
     }
 
     private bool TryTakeProbePlace() => TryTake(ref _probesOverBound, MaxProbesOverBound);
@@ -340,6 +365,35 @@ internal sealed class ConnectionGate
         }
     }
 
+    /// <summary>True when the request came on a connection let through past the bound as a probe or scrape.</summary>
+    public static bool IsPastBound(Microsoft.AspNetCore.Http.HttpContext context) => context.Features.Get<Slot>()?.OverBound == true;
+
+    /// <summary>
+    /// Serves a request on a connection let through past the bound: a probe or scrape, after which the connection
+    /// closes. Anything else (a connection that began with a probe line and went on with other requests) gets
+    /// the bound's 503: a probe's way past the bound is not a way around it.
+    /// </summary>
+    public Task ServePastBoundAsync(Microsoft.AspNetCore.Http.HttpContext context, Microsoft.AspNetCore.Http.RequestDelegate next)
+    {
+        var response = context.Response;
+        response.Headers.Connection = "close";
+        var request = context.Request;
+        var path = request.Path.Value;
+        if (Microsoft.AspNetCore.Http.HttpMethods.IsGet(request.Method)
+            && path is RegistryObservability.LivePath or RegistryObservability.ReadyPath or RegistryObservability.MetricsPath)
+        {
+            return RunBusyAsync(context, next);
+        }
+
+        RefusedFull.Inc();
+        response.StatusCode = Microsoft.AspNetCore.Http.StatusCodes.Status503ServiceUnavailable;
+        response.Headers.RetryAfter = _retryAfter;
+        response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
+        response.ContentType = "application/json";
+        response.ContentLength = _fullBody.Length;
+        return Microsoft.AspNetCore.Http.HttpMethods.IsHead(request.Method) ? Task.CompletedTask : response.Body.WriteAsync(_fullBody).AsTask();
+    }
+
     /// <summary>Runs a request outside the OCI API (probes, scrapes) with its connection marked busy, so it is not closed as idle.</summary>
     public static async Task RunBusyAsync(Microsoft.AspNetCore.Http.HttpContext context, Microsoft.AspNetCore.Http.RequestDelegate next)
     {
@@ -358,19 +412,67 @@ internal sealed class ConnectionGate
     // Closes an idle connection, and waits a little for it to go. The close is graceful: a response still on its
     // way (a slow reader's last megabytes) is sent first, so a connection that takes longer than EvictionWait to
     // close does not make room for this one. Among the probes let through past the bound (overBound): the one
-    // idle longest, if for EvictIdleAfter. Within the bound: one of the client address that holds the most,
-    // idle longest; a newcomer never takes a place from an address that holds no more than its own. Its own
-    // connections, and those of an address that holds one more, must have been idle for EvictIdleAfter (two
-    // clients at one place apart would otherwise swap places back and forth); an address that holds two or more
-    // more gives up any connection with no request in flight, so that one reconnecting as fast as it is evicted
-    // (its connections never idle long) cannot shut others out. ownOnly: the newcomer's own address alone.
+    // idle longest, if for EvictIdleAfter; its close frees a probe place. Within the bound: one of the client
+    // address that holds the most, idle longest, whose close hands its place to this newcomer (true once it has);
+    // a newcomer never takes a place from an address that holds no more than its own. Its own connections, and
+    // those of an address that holds one more, must have been idle for EvictIdleAfter (two clients one place
+    // apart would otherwise swap places back and forth); an address that holds two or more more gives up one
+    // idle for ShortIdle, so that one reconnecting as fast as it is evicted (its connections never idle long)
+    // cannot shut others out, while a busy client's keep-alive between two requests is left alone.
+    // ownOnly: the newcomer's own address alone.
     private async ValueTask<bool> TryEvictIdleAsync(Client newcomer, bool overBound, bool ownOnly)
     {
-        var idleBefore = Environment.TickCount64 - _evictIdleAfterMs;
+        Slot? evicted = null;
+        var waited = false;
+        for (var attempt = 0; attempt < 4 && evicted is null; attempt++)
+        {
+            var (victim, victimSince, soonest) = FindVictim(newcomer, overBound, ownOnly);
+            if (victim is null)
+            {
+                // Connections opened together (a client reconnecting as fast as it is evicted) are all young at once:
+                // when one of a heavier address comes of age within EvictionWait, the newcomer waits for it, once.
+                if (waited || soonest > (long)EvictionWait.TotalMilliseconds)
+                {
+                    return false;
+                }
+
+                waited = true;
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(soonest, 1)));
+                continue;
+            }
+
+            // Only if still idle since it was looked at: a request that began meanwhile keeps its place (and another
+            // newcomer may have evicted it first: then the next one is looked for).
+            evicted = victim.TryEvict(victimSince, promisePlace: !overBound) ? victim : null;
+        }
+
+        if (evicted is null)
+        {
+            return false;
+        }
+
+        Evicted.Inc();
+        var closed = await evicted.WaitClosedAsync(EvictionWait)
+
+            // Kestrel closes a connection gracefully only between requests: one that has sent part of a request
+            // head (a byte at a time, say) stays until the head times out. If it is owed nothing, it is cut.
+            || (evicted.AbortIfNothingOwed() && await evicted.WaitClosedAsync(EvictionWait));
+        return overBound ? closed : !evicted.TryWithdrawPlace();
+    }
+
+    // The connection to evict, its idle mark, and in how many milliseconds one of an address two or more ahead
+    // of the newcomer's would be idle for ShortIdle (long.MaxValue if none).
+    private (Slot? Victim, long Since, long Soonest) FindVictim(Client newcomer, bool overBound, bool ownOnly)
+    {
+        var now = Environment.TickCount64;
+        var idleBefore = now - _evictIdleAfterMs;
+        var shortIdleMs = Math.Min(_evictIdleAfterMs, (long)ShortIdle.TotalMilliseconds);
+        var shortIdleBefore = now - shortIdleMs;
         var own = Volatile.Read(ref newcomer.Held);
         Slot? victim = null;
         var victimSince = long.MaxValue;
         var victimHeld = -1;
+        var soonest = long.MaxValue;
         foreach (var (slot, _) in _slots)
         {
             var since = slot.IdleSince;
@@ -381,29 +483,19 @@ internal sealed class ConnectionGate
 
             var held = overBound ? 0 : Volatile.Read(ref slot.Client.Held);
             var mine = slot.Client == newcomer;
-            var eligible = (overBound || mine || (!ownOnly && held > own))
-                && (since <= idleBefore || (!overBound && !mine && held >= own + 2));
+            var farAhead = !overBound && !mine && !ownOnly && held >= own + 2;
+            var eligible = (overBound || mine || (!ownOnly && held > own)) && (since <= idleBefore || (farAhead && since <= shortIdleBefore));
             if (eligible && (held > victimHeld || (held == victimHeld && since < victimSince)))
             {
                 (victim, victimSince, victimHeld) = (slot, since, held);
             }
+            else if (farAhead && !eligible)
+            {
+                soonest = Math.Min(soonest, since + shortIdleMs - now);
+            }
         }
 
-        // Only if still idle since it was looked at: a request that began meanwhile keeps its place.
-        if (victim is not { } oldest || !oldest.TryEvict(victimSince))
-        {
-            return false;
-        }
-
-        Evicted.Inc();
-        if (await oldest.WaitClosedAsync(EvictionWait))
-        {
-            return true;
-        }
-
-        // Kestrel closes a connection gracefully only between requests: one that has sent part of a request
-        // head (a byte at a time, say) stays until the head times out. If it is owed nothing, it is cut.
-        return oldest.AbortIfNothingOwed() && await oldest.WaitClosedAsync(EvictionWait);
+        return (victim, victimSince, soonest);
     }
 
     /// <summary>
@@ -419,6 +511,12 @@ internal sealed class ConnectionGate
         private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private long _idleSince = Environment.TickCount64;
         private int _answered;
+
+        // The place's hand-over to the newcomer that evicted the connection.
+        private const int Promised = 1;
+        private const int HandedOver = 2;
+        private const int Withdrawn = 3;
+        private int _handOver;
 
         public Slot(ConnectionContext connection, bool overBound = false, Client? client = null)
         {
@@ -448,12 +546,17 @@ internal sealed class ConnectionGate
         }
 
         // Only a connection still idle since before the cut-off is closed: one whose request began after the
-        // search looked at it keeps its place.
-        public bool TryEvict(long idleBefore)
+        // search looked at it keeps its place. With promisePlace its place goes to the evicting newcomer.
+        public bool TryEvict(long idleBefore, bool promisePlace = false)
         {
             if (Volatile.Read(ref _idleSince) > idleBefore || Interlocked.CompareExchange(ref _requests, EvictedMark, 0) != 0)
             {
                 return false;
+            }
+
+            if (promisePlace)
+            {
+                Volatile.Write(ref _handOver, Promised);
             }
 
             // Kestrel ends the connection once nothing is in flight on it, after what it still has to send.
@@ -505,6 +608,12 @@ internal sealed class ConnectionGate
 
         /// <summary>The connection has closed (its middleware returned).</summary>
         public void Closed() => _closed.TrySetResult();
+
+        /// <summary>On close: true when the place was promised to the newcomer that evicted this connection, which now has it.</summary>
+        public bool TryHandOver() => Interlocked.CompareExchange(ref _handOver, HandedOver, Promised) == Promised;
+
+        /// <summary>The newcomer gives up waiting: true when the promise is withdrawn, false when the place was handed over already.</summary>
+        public bool TryWithdrawPlace() => Interlocked.CompareExchange(ref _handOver, Withdrawn, Promised) == Promised;
 
         /// <summary>Waits up to <paramref name="wait"/> for the connection to close; false when it is still open.</summary>
         public async ValueTask<bool> WaitClosedAsync(TimeSpan wait)
@@ -575,10 +684,13 @@ internal sealed class ConnectionGate
 
     private static readonly byte[] HeadStart = Encoding.ASCII.GetBytes("HEAD ");
 
+    private static string ErrorBody(string code, string message) =>
+        $"{{\"errors\":[{{\"code\":\"{code}\",\"message\":\"{message}\",\"detail\":null}}]}}";
+
     private static byte[] Answer(string message, int retryAfterSeconds, bool head, bool tooManyRequests = false)
     {
         var (code, status) = tooManyRequests ? ("TOOMANYREQUESTS", "429 Too Many Requests") : ("UNAVAILABLE", "503 Service Unavailable");
-        var body = $"{{\"errors\":[{{\"code\":\"{code}\",\"message\":\"{message}\",\"detail\":null}}]}}";
+        var body = ErrorBody(code, message);
         return Encoding.ASCII.GetBytes(
             $"HTTP/1.1 {status}\r\nRetry-After: {retryAfterSeconds}\r\nContent-Type: application/json\r\nConnection: close\r\n"
             + $"{OciHeaders.ApiVersion}: {OciHeaders.ApiVersionValue}\r\nContent-Length: {body.Length}\r\n\r\n{(head ? string.Empty : body)}");
@@ -592,6 +704,9 @@ internal sealed class ConnectionGate
 
     /// <summary>How long a new connection at the bound waits for the idle connection it evicted to close.</summary>
     internal static readonly TimeSpan EvictionWait = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long a connection of an address holding two or more more than the newcomer's must have been idle to be evicted.</summary>
+    internal static readonly TimeSpan ShortIdle = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How long a connection past the bound may take to send its request line.</summary>
     internal static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(1);

@@ -16,7 +16,7 @@ public sealed class ConnectionShareTests : IAsyncLifetime
     private Registry.EdgeHttp.RegistryInstance _registry = null!;
 
     public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=4", "--Registry:Edge:EvictIdleAfter=00:00:00.300");
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=4", "--Registry:Edge:EvictIdleAfter=00:00:01");
 
     public async Task DisposeAsync()
     {
@@ -41,7 +41,7 @@ public sealed class ConnectionShareTests : IAsyncLifetime
                 greedy.Add(await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address));
             }
 
-            await Task.Delay(600);
+            await Task.Delay(1300);
 
             // Its next connection gets a place: one of its own idle ones makes room, not the patient client's.
             using (var again = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
@@ -99,6 +99,120 @@ public sealed class ConnectionShareTests : IAsyncLifetime
         await Task.WhenAll(attackers);
         Assert.True(reconnects > 20, $"the silent client reconnected only {reconnects} times");
         Assert.All(answers, status => Assert.Equal(200, status));
+    }
+
+    [Fact]
+    public async Task ABusyClientsKeepAliveConnections_AreNotEvicted_BetweenItsRequests()
+    {
+        // A client keeps every place busy with back-to-back requests on four keep-alive connections, while another
+        // address keeps asking for a place: the busy one holds four more, but its connections are never idle long.
+        var held = new List<TcpClient>();
+        for (var i = 0; i < 4; i++)
+        {
+            held.Add(await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address));
+            Assert.Equal(200, (await ClientSockets.AskAsync(held[^1], _registry.Address, "GET", "/v2/")).Status);
+        }
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var failures = new List<string>();
+        var served = 0;
+        var busy = held.Select(tcp => Task.Run(async () =>
+        {
+            using var owned = tcp;
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var answer = await ClientSockets.AskAsync(tcp, _registry.Address, "GET", "/v2/");
+                    Interlocked.Increment(ref served);
+                    if (answer.Status != 200)
+                    {
+                        lock (failures)
+                        {
+                            failures.Add(answer.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        }
+                    }
+                }
+                catch (IOException ex)
+                {
+                    lock (failures)
+                    {
+                        failures.Add(ex.Message);
+                    }
+
+                    return;
+                }
+            }
+        })).ToArray();
+
+        var newcomers = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            using var newcomer = await ClientSockets.ConnectFromAsync("127.0.0.4", _registry.Address);
+            try
+            {
+                await ClientSockets.AskAsync(newcomer, _registry.Address, "GET", "/v2/", close: true);
+            }
+            catch (IOException)
+            {
+                // Refused and closed before its request was read: expected, every place is busy.
+            }
+
+            newcomers++;
+            await Task.Delay(50);
+        }
+
+        await Task.WhenAll(busy);
+        Assert.True(newcomers >= 5 && served > 100, $"{newcomers} newcomers, {served} requests served");
+        Assert.True(failures.Count == 0, string.Join("; ", failures));
+    }
+}
+
+/// <summary>
+/// A connection let through past the bound because it began with a probe's request line serves that probe
+/// and closes: it is no way around the bound for other requests.
+/// </summary>
+public sealed class ProbePastTheBoundTests : IAsyncLifetime
+{
+    private readonly string _dataDir = TempDirectory.Create();
+    private Registry.EdgeHttp.RegistryInstance _registry = null!;
+
+    public async Task InitializeAsync() =>
+        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=2", "--Registry:Edge:EvictIdleAfter=00:10:00");
+
+    public async Task DisposeAsync()
+    {
+        await _registry.DisposeAsync();
+        TempDirectory.Delete(_dataDir);
+    }
+
+    [Fact]
+    public async Task AProbeConnectionPastTheBound_AnswersTheProbe_ThenCloses()
+    {
+        // The places are held by the probing address itself, so none of them may be evicted for it.
+        using var first = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
+        using var second = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
+        Assert.Equal(503, (await ClientSockets.AskUntilAsync("127.0.0.3", _registry.Address, "/v2/", 503)).Status);
+
+        // A scrape with a registry request after it on the same connection: the scrape is answered, with
+        // Connection: close, and the connection ends there.
+        using var probe = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
+        var stream = probe.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"GET /metrics HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+        using var received = new MemoryStream();
+        using var timeout = new CancellationTokenSource(Timeouts.Request);
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+        {
+            await received.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
+        }
+
+        var text = System.Text.Encoding.ASCII.GetString(received.ToArray());
+        Assert.StartsWith("HTTP/1.1 200 ", text, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(1, text.Split("HTTP/1.1 ").Length - 1);
     }
 }
 
