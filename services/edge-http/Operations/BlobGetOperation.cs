@@ -120,7 +120,7 @@ internal sealed class BlobGetOperation : OciOperation
         // A client that stops reading would hold its connection, its slot and its buffers for hours (Kestrel's
         // minimum rate of 240 bytes/s is averaged over the whole response): a write that makes no progress
         // for ResponseStallTimeout ends the connection, and sooner when other GETs wait for a slot.
-        using var stall = new WriteStall(edge.Options.ResponseStallTimeout, cancellationToken);
+        using var stall = new WriteStall(edge.Options.ResponseStallTimeout, cancellationToken, ClientAcknowledged());
         if (!await edge.BlobBodies.EnterAsync(stall, cancellationToken))
         {
             if (cancellationToken.IsCancellationRequested)

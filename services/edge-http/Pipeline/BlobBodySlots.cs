@@ -87,8 +87,9 @@ internal sealed class BlobBodySlots
         _slots.Release();
     }
 
-    // The body whose write has waited on its client longest, for the cut-off at least, is cut; its slot comes
-    // free once its handler has unwound. A few tries, in case another waiting GET cut the same one first.
+    // The body whose client has read least for longest (under 256 KiB per cut-off, for the cut-off at least) is
+    // cut; its slot comes free once its handler has unwound. A few tries: another waiting GET may have cut the
+    // same one first, or a second look finds it reading fast enough after all.
     private void CutSlowestReader()
     {
         if (_cutAfterMs < 0)
@@ -110,7 +111,7 @@ internal sealed class BlobBodySlots
                 }
             }
 
-            if (slowest is null || slowest.TryCut(slowestSince))
+            if (slowest is null || slowest.TryCut(slowestSince, TimeSpan.FromMilliseconds(_cutAfterMs)))
             {
                 return;
             }

@@ -227,7 +227,7 @@ internal abstract class OciOperation
     private async Task WriteInChunksAsync(ReadOnlyMemory<byte> body, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         var writer = Context.Response.BodyWriter;
-        using var stall = new WriteStall(stallTimeout, cancellationToken);
+        using var stall = new WriteStall(stallTimeout, cancellationToken, ClientAcknowledged());
         try
         {
             while (!body.IsEmpty)
@@ -254,6 +254,12 @@ internal abstract class OciOperation
     }
 
     private const int BodyWriteChunk = 64 * 1024;
+
+    /// <summary>What the client has acknowledged of this connection's bytes, read from its socket; null when there is no socket to ask.</summary>
+    protected Func<long>? ClientAcknowledged() =>
+        Context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is { } socket
+            ? () => Registry.Hosting.SocketQueue.Acknowledged(socket)
+            : null;
 
     /// <summary>Sets a JSON body and its Content-Type and Content-Length.</summary>
     protected void SetJsonBody(ReadOnlyMemory<byte> json, string contentType = "application/json")

@@ -1,22 +1,50 @@
 namespace Registry.EdgeHttp.Pipeline;
 
 /// <summary>
-/// The request's token, cancelled as well when a write armed with <see cref="Arm"/> has not completed within
-/// Registry:Edge:ResponseStallTimeout: a client that stops reading cannot hold its connection and buffers for
-/// hours (Kestrel's minimum data rate is averaged over the whole response). Only writes are timed: a wait for
-/// the blob service's next chunk is not the client's stall. While blob GETs wait for a body slot, the body
-/// whose write has waited on its client longest may be cut sooner (<see cref="TryCut"/>).
+/// The request's token, cancelled as well when a response's client stops reading. A write armed with
+/// <see cref="Arm"/> that has not completed within Registry:Edge:ResponseStallTimeout ends the response unless
+/// the client acknowledged bytes meanwhile (TCP_INFO on Linux, through <c>acknowledged</c>): a flush waits
+/// for the socket's send buffer, which the kernel may have grown to megabytes, so a client reading slowly but
+/// steadily can leave a flush pending for longer than the timeout; only a client that read nothing for it is
+/// cut. Only writes are timed: a wait for the blob service's next chunk is not the client's stall. While blob
+/// GETs wait for a body slot, a body whose client acknowledged less than <see cref="ContendedProgressBytes"/>
+/// in Registry:Edge:SlowReaderCutAfter may be cut sooner (<see cref="TryCut"/>).
 /// </summary>
-internal sealed class WriteStall(TimeSpan timeout, CancellationToken request) : IDisposable
+internal sealed class WriteStall : IDisposable
 {
+    /// <summary>What a client must have read in SlowReaderCutAfter to keep its slot while other GETs wait.</summary>
+    public const long ContendedProgressBytes = 256 * 1024;
+
     private static readonly Prometheus.Counter Stalled = Prometheus.Metrics.CreateCounter(
         "registry_responses_stalled_total",
-        "Responses cut because the client read too slowly, by body (blob, manifest) and reason: timeout (nothing read for Registry:Edge:ResponseStallTimeout), contended (a blob body's write waited Registry:Edge:SlowReaderCutAfter while other GETs waited for a body slot).",
+        "Responses cut because the client read too slowly, by body (blob, manifest) and reason: timeout (nothing read for Registry:Edge:ResponseStallTimeout), contended (less than 256 KiB read in Registry:Edge:SlowReaderCutAfter while other GETs waited for a body slot).",
         new Prometheus.CounterConfiguration { LabelNames = ["body", "reason"] });
 
-    private readonly CancellationTokenSource _source = CancellationTokenSource.CreateLinkedTokenSource(request);
+    private readonly TimeSpan _timeout;
+    private readonly CancellationToken _request;
+    private readonly Func<long>? _acknowledged;
+    private readonly CancellationTokenSource _source;
+    private readonly Timer _timer;
+    private readonly Lock _gate = new();
+
+    // While a write is pending: when it began, and the last progress seen (bytes acknowledged, when) for the
+    // timeout and for the contended cut. Guarded by _gate.
     private long _waitingSince = long.MaxValue;
+    private (long Bytes, long At) _timeoutMark;
+    private (long Bytes, long At) _rateMark;
     private int _cut;
+
+    /// <param name="timeout">How long a write may wait without the client reading anything.</param>
+    /// <param name="request">The request's own token.</param>
+    /// <param name="acknowledged">Bytes the client has acknowledged so far (negative when unknown); null: judge by the write alone.</param>
+    public WriteStall(TimeSpan timeout, CancellationToken request, Func<long>? acknowledged = null)
+    {
+        _timeout = timeout;
+        _request = request;
+        _acknowledged = acknowledged;
+        _source = CancellationTokenSource.CreateLinkedTokenSource(request);
+        _timer = new Timer(static state => ((WriteStall)state!).OnTimeout(), this, Timeout.Infinite, Timeout.Infinite);
+    }
 
     /// <summary>Counts a blob download cut for a stalled reader.</summary>
     public static Prometheus.Counter.Child StalledBlobs { get; } = Stalled.WithLabels("blob", "timeout");
@@ -29,31 +57,75 @@ internal sealed class WriteStall(TimeSpan timeout, CancellationToken request) : 
 
     public CancellationToken Token => _source.Token;
 
-    /// <summary>True once a timed write ran out of time or was cut (and the request itself was not cancelled).</summary>
-    public bool Fired => _source.IsCancellationRequested && !request.IsCancellationRequested;
+    /// <summary>True once the client was found stalled or the body was cut (and the request itself was not cancelled).</summary>
+    public bool Fired => _source.IsCancellationRequested && !_request.IsCancellationRequested;
 
-    /// <summary>True when the write was cut for a waiting GET rather than timed out.</summary>
+    /// <summary>True when the body was cut for a waiting GET rather than timed out.</summary>
     public bool CutForRoom => Volatile.Read(ref _cut) != 0;
 
-    /// <summary>Since when (Environment.TickCount64) the write in progress has waited on the client; long.MaxValue between writes.</summary>
-    public long WaitingSince => Volatile.Read(ref _waitingSince);
+    /// <summary>
+    /// Since when (Environment.TickCount64) the pending write has seen less than <see cref="ContendedProgressBytes"/>
+    /// acknowledged; long.MaxValue between writes.
+    /// </summary>
+    public long WaitingSince
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _waitingSince == long.MaxValue ? long.MaxValue : _rateMark.At;
+            }
+        }
+    }
 
     public void Arm()
     {
-        Volatile.Write(ref _waitingSince, Environment.TickCount64);
-        _source.CancelAfter(timeout);
+        var now = Environment.TickCount64;
+        var acknowledged = Acknowledged();
+        lock (_gate)
+        {
+            _waitingSince = now;
+            _timeoutMark = _rateMark = (acknowledged, now);
+        }
+
+        _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
     }
 
     public void Disarm()
     {
-        _source.CancelAfter(Timeout.InfiniteTimeSpan);
-        Volatile.Write(ref _waitingSince, long.MaxValue);
+        lock (_gate)
+        {
+            _waitingSince = long.MaxValue;
+        }
+
+        _timer.Change(Timeout.Infinite, Timeout.Infinite);
     }
 
-    /// <summary>Cuts the write in progress if it has waited since <paramref name="waitingSince"/> or before; false when it has moved on, or another cut it.</summary>
-    public bool TryCut(long waitingSince)
+    /// <summary>
+    /// Cuts the pending write if it has seen too little progress since <paramref name="waitingSince"/> or before:
+    /// looking at what the client acknowledged once more, less than <see cref="ContendedProgressBytes"/> per
+    /// <paramref name="period"/>. False when it moved on, reads fast enough, or another cut it.
+    /// </summary>
+    public bool TryCut(long waitingSince, TimeSpan period)
     {
-        if (WaitingSince > waitingSince || Interlocked.Exchange(ref _cut, 1) != 0)
+        var acknowledged = Acknowledged();
+        var now = Environment.TickCount64;
+        lock (_gate)
+        {
+            if (_waitingSince == long.MaxValue || _rateMark.At > waitingSince)
+            {
+                return false;
+            }
+
+            var owed = ContendedProgressBytes * Math.Max(now - _rateMark.At, 1) / Math.Max((long)period.TotalMilliseconds, 1);
+            if (acknowledged >= 0 && _rateMark.Bytes >= 0 && acknowledged - _rateMark.Bytes >= owed)
+            {
+                _rateMark = (acknowledged, now);
+                return false;
+            }
+        }
+
+        if (Interlocked.Exchange(ref _cut, 1) != 0)
         {
             return false;
         }
@@ -70,5 +142,49 @@ internal sealed class WriteStall(TimeSpan timeout, CancellationToken request) : 
         }
     }
 
-    public void Dispose() => _source.Dispose();
+    // The write has waited the timeout since the last progress seen: if the client acknowledged anything since,
+    // it is reading, and the timeout starts again from now.
+    private void OnTimeout()
+    {
+        var acknowledged = Acknowledged();
+        lock (_gate)
+        {
+            if (_waitingSince == long.MaxValue)
+            {
+                return;
+            }
+
+            if (acknowledged > _timeoutMark.Bytes && _timeoutMark.Bytes >= 0)
+            {
+                _timeoutMark = (acknowledged, Environment.TickCount64);
+                try
+                {
+                    _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The response ended meanwhile.
+                }
+
+                return;
+            }
+        }
+
+        try
+        {
+            _source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The response ended meanwhile.
+        }
+    }
+
+    private long Acknowledged() => _acknowledged?.Invoke() ?? -1;
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _source.Dispose();
+    }
 }

@@ -474,6 +474,43 @@ public sealed class ResponseStallTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AClientThatReadsSlowlyButSteadily_GetsEverything()
+    {
+        var repo = OciClient.UniqueRepo("stall-steady");
+        var blob = OciClient.RandomBytes(5 * 1024 * 1024);
+        using var client = new OciClient(_registry.Address);
+        var digest = await client.PushBlobAsync(repo, blob);
+
+        // 32 KiB every 50 ms, some 640 KB/s: the kernel lets a flush complete only once a third of the send
+        // buffer (grown to 4 MiB on the loopback) has drained, which takes this client longer than one timeout
+        // (1 s here), so a flush stays pending past it while the client keeps reading.
+        using var reader = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
+        await reader.ConnectAsync(_registry.Address.Host, _registry.Address.Port);
+        await reader.SendAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\nConnection: close\r\n\r\n"));
+        using var received = new MemoryStream();
+        var buffer = new byte[32 * 1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            int read;
+            while ((read = await reader.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            {
+                await received.WriteAsync(buffer.AsMemory(0, read));
+                await Task.Delay(50);
+            }
+        }
+        catch (SocketException ex)
+        {
+            Assert.Fail($"cut after {received.Length} bytes: {ex.SocketErrorCode}");
+        }
+
+        var answer = RawResponse.Parse(received.ToArray());
+        Assert.Equal(200, answer.Status);
+        Assert.Equal(digest, Digests.Sha256(answer.Body));
+    }
+
+    [Fact]
     public async Task AClientThatStopsReadingALargeManifest_IsCut()
     {
         var repo = OciClient.UniqueRepo("stall-manifest");

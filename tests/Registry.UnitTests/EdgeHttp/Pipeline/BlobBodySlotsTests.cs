@@ -91,8 +91,51 @@ public sealed class BlobBodySlotsTests
         body.Arm();
         var since = body.WaitingSince;
         body.Disarm();
-        Assert.False(body.TryCut(since));
+        Assert.False(body.TryCut(since, TimeSpan.FromSeconds(1)));
         Assert.False(body.Fired);
+    }
+
+    [Fact]
+    public async Task AReaderThatKeepsUp_IsNotCut_OneThatFallsBehindIs()
+    {
+        long acknowledged = 0;
+        using var body = new WriteStall(TimeSpan.FromMinutes(10), CancellationToken.None, () => Interlocked.Read(ref acknowledged));
+        body.Arm();
+        var since = body.WaitingSince;
+        await Task.Delay(300);
+
+        // 256 KiB per 200 ms owed over some 300 ms, about 384 KiB; 64 MiB came.
+        Interlocked.Add(ref acknowledged, 64 * 1024 * 1024);
+        Assert.False(body.TryCut(since, TimeSpan.FromMilliseconds(200)));
+        Assert.True(body.WaitingSince > since);
+
+        // Then 10 KiB in the next 300 ms: too slow.
+        since = body.WaitingSince;
+        await Task.Delay(300);
+        Interlocked.Add(ref acknowledged, 10 * 1024);
+        Assert.True(body.TryCut(since, TimeSpan.FromMilliseconds(200)));
+        await WaitUntilAsync(() => body.Fired);
+        Assert.True(body.Fired && body.CutForRoom);
+    }
+
+    [Fact]
+    public async Task AStalledWrite_IsCutAfterTheTimeout_UnlessTheClientAcknowledgedBytesMeanwhile()
+    {
+        long acknowledged = 0;
+        using var reading = new WriteStall(TimeSpan.FromSeconds(1), CancellationToken.None, () => Interlocked.Read(ref acknowledged));
+        using var stopped = new WriteStall(TimeSpan.FromSeconds(1), CancellationToken.None, static () => 5000);
+        reading.Arm();
+        stopped.Arm();
+        for (var i = 0; i < 35; i++)
+        {
+            await Task.Delay(100);
+            Interlocked.Add(ref acknowledged, 1000);
+        }
+
+        // The write stayed pending for 3.5 s, three timeouts and more, but its client kept reading: it is not cut.
+        Assert.False(reading.Fired);
+        Assert.True(stopped.Fired);
+        Assert.False(stopped.CutForRoom);
     }
 
     private static WriteStall Body() => new(TimeSpan.FromMinutes(10), CancellationToken.None);
