@@ -28,6 +28,9 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
     /// <summary>How long a bound listener may go without an accept waiting on it before its loop counts as lost.</summary>
     public static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a listener waiting for a connection checks that the process has a descriptor left.</summary>
+    public static readonly TimeSpan DescriptorCheck = TimeSpan.FromMilliseconds(200);
+
     /// <inheritdoc/>
     public bool CanBind(EndPoint endpoint) => inner is not IConnectionListenerFactorySelector selector || selector.CanBind(endpoint);
 
@@ -43,7 +46,14 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         private readonly Action<EndPoint> _onStalled;
         private readonly long _stallAfterMs;
         private readonly Timer _watch;
+        private readonly Timer? _descriptors;
+        private readonly Func<bool> _descriptorFree;
         private long _lastWarning = long.MinValue / 2;
+
+        // The accept waiting on the inner listener, cancelled when the process has no descriptor left: Kestrel's
+        // socket listener takes EMFILE for a connection reset in the backlog and calls accept again at once, at
+        // 100 % CPU, for as long as no descriptor comes free.
+        private CancellationTokenSource? _pending;
         private long _failedSinceWarning;
 
         // The loop's trace: whether an accept is waiting on this listener, when the last one returned, and
@@ -54,14 +64,24 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         private long _lastReturn = Environment.TickCount64;
         private long _suspect;
 
-        public Listener(IConnectionListener inner, ILogger logger, Action<EndPoint> onStalled, TimeSpan stallAfter)
+        /// <summary>
+        /// Guards <paramref name="inner"/>: calls <paramref name="onStalled"/> when no accept has waited on it for
+        /// <paramref name="stallAfter"/>, and logs to <paramref name="logger"/>. <paramref name="descriptorFree"/> tells
+        /// whether the process can open a file now (null: /dev/null is opened to tell, on Linux).
+        /// </summary>
+        public Listener(IConnectionListener inner, ILogger logger, Action<EndPoint> onStalled, TimeSpan stallAfter, Func<bool>? descriptorFree = null)
         {
+            _descriptorFree = descriptorFree ?? DescriptorFree;
             _inner = inner;
             _logger = logger;
             _onStalled = onStalled;
             _stallAfterMs = (long)stallAfter.TotalMilliseconds;
             var period = TimeSpan.FromMilliseconds(Math.Max(10, _stallAfterMs / 10));
             _watch = new Timer(static state => ((Listener)state!).Check(), this, period, period);
+            if (OperatingSystem.IsLinux() || descriptorFree is not null)
+            {
+                _descriptors = new Timer(static state => ((Listener)state!).CheckDescriptors(), this, DescriptorCheck, DescriptorCheck);
+            }
         }
 
         public EndPoint EndPoint => _inner.EndPoint;
@@ -91,18 +111,38 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         {
             while (true)
             {
+                using var pending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                Volatile.Write(ref _pending, pending);
                 try
                 {
-                    return await _inner.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                    var connection = await _inner.AcceptAsync(pending.Token).ConfigureAwait(false);
+                    if (connection is not null || !pending.IsCancellationRequested || cancellationToken.IsCancellationRequested
+                        || Volatile.Read(ref _ended) == 1)
+                    {
+                        return connection;
+                    }
+
+                    // Cancelled for want of a descriptor (the inner listener may answer that with null).
+                    await WaitForDescriptorAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
                     throw;
                 }
+                catch (OperationCanceledException) when (pending.IsCancellationRequested)
+                {
+                    await WaitForDescriptorAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
                 catch (Exception ex)
                 {
                     Failures.Inc();
                     Warn(ex);
+                }
+                finally
+                {
+                    Interlocked.CompareExchange(ref _pending, null, pending);
                 }
 
                 try
@@ -114,6 +154,55 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
                     // Not even a timer to spare: wait on this thread instead, briefly.
                     Thread.Sleep(Backoff);
                 }
+            }
+        }
+
+        // Out of descriptors: counted as a failed accept, and no accept is tried until one is free again.
+        private async Task WaitForDescriptorAsync(CancellationToken cancellationToken)
+        {
+            Failures.Inc();
+            Warn(new IOException("no file descriptor is free for a new connection (EMFILE); accepting again once one is"));
+            while (!_descriptorFree())
+            {
+                await Task.Delay(Backoff, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private void CheckDescriptors()
+        {
+            if (Volatile.Read(ref _pending) is { } pending && !_descriptorFree())
+            {
+                try
+                {
+                    pending.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // That accept returned meanwhile.
+                }
+            }
+        }
+
+        // Whether the process can open one more file: /dev/null opened and closed at once.
+        private static bool DescriptorFree()
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return true;
+            }
+
+            try
+            {
+                File.OpenHandle("/dev/null").Dispose();
+                return true;
+            }
+            catch (IOException ex) when (OutOfDescriptors.Is(ex))
+            {
+                return false;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OutOfMemoryException)
+            {
+                return true;
             }
         }
 
@@ -133,6 +222,7 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         {
             Volatile.Write(ref _ended, 1);
             _watch.Dispose();
+            _descriptors?.Dispose();
         }
 
         private void Check()

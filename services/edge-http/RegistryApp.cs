@@ -152,6 +152,7 @@ public static class RegistryApp
         });
         AddEdge(builder.Services, builder.Configuration);
         var edge = builder.Build();
+        OciErrorWriter.WarmUp();
         var endpoint = edge.Services.GetRequiredService<OciEndpoint>();
         // The OCI API has one handler, which parses the path itself: a terminal middleware, not a routed
         // endpoint, so no request under /v2 pays for a route value dictionary and the catch-all's string.

@@ -77,31 +77,42 @@ internal static class OciErrorWriter
             return;
         }
 
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteStartArray("errors");
-            writer.WriteStartObject();
-            writer.WriteString("code", error.Code.Name());
-            writer.WriteString("message", error.Message);
-            if (error.Detail is null)
-            {
-                writer.WriteNull("detail");
-            }
-            else
-            {
-                writer.WriteString("detail", error.Detail);
-            }
-
-            writer.WriteEndObject();
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
+        var buffer = Body(error);
         response.ContentType = "application/json";
         response.ContentLength = buffer.WrittenCount;
         await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Writes one error body with characters to escape, so that what the writer loads on first use (the JIT
+    /// build loads System.Text.Encodings.Web) is loaded at start: out of file descriptors, loading it failed,
+    /// and the 503 meant for the client became an empty 500.
+    /// </summary>
+    public static void WarmUp() => Body(new OciException(OciErrorCode.Unavailable, "warm-up \"\u00e9\u2028<>", "\u0001"));
+
+    private static System.Buffers.ArrayBufferWriter<byte> Body(OciException error)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using var writer = new Utf8JsonWriter(buffer);
+        writer.WriteStartObject();
+        writer.WriteStartArray("errors");
+        writer.WriteStartObject();
+        writer.WriteString("code", error.Code.Name());
+        writer.WriteString("message", error.Message);
+        if (error.Detail is null)
+        {
+            writer.WriteNull("detail");
+        }
+        else
+        {
+            writer.WriteString("detail", error.Detail);
+        }
+
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.Flush();
+        return buffer;
     }
 
     /// <summary>The Range header of an upload holding <paramref name="size"/> bytes: "0-&lt;last&gt;", or "0-0" when empty (case BL-02).</summary>

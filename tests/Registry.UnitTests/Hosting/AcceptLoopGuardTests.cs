@@ -84,6 +84,65 @@ public sealed class AcceptLoopGuardTests
         await unbound.DisposeAsync();
     }
 
+    [Fact]
+    public async Task WithNoDescriptorLeft_ASpinningAcceptIsStopped_AndResumedOnceOneIsFree()
+    {
+        var free = false;
+        var spinning = new SpinsUntilCancelled();
+        await using var listener = new AcceptLoopGuard.Listener(
+            spinning, NullLogger.Instance, _ => { }, TimeSpan.FromMinutes(1), () => Volatile.Read(ref free));
+
+        var accept = listener.AcceptAsync().AsTask();
+        for (var i = 0; i < 200 && Volatile.Read(ref spinning.Cancelled) == 0; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        // The guard saw no descriptor free and cancelled the spinning accept; it tries no other while none is.
+        Assert.Equal(1, Volatile.Read(ref spinning.Cancelled));
+        var callsWhileOut = Volatile.Read(ref spinning.Calls);
+        await Task.Delay(300);
+        Assert.Equal(callsWhileOut, Volatile.Read(ref spinning.Calls));
+        Assert.False(accept.IsCompleted);
+
+        // A descriptor comes free: accepting goes on, and the next connection is handed to Kestrel's loop.
+        spinning.Next = new FakeConnection();
+        Volatile.Write(ref free, true);
+        Assert.Same(spinning.Next, await accept.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    // Like Kestrel's socket listener out of descriptors: accept fails and is called again at once, until
+    // cancelled; once Next is set, it is returned.
+    private sealed class SpinsUntilCancelled : IConnectionListener
+    {
+        public int Calls;
+        public int Cancelled;
+        public volatile ConnectionContext? Next;
+
+        public EndPoint EndPoint { get; } = new IPEndPoint(IPAddress.Loopback, 0);
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Calls);
+            while (Next is null)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref Cancelled);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                await Task.Delay(1, CancellationToken.None);
+            }
+
+            return Next;
+        }
+
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     private sealed class NeverAccepts : IConnectionListener
     {
         public EndPoint EndPoint { get; } = new IPEndPoint(IPAddress.Loopback, 0);
