@@ -143,6 +143,7 @@ public static class RegistryApp
             // Blob downloads flush every 512 KiB: a 64 KiB response buffer (the default) would stall them on every
             // flush, a larger one keeps more of Kestrel's pooled (never returned) blocks per connection.
             kestrel.Limits.MaxResponseBufferSize = 256 * 1024;
+            // TODO: a request line or head over Kestrel's limits (8 KiB, 32 KiB) gets Kestrel's empty 414/431, not an OCI error body.
             // Header values may carry bytes above 0x7F (obs-text, RFC 9110 5.5), as a User-Agent with an
             // accented host name does; Go's server (distribution) takes them, Kestrel would answer an empty
             // 400 before any OCI handling. Latin-1 keeps every byte as one character. The headers that frame

@@ -130,6 +130,7 @@ internal sealed class ConnectionGate
     /// <summary>The connection middleware: refuses past the bound, else passes the connection on and counts it.</summary>
     // The edge listens on plain HTTP (TLS ends in front of it); a TLS listener would need this after its handshake.
     // Behind a proxy every connection comes from its address: the client share then changes nothing.
+    // TODO: addresses are not grouped by prefix: an IPv6 client can spread its connections over its /64.
     public ConnectionDelegate Wrap(ConnectionDelegate next) => async connection =>
     {
         var client = Join(connection.RemoteEndPoint);
