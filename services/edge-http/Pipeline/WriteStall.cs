@@ -78,17 +78,18 @@ internal sealed class WriteStall : IDisposable
         }
     }
 
+    // What the client has acknowledged is read only once a write has waited BaselineDelay: most writes complete
+    // sooner, and a blob GET arms one per 256 KiB.
     public void Arm()
     {
         var now = Environment.TickCount64;
-        var acknowledged = Acknowledged();
         lock (_gate)
         {
             _waitingSince = now;
-            _timeoutMark = _rateMark = (acknowledged, now);
+            _timeoutMark = _rateMark = (NotRead, now);
         }
 
-        _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+        _timer.Change(BaselineDelay, Timeout.InfiniteTimeSpan);
     }
 
     public void Disarm()
@@ -142,8 +143,8 @@ internal sealed class WriteStall : IDisposable
         }
     }
 
-    // The write has waited the timeout since the last progress seen: if the client acknowledged anything since,
-    // it is reading, and the timeout starts again from now.
+    // First, BaselineDelay into a write: what the client has acknowledged so far. Then, the timeout after the last
+    // progress seen: if the client acknowledged anything since, it is reading, and the timeout starts again.
     private void OnTimeout()
     {
         var acknowledged = Acknowledged();
@@ -154,7 +155,13 @@ internal sealed class WriteStall : IDisposable
                 return;
             }
 
-            if (acknowledged > _timeoutMark.Bytes && _timeoutMark.Bytes >= 0)
+            var first = _timeoutMark.Bytes == NotRead;
+            if (first)
+            {
+                _rateMark = (acknowledged, Environment.TickCount64);
+            }
+
+            if (first || (acknowledged > _timeoutMark.Bytes && _timeoutMark.Bytes >= 0))
             {
                 _timeoutMark = (acknowledged, Environment.TickCount64);
                 try
@@ -181,6 +188,12 @@ internal sealed class WriteStall : IDisposable
     }
 
     private long Acknowledged() => _acknowledged?.Invoke() ?? -1;
+
+    // A mark taken before the first look at what the client acknowledged.
+    private const long NotRead = -2;
+
+    /// <summary>How long a write waits before what its client acknowledged is first read.</summary>
+    internal static readonly TimeSpan BaselineDelay = TimeSpan.FromMilliseconds(100);
 
     public void Dispose()
     {

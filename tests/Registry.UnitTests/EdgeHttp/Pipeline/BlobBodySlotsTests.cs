@@ -101,6 +101,7 @@ public sealed class BlobBodySlotsTests
         long acknowledged = 0;
         using var body = new WriteStall(TimeSpan.FromMinutes(10), CancellationToken.None, () => Interlocked.Read(ref acknowledged));
         body.Arm();
+        await Task.Delay(WriteStall.BaselineDelay * 3);
         var since = body.WaitingSince;
         await Task.Delay(300);
 
