@@ -281,18 +281,6 @@ internal sealed class ConnectionGate
         }
     }
 
-    /// <summary>Client addresses with a connection open (or opening) now.</summary>
-    internal int Clients
-    {
-        get
-        {
-            lock (_clients)
-            {
-                return _clients.Count;
-            }
-        }
-    }
-
     private static async ValueTask RefuseAsync(ConnectionContext connection, byte[] answer)
     {
         try
@@ -308,28 +296,20 @@ internal sealed class ConnectionGate
     // A place within the bound, and within the client address's share when there is one.
     private Refusal TryTakePlace(Client client)
     {
-        if (MaxPerClient > 0 && !TryTake(ref client.Held, MaxPerClient))
-        {
-            return Refusal.ClientFull;
-        }
-
-        if (TryTake(ref _open, MaxConnections))
+        var held = Interlocked.Increment(ref client.Held);
+        var refusal = MaxPerClient > 0 && held > MaxPerClient ? Refusal.ClientFull
+            : TryTake(ref _open, MaxConnections) ? Refusal.Placed
+            : Refusal.Full;
+        if (refusal == Refusal.Placed)
         {
             OpenPlaces.Inc();
-            if (MaxPerClient == 0)
-            {
-                Interlocked.Increment(ref client.Held);
-            }
-
-            return Refusal.Placed;
         }
-
-        if (MaxPerClient > 0)
+        else
         {
             Interlocked.Decrement(ref client.Held);
         }
 
-        return Refusal.Full;
+        return refusal;
     }
 
     private void ReleasePlace(Client client)
@@ -387,12 +367,7 @@ internal sealed class ConnectionGate
         }
 
         RefusedFull.Inc();
-        response.StatusCode = Microsoft.AspNetCore.Http.StatusCodes.Status503ServiceUnavailable;
-        response.Headers.RetryAfter = _retryAfter;
-        response.Headers[OciHeaders.ApiVersion] = OciHeaders.ApiVersionValue;
-        response.ContentType = "application/json";
-        response.ContentLength = _fullBody.Length;
-        return Microsoft.AspNetCore.Http.HttpMethods.IsHead(request.Method) ? Task.CompletedTask : response.Body.WriteAsync(_fullBody).AsTask();
+        return OciErrorWriter.WriteRefusalAsync(context, Microsoft.AspNetCore.Http.StatusCodes.Status503ServiceUnavailable, _retryAfter, _fullBody);
     }
 
     /// <summary>Runs a request outside the OCI API (probes, scrapes) with its connection marked busy, so it is not closed as idle.</summary>

@@ -21,7 +21,8 @@ internal static class OciErrorWriter
     public static Task WriteShortOfMemoryAsync(HttpContext context, string retryAfter) =>
         WriteRefusalAsync(context, StatusCodes.Status503ServiceUnavailable, retryAfter, ShortOfMemoryBody);
 
-    private static Task WriteRefusalAsync(HttpContext context, int status, string retryAfter, byte[] body)
+    /// <summary>A canned refusal: <paramref name="status"/> with Retry-After and a body made once (none to a HEAD).</summary>
+    public static Task WriteRefusalAsync(HttpContext context, int status, string retryAfter, byte[] body)
     {
         var response = context.Response;
         if (response.HasStarted)

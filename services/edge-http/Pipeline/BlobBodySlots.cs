@@ -25,7 +25,7 @@ internal sealed class BlobBodySlots
 
     private readonly SemaphoreSlim _slots;
     private readonly TimeSpan _wait;
-    private readonly long _cutAfterMs;
+    private readonly TimeSpan _cutAfter;
     private readonly ConcurrentDictionary<WriteStall, byte> _bodies = new();
 
     /// <param name="slots">Bodies sent at once.</param>
@@ -41,7 +41,7 @@ internal sealed class BlobBodySlots
 
         Capacity = slots;
         _wait = wait;
-        _cutAfterMs = cutAfter == Timeout.InfiniteTimeSpan ? -1 : (long)cutAfter.TotalMilliseconds;
+        _cutAfter = cutAfter;
         _slots = new SemaphoreSlim(slots, slots);
     }
 
@@ -92,14 +92,14 @@ internal sealed class BlobBodySlots
     // same one first, or a second look finds it reading fast enough after all.
     private void CutSlowestReader()
     {
-        if (_cutAfterMs < 0)
+        if (_cutAfter == Timeout.InfiniteTimeSpan)
         {
             return;
         }
 
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var cutOff = Environment.TickCount64 - _cutAfterMs;
+            var cutOff = Environment.TickCount64 - (long)_cutAfter.TotalMilliseconds;
             WriteStall? slowest = null;
             var slowestSince = long.MaxValue;
             foreach (var (body, _) in _bodies)
@@ -111,7 +111,7 @@ internal sealed class BlobBodySlots
                 }
             }
 
-            if (slowest is null || slowest.TryCut(slowestSince, TimeSpan.FromMilliseconds(_cutAfterMs)))
+            if (slowest is null || slowest.TryCut(slowestSince, _cutAfter))
             {
                 return;
             }

@@ -27,9 +27,9 @@ internal sealed class WriteStall : IDisposable
     private readonly Timer _timer;
     private readonly Lock _gate = new();
 
-    // While a write is pending: when it began, and the last progress seen (bytes acknowledged, when) for the
-    // timeout and for the contended cut. Guarded by _gate.
-    private long _waitingSince = long.MaxValue;
+    // Whether a write is pending, and the last progress seen (bytes acknowledged, when) for the timeout and for
+    // the contended cut. Guarded by _gate.
+    private bool _pending;
     private (long Bytes, long At) _timeoutMark;
     private (long Bytes, long At) _rateMark;
     private int _cut;
@@ -73,7 +73,7 @@ internal sealed class WriteStall : IDisposable
         {
             lock (_gate)
             {
-                return _waitingSince == long.MaxValue ? long.MaxValue : _rateMark.At;
+                return _pending ? _rateMark.At : long.MaxValue;
             }
         }
     }
@@ -85,7 +85,7 @@ internal sealed class WriteStall : IDisposable
         var now = Environment.TickCount64;
         lock (_gate)
         {
-            _waitingSince = now;
+            _pending = true;
             _timeoutMark = _rateMark = (NotRead, now);
         }
 
@@ -96,7 +96,7 @@ internal sealed class WriteStall : IDisposable
     {
         lock (_gate)
         {
-            _waitingSince = long.MaxValue;
+            _pending = false;
         }
 
         _timer.Change(Timeout.Infinite, Timeout.Infinite);
@@ -113,7 +113,7 @@ internal sealed class WriteStall : IDisposable
         var now = Environment.TickCount64;
         lock (_gate)
         {
-            if (_waitingSince == long.MaxValue || _rateMark.At > waitingSince)
+            if (!_pending || _rateMark.At > waitingSince)
             {
                 return false;
             }
@@ -150,7 +150,7 @@ internal sealed class WriteStall : IDisposable
         var acknowledged = Acknowledged();
         lock (_gate)
         {
-            if (_waitingSince == long.MaxValue)
+            if (!_pending)
             {
                 return;
             }
