@@ -197,6 +197,10 @@ public static class RegistryApp
         services.AddOptions<EdgeOptions>().Bind(configuration.GetSection(EdgeOptions.SectionName))
             .Validate(options => { options.Pipeline.Validate(); return true; })
             .Validate(options => options.ResponseStallTimeout > TimeSpan.Zero, $"{EdgeOptions.SectionName}:{nameof(EdgeOptions.ResponseStallTimeout)} must be positive.")
+            .Validate(options => options.MaxBlobBodies >= 0, $"{EdgeOptions.SectionName}:{nameof(EdgeOptions.MaxBlobBodies)} must not be negative (0: derived from the heap limit).")
+            .Validate(
+                options => options.SlowReaderCutAfter >= TimeSpan.Zero || options.SlowReaderCutAfter == Timeout.InfiniteTimeSpan,
+                $"{EdgeOptions.SectionName}:{nameof(EdgeOptions.SlowReaderCutAfter)} must not be negative (-00:00:00.001: never cut).")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ServiceClients>();
