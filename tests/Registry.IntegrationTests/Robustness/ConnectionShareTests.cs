@@ -10,26 +10,14 @@ namespace Registry.IntegrationTests.Robustness;
 /// never from one that holds no more than the newcomer's own: a client that reconnects as fast as it is
 /// evicted evicts itself. Clients are told apart by source address, 127.0.0.x on the loopback.
 /// </summary>
-public sealed class ConnectionShareTests : IAsyncLifetime
+public sealed class ConnectionShareTests() : FreshRegistryTest("--Registry:Edge:MaxConnections=4", "--Registry:Edge:EvictIdleAfter=00:00:01")
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-
-    public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=4", "--Registry:Edge:EvictIdleAfter=00:00:01");
-
-    public async Task DisposeAsync()
-    {
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
-
     [Fact]
     public async Task AClientHoldingTheMost_EvictsItsOwnIdleConnection_NotAnotherClients()
     {
         // A client with one keep-alive connection, idle longest of all.
-        using var patient = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
-        Assert.Equal(200, (await ClientSockets.AskAsync(patient, _registry.Address, "GET", "/v2/")).Status);
+        using var patient = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
+        Assert.Equal(200, (await ClientSockets.AskAsync(patient, Instance.Address, "GET", "/v2/")).Status);
         await Task.Delay(100);
 
         // Another holds the other three places with connections that say nothing.
@@ -38,18 +26,18 @@ public sealed class ConnectionShareTests : IAsyncLifetime
         {
             for (var i = 0; i < 3; i++)
             {
-                greedy.Add(await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address));
+                greedy.Add(await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address));
             }
 
             await Task.Delay(1300);
 
             // Its next connection gets a place: one of its own idle ones makes room, not the patient client's.
-            using (var again = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+            using (var again = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address))
             {
-                Assert.Equal(200, (await ClientSockets.AskAsync(again, _registry.Address, "GET", "/v2/", close: true)).Status);
+                Assert.Equal(200, (await ClientSockets.AskAsync(again, Instance.Address, "GET", "/v2/", close: true)).Status);
             }
 
-            Assert.Equal(200, (await ClientSockets.AskAsync(patient, _registry.Address, "GET", "/v2/")).Status);
+            Assert.Equal(200, (await ClientSockets.AskAsync(patient, Instance.Address, "GET", "/v2/")).Status);
             Assert.Equal(1, await ClientSockets.CountClosedAsync(greedy));
         }
         finally
@@ -71,7 +59,7 @@ public sealed class ConnectionShareTests : IAsyncLifetime
             {
                 try
                 {
-                    using var loris = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+                    using var loris = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address);
                     var buffer = new byte[1024];
                     while (await loris.GetStream().ReadAsync(buffer, stop.Token) > 0)
                     {
@@ -91,8 +79,8 @@ public sealed class ConnectionShareTests : IAsyncLifetime
         await Task.Delay(500);
         for (var i = 0; i < 10; i++)
         {
-            using var asking = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
-            answers.Add((await ClientSockets.AskAsync(asking, _registry.Address, "GET", "/v2/", close: true)).Status);
+            using var asking = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
+            answers.Add((await ClientSockets.AskAsync(asking, Instance.Address, "GET", "/v2/", close: true)).Status);
             await Task.Delay(200);
         }
 
@@ -109,8 +97,8 @@ public sealed class ConnectionShareTests : IAsyncLifetime
         var held = new List<TcpClient>();
         for (var i = 0; i < 4; i++)
         {
-            held.Add(await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address));
-            Assert.Equal(200, (await ClientSockets.AskAsync(held[^1], _registry.Address, "GET", "/v2/")).Status);
+            held.Add(await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address));
+            Assert.Equal(200, (await ClientSockets.AskAsync(held[^1], Instance.Address, "GET", "/v2/")).Status);
         }
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
@@ -123,7 +111,7 @@ public sealed class ConnectionShareTests : IAsyncLifetime
             {
                 try
                 {
-                    var answer = await ClientSockets.AskAsync(tcp, _registry.Address, "GET", "/v2/");
+                    var answer = await ClientSockets.AskAsync(tcp, Instance.Address, "GET", "/v2/");
                     Interlocked.Increment(ref served);
                     if (answer.Status != 200)
                     {
@@ -148,10 +136,10 @@ public sealed class ConnectionShareTests : IAsyncLifetime
         var newcomers = 0;
         while (!stop.IsCancellationRequested)
         {
-            using var newcomer = await ClientSockets.ConnectFromAsync("127.0.0.4", _registry.Address);
+            using var newcomer = await ClientSockets.ConnectFromAsync("127.0.0.4", Instance.Address);
             try
             {
-                await ClientSockets.AskAsync(newcomer, _registry.Address, "GET", "/v2/", close: true);
+                await ClientSockets.AskAsync(newcomer, Instance.Address, "GET", "/v2/", close: true);
             }
             catch (IOException)
             {
@@ -172,34 +160,22 @@ public sealed class ConnectionShareTests : IAsyncLifetime
 /// A connection let through past the bound because it began with a probe's request line serves that probe
 /// and closes: it is no way around the bound for other requests.
 /// </summary>
-public sealed class ProbePastTheBoundTests : IAsyncLifetime
+public sealed class ProbePastTheBoundTests() : FreshRegistryTest("--Registry:Edge:MaxConnections=2", "--Registry:Edge:EvictIdleAfter=00:10:00")
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-
-    public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxConnections=2", "--Registry:Edge:EvictIdleAfter=00:10:00");
-
-    public async Task DisposeAsync()
-    {
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
-
     [Fact]
     public async Task AProbeConnectionPastTheBound_AnswersTheProbe_ThenCloses()
     {
         // The places are held by the probing address itself, so none of them may be evicted for it.
-        using var first = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
-        using var second = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
-        Assert.Equal(503, (await ClientSockets.AskUntilAsync("127.0.0.3", _registry.Address, "/v2/", 503)).Status);
+        using var first = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
+        using var second = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
+        Assert.Equal(503, (await ClientSockets.AskUntilAsync("127.0.0.3", Instance.Address, "/v2/", 503)).Status);
 
         // A scrape with a registry request after it on the same connection: the scrape is answered, with
         // Connection: close, and the connection ends there.
-        using var probe = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address);
+        using var probe = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
         var stream = probe.GetStream();
         await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-            $"GET /metrics HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: {_registry.Address.Authority}\r\n\r\n"));
+            $"GET /metrics HTTP/1.1\r\nHost: {Instance.Address.Authority}\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: {Instance.Address.Authority}\r\n\r\n"));
         using var received = new MemoryStream();
         using var timeout = new CancellationTokenSource(Timeouts.Request);
         var buffer = new byte[64 * 1024];
@@ -220,86 +196,60 @@ public sealed class ProbePastTheBoundTests : IAsyncLifetime
 /// With Registry:Edge:MaxConnectionsPerClient, one address holds at most that many connections: the next gets
 /// a canned 429 TOOMANYREQUESTS with Retry-After (probes are let through), other addresses are served.
 /// </summary>
-public sealed class ConnectionsPerClientTests : IAsyncLifetime
+public sealed class ConnectionsPerClientTests() : FreshRegistryTest("--Registry:Edge:MaxConnectionsPerClient=2", "--Registry:Edge:EvictIdleAfter=00:10:00")
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-
-    public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(
-            _dataDir, "--Registry:Edge:MaxConnectionsPerClient=2", "--Registry:Edge:EvictIdleAfter=00:10:00");
-
-    public async Task DisposeAsync()
-    {
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
-
     [Fact]
     public async Task AnAddressPastItsShare_Gets429_OthersAndProbesAreServed()
     {
-        using var first = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
-        using var second = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address);
+        using var first = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address);
+        using var second = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address);
 
         // Both held connections count once the edge has accepted them.
-        var refused = await ClientSockets.AskUntilAsync("127.0.0.2", _registry.Address, "/v2/", 429);
+        var refused = await ClientSockets.AskUntilAsync("127.0.0.2", Instance.Address, "/v2/", 429);
         Assert.Equal(429, refused.Status);
         Assert.Equal("1", refused.Header("Retry-After"));
         Assert.Contains("\"TOOMANYREQUESTS\"", refused.Body, StringComparison.Ordinal);
 
-        using (var head = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+        using (var head = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address))
         {
-            var answer = await ClientSockets.AskAsync(head, _registry.Address, "HEAD", "/v2/", close: true);
+            var answer = await ClientSockets.AskAsync(head, Instance.Address, "HEAD", "/v2/", close: true);
             Assert.Equal(429, answer.Status);
             Assert.Empty(answer.Body);
         }
 
-        using (var probe = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+        using (var probe = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address))
         {
-            Assert.Equal(200, (await ClientSockets.AskAsync(probe, _registry.Address, "GET", "/healthz/live", close: true)).Status);
+            Assert.Equal(200, (await ClientSockets.AskAsync(probe, Instance.Address, "GET", "/healthz/live", close: true)).Status);
         }
 
-        using (var other = await ClientSockets.ConnectFromAsync("127.0.0.3", _registry.Address))
+        using (var other = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address))
         {
-            Assert.Equal(200, (await ClientSockets.AskAsync(other, _registry.Address, "GET", "/v2/", close: true)).Status);
+            Assert.Equal(200, (await ClientSockets.AskAsync(other, Instance.Address, "GET", "/v2/", close: true)).Status);
         }
 
         // A place given back is taken again.
         first.Close();
-        Assert.Equal(200, (await ClientSockets.AskUntilAsync("127.0.0.2", _registry.Address, "/v2/", 200)).Status);
+        Assert.Equal(200, (await ClientSockets.AskUntilAsync("127.0.0.2", Instance.Address, "/v2/", 200)).Status);
     }
 }
 
 /// <summary>Past its share an address's own idle connection makes room, as at the bound.</summary>
-public sealed class ConnectionsPerClientEvictionTests : IAsyncLifetime
+public sealed class ConnectionsPerClientEvictionTests() : FreshRegistryTest("--Registry:Edge:MaxConnectionsPerClient=2", "--Registry:Edge:EvictIdleAfter=00:00:00.300")
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-
-    public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(
-            _dataDir, "--Registry:Edge:MaxConnectionsPerClient=2", "--Registry:Edge:EvictIdleAfter=00:00:00.300");
-
-    public async Task DisposeAsync()
-    {
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
-
     [Fact]
     public async Task AnAddressPastItsShare_EvictsItsOwnIdleConnection()
     {
         var held = new List<TcpClient>
         {
-            await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address),
-            await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address),
+            await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address),
+            await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address),
         };
         try
         {
             await Task.Delay(600);
-            using (var third = await ClientSockets.ConnectFromAsync("127.0.0.2", _registry.Address))
+            using (var third = await ClientSockets.ConnectFromAsync("127.0.0.2", Instance.Address))
             {
-                Assert.Equal(200, (await ClientSockets.AskAsync(third, _registry.Address, "GET", "/v2/", close: true)).Status);
+                Assert.Equal(200, (await ClientSockets.AskAsync(third, Instance.Address, "GET", "/v2/", close: true)).Status);
             }
 
             Assert.Equal(1, await ClientSockets.CountClosedAsync(held));

@@ -564,32 +564,20 @@ public sealed class ResponseStallTests : IAsyncLifetime
 /// While a blob GET waits for a body slot, the body whose write has waited on its client longest, for
 /// Registry:Edge:SlowReaderCutAfter or more, is cut to make room: slow readers cannot hold every slot.
 /// </summary>
-public sealed class SlowReaderCutTests : IAsyncLifetime
+public sealed class SlowReaderCutTests() : FreshRegistryTest("--Registry:Edge:MaxBlobBodies=2", "--Registry:Edge:SlowReaderCutAfter=00:00:01")
 {
-    private readonly string _dataDir = TempDirectory.Create();
-    private Registry.EdgeHttp.RegistryInstance _registry = null!;
-
-    public async Task InitializeAsync() =>
-        _registry = await RegistryFixture.StartAsync(_dataDir, "--Registry:Edge:MaxBlobBodies=2", "--Registry:Edge:SlowReaderCutAfter=00:00:01");
-
-    public async Task DisposeAsync()
-    {
-        await _registry.DisposeAsync();
-        TempDirectory.Delete(_dataDir);
-    }
-
     [Fact]
     public async Task TwoReadersThatStop_DoNotShutOutAThird_TheSlowestIsCut()
     {
         var repo = OciClient.UniqueRepo("slow-cut");
         var blob = OciClient.RandomBytes(8 * 1024 * 1024);
-        using var client = new OciClient(_registry.Address);
+        using var client = new OciClient(Instance.Address);
         var digest = await client.PushBlobAsync(repo, blob);
 
         // Two readers take both slots and read nothing for four seconds; their writes wait on them.
-        var first = ResponseStallTests.StopReadingAsync(_registry.Address, $"/v2/{repo}/blobs/{digest}");
+        var first = ResponseStallTests.StopReadingAsync(Instance.Address, $"/v2/{repo}/blobs/{digest}");
         await Task.Delay(200);
-        var second = ResponseStallTests.StopReadingAsync(_registry.Address, $"/v2/{repo}/blobs/{digest}");
+        var second = ResponseStallTests.StopReadingAsync(Instance.Address, $"/v2/{repo}/blobs/{digest}");
         await Task.Delay(2000);
 
         // A third is served whole (rather than refused after waiting two seconds for a slot).
