@@ -73,6 +73,9 @@ internal sealed class ConnectionGate
     private readonly Dictionary<IPAddress, Client> _clients = new();
     private readonly Client _unknownClient = new(IPAddress.None);
     private readonly long _evictIdleAfterMs;
+
+    // Newcomers looking for a connection to evict, lightest address first, then first come.
+    private readonly NewcomerQueue _queue = new(MaxQueued);
     private int _open;
     private int _peeking;
     private int _probesOverBound;
@@ -395,31 +398,69 @@ internal sealed class ConnectionGate
     // apart would otherwise swap places back and forth); an address that holds two or more more gives up one
     // idle for ShortIdle, so that one reconnecting as fast as it is evicted (its connections never idle long)
     // cannot shut others out, while a busy client's keep-alive between two requests is left alone.
-    // ownOnly: the newcomer's own address alone.
+    // ownOnly: the newcomer's own address alone. Newcomers wait their turn: while one of an address holding
+    // fewer (or as many, and come first) looks for a place, this one evicts nothing. Else addresses holding one
+    // place each, reconnecting the moment one of their own comes of age, take every place before a newcomer
+    // holding none can.
     private async ValueTask<bool> TryEvictIdleAsync(Client newcomer, bool overBound, bool ownOnly)
     {
         Slot? evicted = null;
-        var waited = false;
-        for (var attempt = 0; attempt < 4 && evicted is null; attempt++)
+        // Its place in the queue of newcomers waiting for a place: by the places its address held as it came,
+        // then by arrival. Past its own share (ownOnly) it evicts only its own, so it waits on nobody.
+        var ticket = overBound || ownOnly ? (long?)null : _queue.Enter(Volatile.Read(ref newcomer.Held));
+        if (ticket == NewcomerQueue.Refused)
         {
-            var (victim, victimSince, soonest) = FindVictim(newcomer, overBound, ownOnly);
-            if (victim is null)
+            return false;
+        }
+
+        try
+        {
+            var deadline = Environment.TickCount64 + (long)(overBound ? EvictionWait : QueueWait).TotalMilliseconds;
+            var waited = false;
+            for (var attempt = 0; attempt < MaxEvictionAttempts && evicted is null; attempt++)
             {
-                // Connections opened together (a client reconnecting as fast as it is evicted) are all young at once:
-                // when one of a heavier address comes of age within EvictionWait, the newcomer waits for it, once.
-                if (waited || soonest > (long)EvictionWait.TotalMilliseconds)
+                var left = deadline - Environment.TickCount64;
+                var turn = ticket is { } queued ? _queue.TurnOf(queued) : NewcomerQueue.Turn.First;
+                if (turn != NewcomerQueue.Turn.First)
                 {
-                    return false;
+                    // Another newcomer goes first: this one waits its turn, within QueueWait, unless a lighter one
+                    // has taken its place in a full queue.
+                    if (turn == NewcomerQueue.Turn.Dropped || left <= 0)
+                    {
+                        return false;
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(left, QueuePollMs)));
+                    continue;
                 }
 
-                waited = true;
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(soonest, 1)));
-                continue;
-            }
+                var (victim, victimSince, soonest) = FindVictim(newcomer, overBound, ownOnly);
+                if (victim is null)
+                {
+                    // Connections opened together (a client reconnecting as fast as it is evicted) are all young at
+                    // once: when one of a heavier address comes of age within QueueWait, the newcomer waits for it,
+                    // once (a busy client's connections, idle for a moment between requests, are not worth more).
+                    if (waited || soonest > left)
+                    {
+                        return false;
+                    }
 
-            // Only if still idle since it was looked at: a request that began meanwhile keeps its place (and another
-            // newcomer may have evicted it first: then the next one is looked for).
-            evicted = victim.TryEvict(victimSince, promisePlace: !overBound) ? victim : null;
+                    waited = true;
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(soonest, 1)));
+                    continue;
+                }
+
+                // Only if still idle since it was looked at: a request that began meanwhile keeps its place (and
+                // another newcomer may have evicted it first: then the next one is looked for).
+                evicted = victim.TryEvict(victimSince, promisePlace: !overBound) ? victim : null;
+            }
+        }
+        finally
+        {
+            if (ticket is { } queued)
+            {
+                _queue.Leave(queued);
+            }
         }
 
         if (evicted is null)
@@ -436,8 +477,8 @@ internal sealed class ConnectionGate
         return overBound ? closed : !evicted.TryWithdrawPlace();
     }
 
-    // The connection to evict, its idle mark, and in how many milliseconds one of an address two or more ahead
-    // of the newcomer's would be idle for ShortIdle (long.MaxValue if none).
+    // The connection to evict, its idle mark, and in how many milliseconds one of a heavier address would be idle
+    // long enough (ShortIdle two or more ahead of the newcomer's, EvictIdleAfter one ahead; long.MaxValue if none).
     private (Slot? Victim, long Since, long Soonest) FindVictim(Client newcomer, bool overBound, bool ownOnly)
     {
         var now = Environment.TickCount64;
@@ -465,9 +506,9 @@ internal sealed class ConnectionGate
             {
                 (victim, victimSince, victimHeld) = (slot, since, held);
             }
-            else if (farAhead && !eligible)
+            else if (!eligible && !overBound && !mine && !ownOnly && held > own)
             {
-                soonest = Math.Min(soonest, since + shortIdleMs - now);
+                soonest = Math.Min(soonest, since + (farAhead ? shortIdleMs : _evictIdleAfterMs) - now);
             }
         }
 
@@ -680,6 +721,21 @@ internal sealed class ConnectionGate
 
     /// <summary>How long a new connection at the bound waits for the idle connection it evicted to close.</summary>
     internal static readonly TimeSpan EvictionWait = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How long a new connection at the bound waits for its turn among newcomers and for a connection it may evict
+    /// to come of age.
+    /// </summary>
+    internal static readonly TimeSpan QueueWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>Newcomers waiting for a place at the bound, at most, at once.</summary>
+    internal const int MaxQueued = 64;
+
+    /// <summary>How often a newcomer waiting its turn looks again, in milliseconds.</summary>
+    private const int QueuePollMs = 10;
+
+    /// <summary>Looks for a connection to evict, at most, per newcomer (within QueueWait).</summary>
+    private const int MaxEvictionAttempts = 128;
 
     /// <summary>How long a connection of an address holding two or more more than the newcomer's must have been idle to be evicted.</summary>
     internal static readonly TimeSpan ShortIdle = TimeSpan.FromMilliseconds(250);

@@ -157,6 +157,66 @@ public sealed class ConnectionShareTests() : FreshRegistryTest("--Registry:Edge:
 }
 
 /// <summary>
+/// A flood from as many addresses as there are places: each address holds one place, one more than a
+/// newcomer's, and reconnects as soon as it loses it. The newcomer, holding fewer, goes first.
+/// </summary>
+public sealed class ConnectionFloodTests() : FreshRegistryTest("--Registry:Edge:MaxConnections=12", "--Registry:Edge:EvictIdleAfter=00:00:01")
+{
+    [Fact]
+    public async Task AddressesHoldingOnePlaceEach_DoNotShutOutANewcomer()
+    {
+        // Twelve addresses, two connections each: every connection asks once and then idles until it is closed
+        // (evicted, refused), and opens again at once.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(6));
+        var reconnects = 0;
+        var flooders = Enumerable.Range(10, 12).SelectMany(address => Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    using var idler = await ClientSockets.ConnectFromAsync($"127.0.0.{address}", Instance.Address);
+                    await ClientSockets.AskAsync(idler, Instance.Address, "GET", "/v2/");
+                    var buffer = new byte[1024];
+                    while (await idler.GetStream().ReadAsync(buffer, stop.Token) > 0)
+                    {
+                        // Nothing more is asked: read on until the edge closes it.
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
+                {
+                    // Refused, cut, or the time is up.
+                }
+
+                Interlocked.Increment(ref reconnects);
+            }
+        }))).ToArray();
+
+        // Once the flooders hold every place and their connections' ages have spread out.
+        await Task.Delay(2000);
+        var answers = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            using var newcomer = await ClientSockets.ConnectFromAsync("127.0.0.40", Instance.Address);
+            try
+            {
+                answers.Add((await ClientSockets.AskAsync(newcomer, Instance.Address, "GET", "/v2/", close: true)).Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (IOException ex)
+            {
+                answers.Add(ex.Message);
+            }
+
+            await Task.Delay(200);
+        }
+
+        await Task.WhenAll(flooders);
+        Assert.True(reconnects > 24, $"the flooders reconnected only {reconnects} times");
+        Assert.True(answers.Count(answer => answer == "200") >= 8, string.Join("; ", answers));
+    }
+}
+
+/// <summary>
 /// A connection let through past the bound because it began with a probe's request line serves that probe
 /// and closes: it is no way around the bound for other requests.
 /// </summary>
