@@ -150,41 +150,58 @@ internal sealed class ConnectionGate
     private async Task RunAsync(ConnectionContext connection, Client client, ConnectionDelegate next)
     {
         var placed = TryTakePlace(client);
+        Opening? opening = null;
         if (placed != Refusal.Placed)
         {
-            // At the bound the place comes from the heaviest client address, at most the newcomer's own; past its
-            // own share (MaxPerClient), only from its own.
-            // The evicted connection hands its place over as it closes, so its client's reconnect cannot take it first.
-            if (await TryEvictIdleAsync(client, overBound: false, ownOnly: placed == Refusal.ClientFull))
+            // At the bound the newcomer's request line is looked at first: a probe goes past the bound without
+            // waiting its turn among newcomers, and one that has left, or has said nothing for ProbeWait, evicts
+            // nobody.
+            opening = await PeekBoundedAsync(connection);
+            if (opening == Opening.Gone)
             {
-                Interlocked.Increment(ref client.Held);
-                placed = Refusal.Placed;
+                return;
             }
-            else
+
+            // The place comes from the heaviest client address, at most the newcomer's own; past its own share
+            // (MaxPerClient), only from its own. The evicted connection hands its place over as it closes, so its
+            // client's reconnect cannot take it first.
+            if (opening is not (Opening.Probe or Opening.Silent))
             {
-                // The evicted connection may have closed on its own just before it could hand its place over.
-                placed = TryTakePlace(client);
+                if (await TryEvictIdleAsync(connection, client, overBound: false, ownOnly: placed == Refusal.ClientFull))
+                {
+                    Interlocked.Increment(ref client.Held);
+                    placed = Refusal.Placed;
+                }
+                else
+                {
+                    // The evicted connection may have closed on its own just before it could hand its place over.
+                    placed = TryTakePlace(client);
+                }
+            }
+        }
+        else if (HeapPressure.Level == HeapPressureLevel.Critical)
+        {
+            // Short of memory, a placed connection serves a probe only.
+            opening = await PeekBoundedAsync(connection);
+            if (opening != Opening.Probe)
+            {
+                ReleasePlace(client);
+                placed = Refusal.ShortOfMemory;
             }
         }
 
-        var opening = placed == Refusal.Placed && HeapPressure.Level != HeapPressureLevel.Critical ? Opening.Probe : await PeekBoundedAsync(connection);
-        if (opening != Opening.Probe)
+        if (placed != Refusal.Placed && opening != Opening.Probe)
         {
-            if (placed == Refusal.Placed)
-            {
-                ReleasePlace(client);
-            }
-
             var head = opening == Opening.Head;
             (placed switch
             {
-                Refusal.Placed => RefusedShortOfMemory,
+                Refusal.ShortOfMemory => RefusedShortOfMemory,
                 Refusal.ClientFull => RefusedClientFull,
                 _ => RefusedFull,
             }).Inc();
             await RefuseAsync(connection, placed switch
             {
-                Refusal.Placed => head ? _shortOfMemoryToHead : _shortOfMemory,
+                Refusal.ShortOfMemory => head ? _shortOfMemoryToHead : _shortOfMemory,
                 Refusal.ClientFull => head ? _clientFullToHead : _clientFull,
                 _ => head ? _fullToHead : _full,
             });
@@ -197,7 +214,7 @@ internal sealed class ConnectionGate
             // place an evicted connection frees); at most MaxProbesOverBound of them at once, or connections
             // that merely begin like a probe would hold every descriptor. Past that, the probe idle longest
             // (a probe line stalled mid-head, say) makes room for the new one.
-            var admitted = TryTakeProbePlace() || (await TryEvictIdleAsync(client, overBound: true, ownOnly: false) && TryTakeProbePlace());
+            var admitted = TryTakeProbePlace() || (await TryEvictIdleAsync(connection, client, overBound: true, ownOnly: false) && TryTakeProbePlace());
             if (!admitted)
             {
                 RefusedFull.Inc();
@@ -234,12 +251,14 @@ internal sealed class ConnectionGate
         }
     }
 
-    // How a connection fared at the door: placed, or not for want of a place overall or of its address's share.
+    // How a connection fared at the door: placed, or not for want of a place overall, of its address's share, or
+    // of memory.
     private enum Refusal
     {
         Full,
         Placed,
         ClientFull,
+        ShortOfMemory,
     }
 
     // The client address's entry, made on its first connection and dropped with its last.
@@ -341,7 +360,7 @@ internal sealed class ConnectionGate
     {
         try
         {
-            return Interlocked.Increment(ref _peeking) <= MaxPeeking ? await PeekAsync(connection) : Opening.Other;
+            return Interlocked.Increment(ref _peeking) <= MaxPeeking ? await PeekAsync(connection) : Opening.Unread;
         }
         finally
         {
@@ -402,7 +421,7 @@ internal sealed class ConnectionGate
     // fewer (or as many, and come first) looks for a place, this one evicts nothing. Else addresses holding one
     // place each, reconnecting the moment one of their own comes of age, take every place before a newcomer
     // holding none can.
-    private async ValueTask<bool> TryEvictIdleAsync(Client newcomer, bool overBound, bool ownOnly)
+    private async ValueTask<bool> TryEvictIdleAsync(ConnectionContext connection, Client newcomer, bool overBound, bool ownOnly)
     {
         Slot? evicted = null;
         // Its place in the queue of newcomers waiting for a place: by the places its address held as it came,
@@ -448,6 +467,12 @@ internal sealed class ConnectionGate
                     waited = true;
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(soonest, 1)));
                     continue;
+                }
+
+                // A newcomer that has left while it waited evicts nobody.
+                if (connection.ConnectionClosed.IsCancellationRequested)
+                {
+                    return false;
                 }
 
                 // Only if still idle since it was looked at: a request that began meanwhile keeps its place (and
@@ -682,21 +707,30 @@ internal sealed class ConnectionGate
 
                 if (read.IsCompleted)
                 {
-                    return Opening.Other;
+                    return read.Buffer.IsEmpty ? Opening.Gone : Opening.Other;
                 }
             }
         }
+        catch (OperationCanceledException) when (!connection.ConnectionClosed.IsCancellationRequested)
+        {
+            return Opening.Silent;
+        }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException)
         {
-            return Opening.Other;
+            return Opening.Gone;
         }
     }
 
+    // What a connection at the bound began with: a probe's request line, a HEAD, another request; nothing yet
+    // (too many were being looked at), nothing within ProbeWait, or it has left.
     private enum Opening
     {
         Probe,
         Head,
         Other,
+        Unread,
+        Silent,
+        Gone,
     }
 
     private static readonly byte[] HeadStart = Encoding.ASCII.GetBytes("HEAD ");
