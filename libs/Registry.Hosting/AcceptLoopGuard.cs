@@ -183,28 +183,8 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
             }
         }
 
-        // Whether the process can open one more file: /dev/null opened and closed at once.
-        private static bool DescriptorFree()
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                return true;
-            }
-
-            try
-            {
-                File.OpenHandle("/dev/null").Dispose();
-                return true;
-            }
-            catch (IOException ex) when (OutOfDescriptors.Is(ex))
-            {
-                return false;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OutOfMemoryException)
-            {
-                return true;
-            }
-        }
+        // Whether the process has descriptors to spare for a new connection (DescriptorReserve).
+        private static bool DescriptorFree() => !OperatingSystem.IsLinux() || DescriptorReserve.Process.AcceptsMayGoOn();
 
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
