@@ -77,7 +77,9 @@ internal sealed class ConnectionGate
     // Newcomers looking for a connection to evict, lightest address first, then first come.
     private readonly NewcomerQueue _queue = new(MaxQueued);
     private int _open;
-    private int _peeking;
+
+    // The cancellations of the connections whose request line is being looked at, looked at longest first.
+    private readonly LinkedList<CancellationTokenSource> _peekers = new();
     private int _probesOverBound;
 
     /// <summary>
@@ -355,16 +357,47 @@ internal sealed class ConnectionGate
     }
 
     // Looking at the request line holds the connection, and its descriptor, for up to ProbeWait: at most
-    // MaxPeeking connections at once; past that a connection is refused unread.
+    // MaxPeeking connections at once. Past that the one looked at longest (silent all that time) stops being
+    // looked at, and is refused as silent, to make room: silent connections cannot keep a probe from being told apart.
     private async ValueTask<Opening> PeekBoundedAsync(ConnectionContext connection)
     {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        wait.CancelAfter(ProbeWait);
+        CancellationTokenSource? longest = null;
+        LinkedListNode<CancellationTokenSource> mine;
+        lock (_peekers)
+        {
+            if (_peekers.Count >= MaxPeeking && _peekers.First is { } first)
+            {
+                longest = first.Value;
+                _peekers.RemoveFirst();
+            }
+
+            mine = _peekers.AddLast(wait);
+        }
+
         try
         {
-            return Interlocked.Increment(ref _peeking) <= MaxPeeking ? await PeekAsync(connection) : Opening.Unread;
+            longest?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Its look ended meanwhile.
+        }
+
+        try
+        {
+            return await PeekAsync(connection, wait.Token);
         }
         finally
         {
-            Interlocked.Decrement(ref _peeking);
+            lock (_peekers)
+            {
+                if (mine.List is not null)
+                {
+                    _peekers.Remove(mine);
+                }
+            }
         }
     }
 
@@ -687,16 +720,14 @@ internal sealed class ConnectionGate
     // A health probe or a scrape gets through whatever the bound: a liveness probe refused because the
     // edge is full would have an orchestrator restart a process that is coping. The request line is
     // looked at without being consumed (Kestrel reads it again), waiting at most a second for it.
-    private static async ValueTask<Opening> PeekAsync(ConnectionContext connection)
+    private static async ValueTask<Opening> PeekAsync(ConnectionContext connection, CancellationToken wait)
     {
         var input = connection.Transport.Input;
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
-        wait.CancelAfter(ProbeWait);
         try
         {
             while (true)
             {
-                var read = await input.ReadAsync(wait.Token);
+                var read = await input.ReadAsync(wait);
                 var verdict = IsProbe(read.Buffer);
                 var head = verdict is false && read.Buffer.Length >= HeadStart.Length && read.Buffer.FirstSpan.StartsWith(HeadStart);
                 input.AdvanceTo(read.Buffer.Start, verdict is null ? read.Buffer.End : read.Buffer.Start);
@@ -721,14 +752,13 @@ internal sealed class ConnectionGate
         }
     }
 
-    // What a connection at the bound began with: a probe's request line, a HEAD, another request; nothing yet
-    // (too many were being looked at), nothing within ProbeWait, or it has left.
+    // What a connection at the bound began with: a probe's request line, a HEAD, another request; nothing within
+    // ProbeWait (or before a newer connection needed its place among those looked at), or it has left.
     private enum Opening
     {
         Probe,
         Head,
         Other,
-        Unread,
         Silent,
         Gone,
     }

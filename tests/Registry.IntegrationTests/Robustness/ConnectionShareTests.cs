@@ -274,6 +274,43 @@ public sealed class NewcomersAtTheBoundTests() : FreshRegistryTest("--Registry:E
 }
 
 /// <summary>
+/// Connections at the bound that say nothing fill the places where request lines are looked at: the one silent
+/// longest makes room for a new one, so a probe is still told apart.
+/// </summary>
+public sealed class SilentNewcomersTests() : FreshRegistryTest("--Registry:Edge:MaxConnections=4", "--Registry:Edge:EvictIdleAfter=00:10:00")
+{
+    [Fact]
+    public async Task MoreSilentNewcomersThanCanBeLookedAt_DoNotKeepAProbeOut()
+    {
+        // Four addresses hold one place each: none can be evicted for a newcomer of another address.
+        var held = new List<TcpClient>();
+        var silent = new List<TcpClient>();
+        try
+        {
+            for (var address = 2; address < 6; address++)
+            {
+                held.Add(await ClientSockets.ConnectFromAsync($"127.0.0.{address}", Instance.Address));
+                Assert.Equal(200, (await ClientSockets.AskAsync(held[^1], Instance.Address, "GET", "/v2/")).Status);
+            }
+
+            // More silent newcomers than request lines are looked at at once, each from an address of its own.
+            for (var i = 0; i < Registry.EdgeHttp.Http.ConnectionGate.MaxPeeking + 8; i++)
+            {
+                silent.Add(await ClientSockets.ConnectFromAsync($"127.0.1.{10 + i}", Instance.Address));
+            }
+
+            using var probe = await ClientSockets.ConnectFromAsync("127.0.0.9", Instance.Address);
+            Assert.Equal(200, (await ClientSockets.AskAsync(probe, Instance.Address, "GET", "/healthz/live", close: true)).Status);
+        }
+        finally
+        {
+            held.ForEach(connection => connection.Dispose());
+            silent.ForEach(connection => connection.Dispose());
+        }
+    }
+}
+
+/// <summary>
 /// A connection let through past the bound because it began with a probe's request line serves that probe
 /// and closes: it is no way around the bound for other requests.
 /// </summary>
