@@ -109,7 +109,7 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
 
         private async ValueTask<ConnectionContext?> AcceptOnceAsync(CancellationToken cancellationToken)
         {
-            while (true)
+            while (Volatile.Read(ref _ended) == 0)
             {
                 using var pending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 Volatile.Write(ref _pending, pending);
@@ -155,6 +155,8 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
                     Thread.Sleep(Backoff);
                 }
             }
+
+            return null;
         }
 
         // Out of descriptors: counted as a failed accept, and no accept is tried until one is free again.
@@ -162,7 +164,8 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         {
             Failures.Inc();
             Warn(new IOException("no file descriptor is free for a new connection (EMFILE); accepting again once one is"));
-            while (!_descriptorFree())
+            // Unbound meanwhile (a shutdown out of descriptors): the loop ends instead.
+            while (Volatile.Read(ref _ended) == 0 && !_descriptorFree())
             {
                 await Task.Delay(Backoff, cancellationToken).ConfigureAwait(false);
             }

@@ -111,6 +111,26 @@ public sealed class AcceptLoopGuardTests
         Assert.Same(spinning.Next, await accept.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task UnbindingWhileNoDescriptorIsFree_EndsTheAccept()
+    {
+        // A shutdown out of descriptors: Kestrel unbinds and waits for its accept loop, which must not wait on
+        // for a descriptor that may never come free.
+        var spinning = new SpinsUntilCancelled();
+        await using var listener = new AcceptLoopGuard.Listener(
+            spinning, NullLogger.Instance, _ => { }, TimeSpan.FromMinutes(1), static () => false);
+
+        var accept = listener.AcceptAsync().AsTask();
+        for (var i = 0; i < 200 && Volatile.Read(ref spinning.Cancelled) == 0; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref spinning.Cancelled));
+        await listener.UnbindAsync();
+        Assert.Null(await accept.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     // Like Kestrel's socket listener out of descriptors: accept fails and is called again at once, until
     // cancelled; once Next is set, it is returned.
     private sealed class SpinsUntilCancelled : IConnectionListener
