@@ -28,6 +28,9 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
     /// <summary>How long a bound listener may go without an accept waiting on it before its loop counts as lost.</summary>
     public static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(10);
 
+    /// <summary>How close to the descriptor limit an accepted connection's descriptor makes the next accept count first.</summary>
+    public const int NearLimitMargin = 2 * DescriptorReserve.DefaultSize;
+
     /// <summary>How often a listener waiting for a connection checks that the process has a descriptor left.</summary>
     public static readonly TimeSpan DescriptorCheck = TimeSpan.FromMilliseconds(200);
 
@@ -55,6 +58,12 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         // 100 % CPU, for as long as no descriptor comes free.
         private CancellationTokenSource? _pending;
         private long _failedSinceWarning;
+
+        // The soft descriptor limit (0: unknown), and whether the last connection accepted came close to it: the
+        // kernel hands out the lowest free descriptor, so one numbered within NearLimit of the limit leaves fewer
+        // than NearLimit free, and the next accept waits for the reserve's count first.
+        private long _softLimit = OperatingSystem.IsLinux() ? DescriptorLimit.Soft ?? 0 : 0;
+        private int _nearLimit;
 
         // The loop's trace: whether an accept is waiting on this listener, when the last one returned, and
         // the return a check found stalled (a second check must find the same one: a thread held up by a
@@ -111,11 +120,22 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
         {
             while (Volatile.Read(ref _ended) == 0)
             {
+                if (Interlocked.Exchange(ref _nearLimit, 0) == 1 && !_descriptorFree())
+                {
+                    await WaitForDescriptorAsync(cancellationToken, failed: false).ConfigureAwait(false);
+                    continue;
+                }
+
                 using var pending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 Volatile.Write(ref _pending, pending);
                 try
                 {
                     var connection = await _inner.AcceptAsync(pending.Token).ConfigureAwait(false);
+                    if (connection is not null && NearLimit(connection))
+                    {
+                        Volatile.Write(ref _nearLimit, 1);
+                    }
+
                     if (connection is not null || !pending.IsCancellationRequested || cancellationToken.IsCancellationRequested
                         || Volatile.Read(ref _ended) == 1)
                     {
@@ -159,11 +179,16 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
             return null;
         }
 
-        // Out of descriptors: counted as a failed accept, and no accept is tried until one is free again.
-        private async Task WaitForDescriptorAsync(CancellationToken cancellationToken)
+        // Out of descriptors (failed: counted as a failed accept), or too close to running out: no accept is tried
+        // until enough are free again.
+        private async Task WaitForDescriptorAsync(CancellationToken cancellationToken, bool failed = true)
         {
-            Failures.Inc();
-            Warn(new IOException("no file descriptor is free for a new connection (EMFILE); accepting again once one is"));
+            if (failed)
+            {
+                Failures.Inc();
+            }
+
+            Warn(new IOException("too few file descriptors are free for a new connection (EMFILE); accepting again once there are"));
             // Unbound meanwhile (a shutdown out of descriptors): the loop ends instead.
             while (Volatile.Read(ref _ended) == 0 && !_descriptorFree())
             {
@@ -173,6 +198,11 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
 
         private void CheckDescriptors()
         {
+            if (OperatingSystem.IsLinux() && DescriptorLimit.Soft is { } soft)
+            {
+                Volatile.Write(ref _softLimit, soft);
+            }
+
             if (Volatile.Read(ref _pending) is { } pending && !_descriptorFree())
             {
                 try
@@ -185,6 +215,11 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
                 }
             }
         }
+
+        private bool NearLimit(ConnectionContext connection) =>
+            Volatile.Read(ref _softLimit) is > 0 and var soft
+            && connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is { } socket
+            && (long)socket.Handle >= soft - NearLimitMargin;
 
         // Whether the process has descriptors to spare for a new connection (DescriptorReserve).
         private static bool DescriptorFree() => !OperatingSystem.IsLinux() || DescriptorReserve.Process.AcceptsMayGoOn();

@@ -2,21 +2,31 @@ namespace Registry.Hosting;
 
 /// <summary>
 /// A few file descriptors held back for the runtime itself. Out of descriptors, the JIT runtime cannot start a
-/// thread (each new thread opens a pipe as it starts) and ends the process with "Out of memory.". When the
-/// process runs out, the reserve is given back, and no connection is accepted until the reserve can be held
-/// again with as many spare beside it: accepts stop short of the limit instead of at it.
+/// thread (each new thread opens a pipe as it starts) and ends the process with "Out of memory.". When fewer than
+/// <see cref="Low"/> are free the reserve is given back, and no connection is accepted until the reserve can be
+/// held again with as many free beside it: accepts stop short of the limit instead of at it.
 /// </summary>
-public sealed class DescriptorReserve(Func<IDisposable> open, int size = DescriptorReserve.DefaultSize)
+/// <param name="open">Opens one handle of the reserve.</param>
+/// <param name="free">How many more descriptors the process may open now; null where that cannot be told.</param>
+/// <param name="size">Descriptors held back.</param>
+public sealed class DescriptorReserve(Func<IDisposable> open, Func<long?> free, int size = DescriptorReserve.DefaultSize)
 {
     /// <summary>Descriptors held back by default.</summary>
     public const int DefaultSize = 16;
 
+    /// <summary>With the reserve held, fewer free descriptors than this give it back.</summary>
+    public const int Low = 4;
+
     private readonly Lock _gate = new();
     private IDisposable[]? _held;
-    private bool _givenBack;
 
-    /// <summary>The process's reserve, of /dev/null handles (Linux).</summary>
-    public static DescriptorReserve Process { get; } = new(static () => File.OpenHandle("/dev/null"));
+    /// <summary>The process's reserve, of /dev/null handles, against its soft limit and open count (Linux).</summary>
+    public static DescriptorReserve Process { get; } = new(
+        static () => File.OpenHandle("/dev/null"),
+        static () => DescriptorLimit.Soft is { } soft && DescriptorLimit.Open is > 0 and var open ? soft - open : null);
+
+    /// <summary>Descriptors held back.</summary>
+    public int Size => size;
 
     /// <summary>Whether the reserve is held now.</summary>
     public bool Held
@@ -31,60 +41,50 @@ public sealed class DescriptorReserve(Func<IDisposable> open, int size = Descrip
     }
 
     /// <summary>
-    /// Whether new connections may be accepted: the reserve is held (taken on the first look) and one more
-    /// descriptor can be opened. Out of descriptors the reserve is given back, and the answer is false until
-    /// the reserve and as many more can be opened again.
+    /// Whether new connections may be accepted: the reserve is held (taken on the first look) and at least
+    /// <see cref="Low"/> descriptors are free beside it. Short of that the reserve is given back, and the answer
+    /// is false until twice its size are free. Free descriptors are counted, never found by opening them all, so
+    /// a look leaves the runtime what it had.
     /// </summary>
     public bool AcceptsMayGoOn()
     {
         lock (_gate)
         {
-            if (_held is null)
+            if (free() is not { } spare)
             {
-                var opened = TryOpen(_givenBack ? 2 * size : size);
-                if (opened is null)
-                {
-                    return false;
-                }
+                return true;
+            }
 
-                if (opened.Length == 0)
+            if (_held is not null)
+            {
+                if (spare >= Low)
                 {
-                    // Nothing to open it with: no reserve, and nothing known against accepting.
                     return true;
                 }
 
-                for (var i = size; i < opened.Length; i++)
-                {
-                    opened[i].Dispose();
-                }
-
-                _held = opened[..size];
-                return true;
+                Array.ForEach(_held, static handle => handle.Dispose());
+                _held = null;
+                return false;
             }
 
-            var probe = TryOpen(1);
-            if (probe is not null)
+            if (spare < 2L * size)
             {
-                Array.ForEach(probe, static handle => handle.Dispose());
-                return true;
+                return false;
             }
 
-            Array.ForEach(_held, static handle => handle.Dispose());
-            _held = null;
-            _givenBack = true;
-            return false;
+            _held = TryOpen();
+            return true;
         }
     }
 
-    // count handles opened; null (none left open) when the process ran out of descriptors first, empty when
-    // opening failed for another reason (which says nothing about descriptors).
-    private IDisposable[]? TryOpen(int count)
+    // The reserve's handles; null when they cannot be opened (none kept open then).
+    private IDisposable[]? TryOpen()
     {
-        var opened = new IDisposable[count];
+        var opened = new IDisposable[size];
         var done = 0;
         try
         {
-            for (; done < count; done++)
+            for (; done < size; done++)
             {
                 opened[done] = open();
             }
@@ -98,7 +98,7 @@ public sealed class DescriptorReserve(Func<IDisposable> open, int size = Descrip
                 opened[i].Dispose();
             }
 
-            return OutOfDescriptors.Is(ex) ? null : [];
+            return null;
         }
     }
 }
