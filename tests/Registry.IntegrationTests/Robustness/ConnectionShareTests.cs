@@ -344,6 +344,33 @@ public sealed class ProbePastTheBoundTests() : FreshRegistryTest("--Registry:Edg
         Assert.Contains("Connection: close", text, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(1, text.Split("HTTP/1.1 ").Length - 1);
     }
+
+    [Fact]
+    public async Task ProbeLinesThatStallBeforeTheirHeadEnds_GiveWayToANewProbe()
+    {
+        using var first = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
+        using var second = await ClientSockets.ConnectFromAsync("127.0.0.3", Instance.Address);
+        Assert.Equal(503, (await ClientSockets.AskUntilAsync("127.0.0.3", Instance.Address, "/v2/", 503)).Status);
+
+        // Every place for probes past the bound taken by a probe's request line whose head never ends.
+        var stalled = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < Registry.EdgeHttp.Http.ConnectionGate.MaxProbesOverBound + 4; i++)
+            {
+                stalled.Add(await ClientSockets.ConnectFromAsync($"127.0.1.{10 + i}", Instance.Address));
+                await stalled[^1].GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /healthz/live HTTP/1.1\r\n"));
+            }
+
+            await Task.Delay(200);
+            using var probe = await ClientSockets.ConnectFromAsync("127.0.0.4", Instance.Address);
+            Assert.Equal(200, (await ClientSockets.AskAsync(probe, Instance.Address, "GET", "/healthz/live", close: true)).Status);
+        }
+        finally
+        {
+            stalled.ForEach(connection => connection.Dispose());
+        }
+    }
 }
 
 /// <summary>

@@ -153,7 +153,8 @@ public sealed class ConnectionGateTests : IAsyncLifetime
         // A health probe past the bound is let through.
         Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
 
-        // But only so many at once: connections that begin like a probe and stall cannot hold every descriptor.
+        // But only so many at once: connections that begin like a probe and stall cannot hold every descriptor. A new
+        // probe takes the place of one whose head has not ended, which is cut.
         var stalledProbes = new List<TcpClient>();
         try
         {
@@ -165,17 +166,8 @@ public sealed class ConnectionGateTests : IAsyncLifetime
                 await probe.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /healthz/live HTTP/1.1\r\n"));
             }
 
-            RawResponse? probeRefused = null;
-            for (var i = 0; i < 50 && probeRefused?.Status != 503; i++)
-            {
-                probeRefused = await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live");
-                if (probeRefused.Status != 503)
-                {
-                    await Task.Delay(20);
-                }
-            }
-
-            Assert.Equal(503, probeRefused!.Status);
+            Assert.Equal(200, (await RawHttp.SendAsync(_registry.Address, "GET", "/healthz/live")).Status);
+            Assert.True(await ClientSockets.CountClosedAsync(stalledProbes) >= 1, "no stalled probe line was cut to make room");
         }
         finally
         {
