@@ -25,9 +25,6 @@ public sealed class DescriptorReserve(Func<IDisposable> open, Func<long?> free, 
         static () => File.OpenHandle("/dev/null"),
         static () => DescriptorLimit.Soft is { } soft && DescriptorLimit.Open is > 0 and var open ? soft - open : null);
 
-    /// <summary>Descriptors held back.</summary>
-    public int Size => size;
-
     /// <summary>Whether the reserve is held now.</summary>
     public bool Held
     {
