@@ -188,7 +188,9 @@ public sealed partial class AcceptLoopGuard(IConnectionListenerFactory inner, IL
                 Failures.Inc();
             }
 
-            Warn(new IOException("too few file descriptors are free for a new connection (EMFILE); accepting again once there are"));
+            Warn(new IOException(failed
+                ? "no file descriptor is free for a new connection (EMFILE); accepting again once enough are"
+                : "too few file descriptors are free to accept another connection safely; accepting again once enough are"));
             // Unbound meanwhile (a shutdown out of descriptors): the loop ends instead.
             while (Volatile.Read(ref _ended) == 0 && !_descriptorFree())
             {
