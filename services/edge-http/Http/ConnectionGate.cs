@@ -498,7 +498,15 @@ internal sealed class ConnectionGate
                     }
 
                     waited = true;
+                    var asleep = Environment.TickCount64;
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(soonest, 1)));
+                    if (Environment.TickCount64 - asleep > Math.Max(soonest, 1) + OversleepTolerance.TotalMilliseconds)
+                    {
+                        // The process stalled meanwhile (a long pause, starved threads): its clients could not be
+                        // answered or send either, so how long their connections have been idle says nothing now.
+                        return false;
+                    }
+
                     continue;
                 }
 
@@ -803,6 +811,9 @@ internal sealed class ConnectionGate
     /// to come of age.
     /// </summary>
     internal static readonly TimeSpan QueueWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>How much longer than asked a newcomer's wait may take before it counts as the process having stalled.</summary>
+    internal static readonly TimeSpan OversleepTolerance = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Newcomers waiting for a place at the bound, at most, at once.</summary>
     internal const int MaxQueued = 64;
